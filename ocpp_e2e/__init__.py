@@ -1,0 +1,1 @@
+"""ocpp-e2e: end-to-end security for OCPP."""

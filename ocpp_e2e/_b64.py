@@ -1,0 +1,60 @@
+"""Strict base64url (RFC 4648 §5, no padding) and standard base64, as SPEC §1 requires."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_B64STD = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+_LAST_CHARS_2 = frozenset("AQgw")  # a 2-char tail: 4 trailing bits must be zero
+_LAST_CHARS_3 = frozenset("AEIMQUYcgkosw048")  # a 3-char tail: 2 trailing bits must be zero
+
+
+class Base64Error(ValueError):
+    """A string that is not canonical base64/base64url."""
+
+
+def b64url_encode(data: bytes) -> str:
+    """Encode without padding. ``b64url_encode(b"\\xff") == "_w"``."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode canonical base64url: no padding, no foreign characters, zero trailing bits.
+
+    Refusing every non-canonical spelling matters: otherwise one signature or key has several
+    encodings, and caches or comparisons keyed by the text can be bypassed.
+    """
+    if not isinstance(text, str) or not text.isascii() or _B64URL.fullmatch(text) is None:
+        raise Base64Error("not base64url (only A-Z a-z 0-9 - _ are allowed, without padding)")
+    rem = len(text) % 4
+    if rem == 1:
+        raise Base64Error("not base64url (impossible length)")
+    if rem == 2 and text[-1].translate(_URL_TO_STD) not in _LAST_CHARS_2:
+        raise Base64Error("not canonical base64url (non-zero trailing bits)")
+    if rem == 3 and text[-1].translate(_URL_TO_STD) not in _LAST_CHARS_3:
+        raise Base64Error("not canonical base64url (non-zero trailing bits)")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_URL_TO_STD = str.maketrans("-_", "+/")
+
+
+def b64_decode(text: str) -> bytes:
+    """Decode canonical standard base64 with padding (used for DER certificates, SPEC §1)."""
+    if not isinstance(text, str) or not text.isascii() or _B64STD.fullmatch(text) is None:
+        raise Base64Error("not standard base64 with padding")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error as exc:  # pragma: no cover - the regex already refuses these
+        raise Base64Error(f"not base64: {exc}") from exc
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise Base64Error("not canonical base64 (non-zero trailing bits)")
+    return raw
+
+
+def b64_encode(data: bytes) -> str:
+    """Standard base64 with padding."""
+    return base64.b64encode(data).decode("ascii")

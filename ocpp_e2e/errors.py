@@ -1,0 +1,55 @@
+"""Exception types of ocpp-e2e.
+
+Every error a user can cause is an :class:`OcppE2EError`; its message names the place (file, line,
+JSON path) and the problem, so that the CLI can print it on one line without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class OcppE2EError(Exception):
+    """Base class of every error raised on purpose by ocpp-e2e."""
+
+
+class InputError(OcppE2EError, ValueError):
+    """Input that cannot be used: not I-JSON, not an OCPP-J frame, a broken file.
+
+    ``where`` is a JSON path (``$.a[0].b``) or a file/line reference; ``reason`` says what is wrong.
+    """
+
+    def __init__(self, reason: str, where: str | None = None, *, source: str | None = None) -> None:
+        self.reason = reason
+        self.where = where
+        self.source = source
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        parts = []
+        if self.source:
+            parts.append(self.source)
+        if self.where:
+            parts.append(self.where)
+        prefix = ": ".join(parts)
+        return f"{prefix}: {self.reason}" if prefix else self.reason
+
+    def with_source(self, source: str) -> InputError:
+        """Return a copy of this error that names ``source`` (a file name) first."""
+        err = type(self).__new__(type(self))
+        InputError.__init__(err, self.reason, self.where, source=source)
+        return err
+
+
+class IJSONError(InputError):
+    """The bytes are not I-JSON as SPEC §2 requires (duplicate member, lone surrogate, ...)."""
+
+
+class FrameError(InputError):
+    """A JSON value that is not a valid OCPP-J frame."""
+
+
+class KeyLoadError(OcppE2EError):
+    """A key that cannot be loaded or used (wrong type, wrong password, unsupported curve)."""
+
+
+class SigningError(OcppE2EError):
+    """Signing was refused (e.g. a signer without the usage the structure needs)."""

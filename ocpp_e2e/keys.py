@@ -1,0 +1,437 @@
+"""Keys: generation, PEM files, SPEC key ids, signers and keyrings.
+
+>>> key = generate_private_key("Ed25519")
+>>> signer = KeySigner(key)
+>>> len(signer.key_id)
+43
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from ._b64 import Base64Error, b64url_decode, b64url_encode
+from .errors import KeyLoadError
+from .model import KeyInfo
+
+PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+
+#: SPEC §1 algorithms: name -> (curve or None for Ed25519, hash, raw signature length)
+ALGORITHMS: Mapping[str, tuple[type[ec.EllipticCurve] | None, type[hashes.HashAlgorithm] | None, int]] = {
+    "Ed25519": (None, None, 64),
+    "ES256": (ec.SECP256R1, hashes.SHA256, 64),
+    "ES384": (ec.SECP384R1, hashes.SHA384, 96),
+    "ES512": (ec.SECP521R1, hashes.SHA512, 132),
+}
+_CURVE_ALG = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+
+# Ed25519 (RFC 8032): p and the group order L.
+_P = 2**255 - 19
+_L = 2**252 + 27742317777372353535851937790883648493
+# y coordinates of the eight points of small order (orders 1, 2, 4, 8); a key with one of these
+# lets anyone produce signatures that verify for many messages, so RFC 8032 verifiers refuse them.
+_Y8 = int.from_bytes(
+    bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), "little"
+)
+_SMALL_ORDER_Y = frozenset({0, 1, _P - 1, _Y8, _P - _Y8})
+
+
+def key_id(spki_der: bytes) -> str:
+    """SPEC §1 key id: base64url SHA-256 of the SubjectPublicKeyInfo DER (43 characters)."""
+    return b64url_encode(hashlib.sha256(spki_der).digest())
+
+
+def spki_der(key: PublicKey | PrivateKey) -> bytes:
+    """The SubjectPublicKeyInfo DER of a key (uncompressed point for EC keys)."""
+    pub = key.public_key() if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey) else key
+    return pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def algorithm_for(key: PublicKey | PrivateKey) -> str:
+    """The SPEC algorithm name that goes with a key; raises :class:`KeyLoadError` for others."""
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        alg = _CURVE_ALG.get(key.curve.name)
+        if alg is not None:
+            return alg
+        raise KeyLoadError(f"unsupported curve {key.curve.name} (use P-256, P-384, P-521 or Ed25519)")
+    raise KeyLoadError(f"unsupported key type {type(key).__name__} (use Ed25519 or ECDSA P-256/384/521)")
+
+
+def generate_private_key(algorithm: str = "Ed25519") -> PrivateKey:
+    """Generate a new private key for ``Ed25519``, ``ES256``, ``ES384`` or ``ES512``."""
+    if algorithm not in ALGORITHMS:
+        raise KeyLoadError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+    curve = ALGORITHMS[algorithm][0]
+    if curve is None:
+        return ed25519.Ed25519PrivateKey.generate()
+    return ec.generate_private_key(curve())
+
+
+# --------------------------------------------------------------------------- public keys
+
+
+def load_spki(der: bytes) -> PublicKey:
+    """Load a SubjectPublicKeyInfo DER strictly (SPEC §1).
+
+    Only Ed25519 and P-256/384/521 keys with an uncompressed point are accepted, and the DER must
+    be exactly the canonical encoding: otherwise one key would have several key ids. For Ed25519
+    the point must be canonically encoded and not of small order (RFC 8032).
+    """
+    try:
+        key = serialization.load_der_public_key(der)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise KeyLoadError(f"not a usable SubjectPublicKeyInfo: {exc}") from exc
+    if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
+        raise KeyLoadError(f"unsupported public key type {type(key).__name__}")
+    algorithm_for(key)
+    if spki_der(key) != der:
+        raise KeyLoadError(
+            "public key is not in canonical form (compressed EC point or non-canonical DER)"
+        )
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
+        if y >= _P:
+            raise KeyLoadError("Ed25519 public key is not canonically encoded")
+        if y in _SMALL_ORDER_Y:
+            raise KeyLoadError("Ed25519 public key is a point of small order")
+    return key
+
+
+def load_public_key_text(text: str) -> tuple[PublicKey, bytes]:
+    """Load a public key given as PEM (``-----BEGIN PUBLIC KEY-----``) or base64url SPKI DER."""
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        try:
+            key = serialization.load_pem_public_key(text.encode("ascii"))
+        except (ValueError, UnsupportedAlgorithm, UnicodeEncodeError) as exc:
+            raise KeyLoadError(f"not a PEM public key: {exc}") from exc
+        if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
+            raise KeyLoadError(f"unsupported public key type {type(key).__name__}")
+        der = spki_der(key)
+        return load_spki(der), der
+    try:
+        der = b64url_decode(text)
+    except Base64Error as exc:
+        raise KeyLoadError(f"public key is neither PEM nor base64url SPKI DER ({exc})") from exc
+    return load_spki(der), der
+
+
+def verify_raw(key: PublicKey, algorithm: str, signature: bytes, data: bytes) -> bool:
+    """Verify a raw SPEC signature value (Ed25519, or JWS-style ``r‖s`` for ECDSA)."""
+    spec = ALGORITHMS[algorithm]
+    if len(signature) != spec[2]:
+        return False
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            # RFC 8032 §5.1.7: S must be below the group order (no malleable encodings).
+            if int.from_bytes(signature[32:], "little") >= _L:
+                return False
+            key.verify(signature, data)
+            return True
+        half = spec[2] // 2
+        r = int.from_bytes(signature[:half], "big")
+        s = int.from_bytes(signature[half:], "big")
+        hash_cls = spec[1]
+        assert hash_cls is not None
+        key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hash_cls()))
+        return True
+    except InvalidSignature:
+        return False
+
+
+def key_matches_algorithm(key: PublicKey, algorithm: str) -> bool:
+    """True when the SPEC algorithm name fits the key type and curve."""
+    try:
+        return algorithm_for(key) == algorithm
+    except KeyLoadError:
+        return False
+
+
+# --------------------------------------------------------------------------- signers
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """Anything that signs: one job, ``sign(data) -> raw signature`` (SPEC §1 encoding).
+
+    Implementations may keep the private key elsewhere (an HSM, a KMS); the signing code only needs
+    these attributes. ``certificates`` is the DER chain (leaf first) to attach, if any.
+    """
+
+    key_id: str
+    algorithm: str
+    public_key_der: bytes
+    certificates: tuple[bytes, ...]
+
+    def sign(self, data: bytes) -> bytes:
+        """Return the raw signature value over ``data``."""
+        ...
+
+
+class KeySigner:
+    """A :class:`Signer` over an in-memory private key (from a PEM file, env var or generated)."""
+
+    def __init__(self, private_key: PrivateKey, *, certificates: Sequence[bytes] = ()) -> None:
+        self.algorithm = algorithm_for(private_key)
+        self._key = private_key
+        self.public_key_der = spki_der(private_key)
+        self.key_id = key_id(self.public_key_der)
+        self.certificates = tuple(certificates)
+
+    def sign(self, data: bytes) -> bytes:
+        if isinstance(self._key, ed25519.Ed25519PrivateKey):
+            return self._key.sign(data)
+        curve, hash_cls, length = ALGORITHMS[self.algorithm]
+        assert hash_cls is not None
+        der = self._key.sign(data, ec.ECDSA(hash_cls()))
+        r, s = decode_dss_signature(der)
+        half = length // 2
+        return r.to_bytes(half, "big") + s.to_bytes(half, "big")
+
+    def __repr__(self) -> str:
+        return f"KeySigner(algorithm={self.algorithm!r}, key_id={self.key_id!r})"
+
+
+# --------------------------------------------------------------------------- PEM files
+
+
+def private_key_to_pem(key: PrivateKey, password: bytes | None = None) -> bytes:
+    """PKCS#8 PEM, encrypted with the best available scheme when a password is given."""
+    enc: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+
+
+def public_key_to_pem(key: PublicKey | PrivateKey) -> bytes:
+    """SPKI PEM of a key's public half."""
+    pub = key.public_key() if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey) else key
+    return pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def write_private_key(path: Path, key: PrivateKey, password: bytes | None = None) -> None:
+    """Write a private key with owner-only permissions (0600), never world-readable even briefly."""
+    data = private_key_to_pem(key, password)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+    try:
+        os.fchmod(fd, stat.S_IRUSR | stat.S_IWUSR)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def load_private_key(path: Path | str, password: bytes | None = None) -> PrivateKey:
+    """Load a PKCS#8 (or traditional) PEM private key; errors name the file and the problem."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyLoadError(f"{path}: cannot read key file ({exc.strerror})") from exc
+    return load_private_key_pem(data, password, source=str(path))
+
+
+def load_private_key_pem(data: bytes, password: bytes | None = None, *, source: str = "key") -> PrivateKey:
+    """Load a PEM private key from bytes (see :func:`load_private_key`)."""
+    if b"PRIVATE KEY-----" not in data:
+        if b"PUBLIC KEY-----" in data or b"CERTIFICATE-----" in data:
+            raise KeyLoadError(f"{source}: this is a public key or certificate, not a private key")
+        raise KeyLoadError(f"{source}: not a PEM private key")
+    try:
+        key = serialization.load_pem_private_key(data, password=password)
+    except TypeError as exc:
+        if password is None:
+            raise KeyLoadError(f"{source}: the key is encrypted; give its password") from exc
+        raise KeyLoadError(f"{source}: the key is not encrypted; give no password") from exc
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        if password is not None:
+            raise KeyLoadError(f"{source}: wrong password or damaged key") from exc
+        raise KeyLoadError(f"{source}: not a usable private key ({exc})") from exc
+    if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+        raise KeyLoadError(f"{source}: unsupported key type {type(key).__name__} (use Ed25519 or ECDSA)")
+    try:
+        algorithm_for(key)
+    except KeyLoadError as exc:
+        raise KeyLoadError(f"{source}: {exc}") from exc
+    return key
+
+
+def load_public_key_file(path: Path | str) -> tuple[PublicKey, bytes]:
+    """Load a PEM public key file; returns the key and its SPKI DER."""
+    path = Path(path)
+    try:
+        text = path.read_text("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyLoadError(f"{path}: cannot read public key file ({exc})") from exc
+    if "PRIVATE KEY-----" in text:
+        raise KeyLoadError(f"{path}: this is a private key; a keyring holds public keys only")
+    try:
+        return load_public_key_text(text)
+    except KeyLoadError as exc:
+        raise KeyLoadError(f"{path}: {exc}") from exc
+
+
+def load_signer(uri: str, password: bytes | None = None, *, certificates: Sequence[bytes] = ()) -> KeySigner:
+    """Load a signer from a key URI, in the manner of securesystemslib.
+
+    ``file:PATH`` (or a bare path) reads a PEM private key file; ``envvar:NAME`` reads the PEM from
+    an environment variable. New key stores plug in here without touching the signing code.
+    """
+    if uri.startswith("envvar:"):
+        name = uri[len("envvar:") :]
+        value = os.environ.get(name)
+        if value is None:
+            raise KeyLoadError(f"environment variable {name} is not set")
+        return KeySigner(load_private_key_pem(value.encode(), password, source=f"${name}"), certificates=certificates)
+    path = uri[len("file:") :] if uri.startswith("file:") else uri
+    return KeySigner(load_private_key(path, password), certificates=certificates)
+
+
+# --------------------------------------------------------------------------- keyrings
+
+
+@dataclass(frozen=True)
+class _Entry:
+    info: KeyInfo
+    key: PublicKey
+
+
+class Keyring:
+    """Trusted public keys by SPEC key id, each with a name (identity) and roles.
+
+    >>> ring = Keyring()
+    >>> info = ring.add(generate_private_key().public_key(), name="ops-1", roles=["csms-admin"])
+    >>> ring.get(info.key_id).name
+    'ops-1'
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+
+    def add(
+        self,
+        key: PublicKey | bytes,
+        *,
+        name: str | None = None,
+        roles: Iterable[str] = (),
+    ) -> KeyInfo:
+        """Add a public key object or SPKI DER; adding the same key twice merges the roles."""
+        if isinstance(key, bytes):
+            der = key
+            pub = load_spki(der)
+        else:
+            der = spki_der(key)
+            pub = load_spki(der)
+        kid = key_id(der)
+        old = self._entries.get(kid)
+        if old is not None:
+            if old.info.name != name:
+                raise KeyLoadError(
+                    f"key {kid} is listed twice with different names ({old.info.name!r}, {name!r})"
+                )
+            roles = set(roles) | old.info.roles
+        info = KeyInfo(key_id=kid, spki_der=der, name=name, roles=frozenset(roles))
+        self._entries[kid] = _Entry(info, pub)
+        return info
+
+    def get(self, kid: str) -> KeyInfo | None:
+        entry = self._entries.get(kid)
+        return entry.info if entry else None
+
+    def public_key(self, kid: str) -> PublicKey | None:
+        entry = self._entries.get(kid)
+        return entry.key if entry else None
+
+    def __contains__(self, kid: object) -> bool:
+        return kid in self._entries
+
+    def __iter__(self) -> Iterator[KeyInfo]:
+        return (e.info for e in self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # -- loading
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[Mapping[str, Any]], *, source: str = "keyring") -> Keyring:
+        """Build from ``[{"publicKey": PEM or base64url SPKI, "name": ..., "roles": [...]}]``."""
+        ring = cls()
+        for i, entry in enumerate(entries):
+            where = f"{source}: keys[{i}]"
+            if not isinstance(entry, Mapping):
+                raise KeyLoadError(f"{where}: expected an object")
+            unknown = set(entry) - {"publicKey", "name", "roles"}
+            if unknown:
+                raise KeyLoadError(f"{where}: unknown member(s) {', '.join(sorted(unknown))}")
+            text = entry.get("publicKey")
+            if not isinstance(text, str):
+                raise KeyLoadError(f"{where}.publicKey: required, a PEM or base64url SPKI string")
+            name = entry.get("name")
+            if name is not None and not isinstance(name, str):
+                raise KeyLoadError(f"{where}.name: must be a string")
+            roles = entry.get("roles", [])
+            if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+                raise KeyLoadError(f"{where}.roles: must be a list of strings")
+            try:
+                pub, _der = load_public_key_text(text)
+            except KeyLoadError as exc:
+                raise KeyLoadError(f"{where}.publicKey: {exc}") from exc
+            ring.add(pub, name=name, roles=roles)
+        return ring
+
+    @classmethod
+    def load(cls, path: Path | str) -> Keyring:
+        """Load a keyring file (JSON ``{"keys": [...]}``) or a folder of ``*.pem`` public keys.
+
+        In a folder each file's stem is the key's name; a ``*.roles`` file beside it may list roles
+        (one per line). Private key files in the folder are refused, not skipped.
+        """
+        path = Path(path)
+        if path.is_dir():
+            ring = cls()
+            files = sorted(p for p in path.iterdir() if p.suffix in {".pem", ".pub"})
+            if not files:
+                raise KeyLoadError(f"{path}: no *.pem or *.pub public key files in this folder")
+            for file in files:
+                pub, _der = load_public_key_file(file)
+                roles_file = file.with_suffix(".roles")
+                roles: list[str] = []
+                if roles_file.exists():
+                    roles = [ln.strip() for ln in roles_file.read_text().splitlines() if ln.strip()]
+                ring.add(pub, name=file.stem, roles=roles)
+            return ring
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise KeyLoadError(f"{path}: cannot read keyring ({exc.strerror})") from exc
+        if raw.lstrip().startswith(b"-----BEGIN"):
+            pub, _der = load_public_key_file(path)
+            ring = cls()
+            ring.add(pub, name=path.stem)
+            return ring
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise KeyLoadError(f"{path}: not a keyring (JSON {{\"keys\": [...]}} or PEM): {exc}") from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
+            raise KeyLoadError(f'{path}: a keyring file is a JSON object {{"keys": [...]}}')
+        return cls.from_entries(doc["keys"], source=str(path))

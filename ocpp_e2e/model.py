@@ -1,0 +1,188 @@
+"""Plain data models shared by signing, verification, PKI and policy (no behaviour beyond views).
+
+Names follow SPEC.md: ``keyId``, ``context``, ``chained``, outcomes of §4.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class Outcome(enum.StrEnum):
+    """The SPEC §4 outcome of one signature."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    MALFORMED = "malformed"
+    UNSUPPORTED_ALGORITHM = "unsupported-algorithm"
+    UNKNOWN_KEY = "unknown-key"
+    UNTRUSTED_CERTIFICATE = "untrusted-certificate"
+    EXPIRED = "expired"
+    WRONG_DESTINATION = "wrong-destination"
+    REPLAYED = "replayed"
+
+
+class Kind(enum.StrEnum):
+    """The ``kind`` member of a frame CONTEXT (SPEC §3)."""
+
+    REQUEST = "request"
+    SEND = "send"
+    RESPONSE = "response"
+    ERROR = "error"
+    RESULT_ERROR = "resultError"
+
+
+class Direction(enum.StrEnum):
+    """Which way a frame travels on a station's connection (SPEC §8 ``direction``)."""
+
+    TO_CSMS = "toCSMS"
+    TO_STATION = "toStation"
+
+    @property
+    def reverse(self) -> Direction:
+        return Direction.TO_STATION if self is Direction.TO_CSMS else Direction.TO_CSMS
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """What certificate validation (SPEC §5) tells the verifier about one ``certificates`` chain.
+
+    ``ok`` False means ``untrusted-certificate`` with ``reason``. On success ``leaf_spki`` is the
+    leaf's SubjectPublicKeyInfo DER, ``identity`` the SAN URI identity, ``usages`` the effective
+    domain usage names (intersection along the chain) and ``issuers`` the key ids of the CA
+    certificates of the chain (nearest first, trust anchor last).
+    """
+
+    ok: bool
+    reason: str
+    leaf_spki: bytes | None = None
+    identity: str | None = None
+    usages: frozenset[str] = frozenset()
+    issuers: tuple[str, ...] = ()
+    leaf_not_after: datetime | None = None
+
+
+class CertificateValidator(Protocol):
+    """Validates a ``certificates`` chain (leaf first, DER) at the signature time and at now."""
+
+    def validate(self, chain: Sequence[bytes], *, at: datetime, now: datetime) -> ChainResult:
+        """Return the chain's verdict; never raise for bad input."""
+        ...
+
+
+@dataclass(frozen=True)
+class SignatureResult:
+    """The verdict on one signature object of a signed object.
+
+    ``identity`` names the signer for counting and reports: the keyring entry's ``name`` (or its
+    key id when it has none) or the certificate identity; never the signature's own ``name``.
+    ``trusted`` is true when the key came from the keyring or a validated chain.
+    """
+
+    index: int
+    outcome: Outcome
+    reason: str
+    key_id: str | None = None
+    algorithm: str | None = None
+    timestamp: str | None = None
+    identity: str | None = None
+    trusted: bool = False
+    roles: frozenset[str] = frozenset()
+    usages: frozenset[str] = frozenset()
+    issuers: tuple[str, ...] = ()
+    chained: bool = False
+    destination: str | None = None
+    claimed_name: str | None = None
+    input_digest: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.outcome is Outcome.VALID
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view with stable field names."""
+        out: dict[str, Any] = {
+            "index": self.index,
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "keyId": self.key_id,
+            "algorithm": self.algorithm,
+            "timestamp": self.timestamp,
+            "signer": self.identity,
+            "trusted": self.trusted,
+            "chained": self.chained,
+        }
+        if self.roles:
+            out["roles"] = sorted(self.roles)
+        if self.usages:
+            out["usages"] = sorted(self.usages)
+        if self.destination is not None:
+            out["destination"] = self.destination
+        if self.claimed_name is not None:
+            out["claimedName"] = self.claimed_name
+        return out
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The result of verifying every signature of one signed object.
+
+    ``payload`` is the signing payload of SPEC §3 (the object without its signatures), which is
+    also what policy ``where`` conditions read. ``problems`` lists object-level defects (both
+    carriers, an empty array, too many signatures); when it is non-empty every signature is
+    ``malformed``.
+    """
+
+    context: Mapping[str, Any]
+    payload: Any
+    signatures: tuple[SignatureResult, ...]
+    problems: tuple[str, ...] = ()
+    carrier: str | None = None
+
+    @property
+    def signed(self) -> bool:
+        return bool(self.signatures)
+
+    @property
+    def valid_signers(self) -> tuple[SignatureResult, ...]:
+        """Valid signatures of trusted keys, one per key id (first wins)."""
+        seen: set[str] = set()
+        out: list[SignatureResult] = []
+        for sig in self.signatures:
+            if sig.valid and sig.trusted and sig.key_id is not None and sig.key_id not in seen:
+                seen.add(sig.key_id)
+                out.append(sig)
+        return tuple(out)
+
+    @property
+    def all_valid(self) -> bool:
+        """True when there is at least one signature and every one is ``valid``."""
+        return bool(self.signatures) and all(s.valid for s in self.signatures)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "context": dict(self.context),
+            "carrier": self.carrier,
+            "problems": list(self.problems),
+            "signatures": [s.to_dict() for s in self.signatures],
+            "signers": [s.identity for s in self.valid_signers],
+        }
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A keyring entry: a trusted public key with the identity and roles it holds."""
+
+    key_id: str
+    spki_der: bytes
+    name: str | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def identity(self) -> str:
+        """The identity for counting (SPEC §4): the name, or the key id for a nameless entry."""
+        return self.name if self.name is not None else self.key_id
