@@ -53,3 +53,7 @@ class KeyLoadError(OcppE2EError):
 
 class SigningError(OcppE2EError):
     """Signing was refused (e.g. a signer without the usage the structure needs)."""
+
+
+class PKIError(OcppE2EError):
+    """A certificate authority refused an operation, or a certificate/CA file cannot be used."""

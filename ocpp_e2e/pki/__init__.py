@@ -1,0 +1,36 @@
+"""SPEC §5 PKI: certificates whose extended key usages say what a key may sign.
+
+- :mod:`.usages`: the usage names and OIDs of SPEC §5.
+- :mod:`.issue`: a root, sub-CAs and leaves (:class:`CertificateAuthority`, :func:`create_root`).
+"""
+
+from __future__ import annotations
+
+from .issue import (
+    IDENTITY_PREFIX,
+    CertificateAuthority,
+    certificate_identities,
+    certificate_pem,
+    certificate_usages,
+    create_root,
+    load_certificates,
+    load_certificates_file,
+)
+from .usages import ALL_USAGES, USAGE_ARC, USAGE_NAMES, USAGE_OIDS, check_usages, usage_name
+
+__all__ = [
+    "ALL_USAGES",
+    "IDENTITY_PREFIX",
+    "USAGE_ARC",
+    "USAGE_NAMES",
+    "USAGE_OIDS",
+    "CertificateAuthority",
+    "certificate_identities",
+    "certificate_pem",
+    "certificate_usages",
+    "check_usages",
+    "create_root",
+    "load_certificates",
+    "load_certificates_file",
+    "usage_name",
+]

@@ -1,0 +1,441 @@
+"""SPEC §5 certificate issuance: a self-signed root, sub-CAs per domain, and leaf certificates.
+
+A certificate authority never grants more than it holds: a sub-CA's or a leaf's usages must be a
+subset of the issuing CA's effective usages, and a sub-CA's path length must fit under its
+issuer's. Both are refused here, at issuance, not only later at validation.
+
+>>> from datetime import timedelta
+>>> from ocpp_e2e.keys import generate_private_key
+>>> root = create_root(generate_private_key("ES256"), "demo-root", valid_for=timedelta(days=1))
+>>> cert = root.issue(generate_private_key().public_key(), identity="cs-0001",
+...                   usages=["chargingStation"], valid_for=timedelta(hours=1))
+>>> certificate_identities(cert)
+['cs-0001']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import NameOID
+
+from ..errors import KeyLoadError, PKIError
+from ..keys import PrivateKey, PublicKey, load_private_key
+from .usages import ALL_USAGES, USAGE_NAMES, USAGE_OIDS, check_usages, sorted_usages
+
+#: SPEC §5 identity: the single SAN URI with this prefix.
+IDENTITY_PREFIX = "urn:ocpp-e2e:"
+
+
+def _utc(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    if moment.tzinfo is None:
+        raise PKIError(f"time {moment.isoformat()} has no time zone; give an aware UTC datetime")
+    return moment.astimezone(UTC)
+
+
+def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
+    """The signature hash that goes with a CA key (SHA-2 matched to the curve; none for Ed25519)."""
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return None
+    size = key.curve.key_size
+    if size == 256:
+        return hashes.SHA256()
+    if size == 384:
+        return hashes.SHA384()
+    if size == 521:
+        return hashes.SHA512()
+    raise PKIError(
+        f"a CA key on curve {key.curve.name} cannot sign (use P-256, P-384, P-521 or Ed25519)"
+    )
+
+
+def _check_key(key: PublicKey | PrivateKey) -> None:
+    if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
+        return
+    is_ec = isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey)
+    if is_ec and key.curve.key_size in (256, 384, 521):
+        return
+    raise PKIError(f"unsupported key {type(key).__name__}; use Ed25519 or ECDSA P-256/P-384/P-521")
+
+
+def _check_identity(identity: str) -> None:
+    if not identity or any(c.isspace() or not c.isprintable() for c in identity):
+        raise PKIError(f"identity {identity!r} must be non-empty printable text without spaces")
+
+
+def _eku(usages: Iterable[str]) -> x509.ExtendedKeyUsage:
+    return x509.ExtendedKeyUsage([USAGE_OIDS[name] for name in sorted_usages(usages)])
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def certificate_usages(cert: x509.Certificate) -> frozenset[str] | None:
+    """The domain usage names in a certificate's own EKU; None when it has no EKU extension.
+
+    Non-domain OIDs (and anyExtendedKeyUsage) are ignored: they grant no domain usage (SPEC §5).
+    """
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    return frozenset(USAGE_NAMES[oid] for oid in eku if oid in USAGE_NAMES)
+
+
+def certificate_identities(cert: x509.Certificate) -> list[str]:
+    """Every ``urn:ocpp-e2e:`` identity among a certificate's SAN URIs (SPEC §5 wants one)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        uri[len(IDENTITY_PREFIX) :]
+        for uri in san.get_values_for_type(x509.UniformResourceIdentifier)
+        if uri.startswith(IDENTITY_PREFIX)
+    ]
+
+
+def _path_length(cert: x509.Certificate) -> int | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length
+    except x509.ExtensionNotFound:
+        return None
+
+
+class CertificateAuthority:
+    """A CA certificate with its private key, able to issue sub-CAs and leaves.
+
+    ``chain`` is the CA's own certificate followed by the intermediates above it, up to but not
+    including the trust anchor (what a leaf's ``chain.pem`` appends after the leaf). A root's chain
+    is empty.
+    """
+
+    def __init__(
+        self,
+        certificate: x509.Certificate,
+        private_key: PrivateKey,
+        chain: Sequence[x509.Certificate] = (),
+    ) -> None:
+        if certificate.public_key() != private_key.public_key():
+            raise PKIError(
+                f"CA '{_display(certificate)}': the private key does not match the certificate"
+            )
+        self.certificate = certificate
+        self._key = private_key
+        self.is_root = certificate.issuer == certificate.subject
+        own_chain = tuple(chain) or (certificate,)
+        self.chain: tuple[x509.Certificate, ...] = () if self.is_root else own_chain
+        if self.chain and self.chain[0] != certificate:
+            raise PKIError(
+                f"CA '{_display(certificate)}': its chain must start with its own certificate"
+            )
+
+    @property
+    def name(self) -> str:
+        """The CA's common name (display only)."""
+        return _display(self.certificate)
+
+    @property
+    def usages(self) -> frozenset[str]:
+        """The domain usages this CA can grant: the intersection of the EKUs along its chain.
+
+        A root (trust anchor) without EKU holds every usage; any other certificate without EKU
+        holds none (SPEC §5).
+        """
+        held = ALL_USAGES
+        for cert in (*self.chain, *(() if self.chain else (self.certificate,))):
+            own = certificate_usages(cert)
+            if own is None:
+                if cert.issuer != cert.subject:
+                    return frozenset()
+                continue
+            held = held & own
+        return held
+
+    @property
+    def path_length(self) -> int | None:
+        """The CA's basicConstraints pathLen (None: unlimited)."""
+        return _path_length(self.certificate)
+
+    @property
+    def not_after(self) -> datetime:
+        return self.certificate.not_valid_after_utc
+
+    # -- issuing
+
+    def _validity(
+        self, not_before: datetime | None, valid_for: timedelta
+    ) -> tuple[datetime, datetime]:
+        start = _utc(not_before)
+        if valid_for <= timedelta(0):
+            raise PKIError(f"validity must be positive, got {valid_for}")
+        end = start + valid_for
+        if start < self.certificate.not_valid_before_utc or end > self.not_after:
+            ca_start = self.certificate.not_valid_before_utc
+            raise PKIError(
+                f"requested validity {start:%Y-%m-%dT%H:%M:%SZ} .. {end:%Y-%m-%dT%H:%M:%SZ} is not "
+                f"within CA '{self.name}' validity {ca_start:%Y-%m-%dT%H:%M:%SZ}"
+                f" .. {self.not_after:%Y-%m-%dT%H:%M:%SZ}; shorten it"
+            )
+        return start, end
+
+    def _grantable(self, usages: Iterable[str], what: str) -> frozenset[str]:
+        wanted = check_usages(usages)
+        missing = wanted - self.usages
+        if missing:
+            raise PKIError(
+                f"CA '{self.name}' cannot grant {', '.join(sorted_usages(missing))} to {what}: "
+                f"it holds only {', '.join(sorted_usages(self.usages)) or 'no usage'}"
+            )
+        return wanted
+
+    def _builder(
+        self, subject: x509.Name, public_key: PublicKey, start: datetime, end: datetime
+    ) -> x509.CertificateBuilder:
+        _check_key(public_key)
+        ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.certificate.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(ski, critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                critical=False,
+            )
+        )
+
+    def _sign(self, builder: x509.CertificateBuilder) -> x509.Certificate:
+        return builder.sign(self._key, _hash_for(self._key))
+
+    def issue_ca(
+        self,
+        public_key: PublicKey,
+        name: str,
+        usages: Iterable[str],
+        *,
+        valid_for: timedelta,
+        path_length: int = 0,
+        not_before: datetime | None = None,
+    ) -> x509.Certificate:
+        """Issue a sub-CA with ``usages`` (a subset of this CA's) and ``path_length``."""
+        if path_length < 0:
+            raise PKIError(f"path length must be 0 or more, got {path_length}")
+        own = self.path_length
+        if own is not None and path_length >= own:
+            if own == 0:
+                raise PKIError(
+                    f"CA '{self.name}' has pathLen 0: it may issue leaves only, not sub-CAs"
+                )
+            raise PKIError(
+                f"CA '{self.name}' has pathLen {own}: "
+                f"a sub-CA it issues may have pathLen at most {own - 1}"
+            )
+        granted = self._grantable(usages, f"sub-CA '{name}'")
+        if not granted:
+            raise PKIError(f"sub-CA '{name}' needs at least one usage")
+        start, end = self._validity(not_before, valid_for)
+        builder = (
+            self._builder(_name(name), public_key, start, end)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .add_extension(_ca_key_usage(), critical=True)
+            .add_extension(_eku(granted), critical=False)
+        )
+        return self._sign(builder)
+
+    def issue(
+        self,
+        public_key: PublicKey,
+        identity: str,
+        usages: Iterable[str],
+        *,
+        valid_for: timedelta,
+        not_before: datetime | None = None,
+        common_name: str | None = None,
+    ) -> x509.Certificate:
+        """Issue a leaf certificate for ``identity`` (SAN ``urn:ocpp-e2e:<identity>``)."""
+        _check_identity(identity)
+        granted = self._grantable(usages, f"leaf '{identity}'")
+        if not granted:
+            raise PKIError(f"leaf '{identity}' needs at least one usage")
+        start, end = self._validity(not_before, valid_for)
+        builder = (
+            self._builder(_name(common_name or identity), public_key, start, end)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_leaf_key_usage(), critical=True)
+            .add_extension(_eku(granted), critical=False)
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.UniformResourceIdentifier(IDENTITY_PREFIX + identity)]
+                ),
+                critical=False,
+            )
+        )
+        return self._sign(builder)
+
+    def chain_for(self, certificate: x509.Certificate) -> list[x509.Certificate]:
+        """``certificate`` followed by this CA's chain: what a signer attaches (anchor excluded)."""
+        return [certificate, *self.chain]
+
+    def sub_authority(
+        self, certificate: x509.Certificate, private_key: PrivateKey
+    ) -> CertificateAuthority:
+        """The :class:`CertificateAuthority` of a sub-CA this CA issued."""
+        return CertificateAuthority(certificate, private_key, self.chain_for(certificate))
+
+    # -- files
+
+    @classmethod
+    def load(
+        cls, cert_path: Path | str, key_path: Path | str, password: bytes | None = None
+    ) -> CertificateAuthority:
+        """Load a CA from its certificate PEM and key PEM.
+
+        The certificate file may hold the CA certificate followed by its intermediates; when a
+        ``<stem>.chain.pem`` sits beside a ``<stem>.crt.pem`` it is used as the chain.
+        """
+        cert_path = Path(cert_path)
+        certs = load_certificates_file(cert_path)
+        chain_path = _chain_beside(cert_path)
+        if len(certs) == 1 and chain_path is not None and chain_path.exists():
+            certs = load_certificates_file(chain_path)
+        try:
+            key = load_private_key(key_path, password)
+        except KeyLoadError as exc:
+            raise PKIError(str(exc)) from exc
+        cert = certs[0]
+        try:
+            bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        except x509.ExtensionNotFound:
+            bc = None
+        if bc is None or not bc.ca:
+            raise PKIError(f"{cert_path}: '{_display(cert)}' is not a CA certificate (no CA:TRUE)")
+        try:
+            return cls(cert, key, certs)
+        except PKIError as exc:
+            raise PKIError(f"{cert_path}: {exc}") from exc
+
+
+def create_root(
+    private_key: PrivateKey,
+    name: str,
+    *,
+    valid_for: timedelta,
+    usages: Iterable[str] | None = None,
+    path_length: int | None = None,
+    not_before: datetime | None = None,
+) -> CertificateAuthority:
+    """Create a self-signed root (a trust anchor) and return it as a :class:`CertificateAuthority`.
+
+    Without ``usages`` the root has no EKU and so may grant every domain usage (SPEC §5: only the
+    trust anchor may lack an EKU); with ``usages`` it is restricted to them.
+    """
+    _check_key(private_key)
+    start = _utc(not_before)
+    if valid_for <= timedelta(0):
+        raise PKIError(f"validity must be positive, got {valid_for}")
+    if path_length is not None and path_length < 0:
+        raise PKIError(f"path length must be 0 or more, got {path_length}")
+    pub = private_key.public_key()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(name))
+        .issuer_name(_name(name))
+        .public_key(pub)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + valid_for)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(_ca_key_usage(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
+    )
+    if usages is not None:
+        granted = check_usages(usages)
+        if not granted:
+            raise PKIError("a root restricted by usages needs at least one; omit usages for all")
+        builder = builder.add_extension(_eku(granted), critical=False)
+    return CertificateAuthority(builder.sign(private_key, _hash_for(private_key)), private_key)
+
+
+def _ca_key_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=False,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _leaf_key_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _display(cert: x509.Certificate) -> str:
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    value = cns[0].value if cns else cert.subject.rfc4514_string()
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _chain_beside(cert_path: Path) -> Path | None:
+    if cert_path.name.endswith(".crt.pem"):
+        return cert_path.with_name(cert_path.name[: -len(".crt.pem")] + ".chain.pem")
+    return None
+
+
+# --------------------------------------------------------------------------- PEM/DER files
+
+
+def certificate_pem(certs: Iterable[x509.Certificate]) -> bytes:
+    """Concatenated PEM of certificates, in the order given."""
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
+def load_certificates(data: bytes, *, source: str = "certificate") -> list[x509.Certificate]:
+    """Load one or more certificates from PEM (several allowed) or a single DER certificate."""
+    try:
+        if b"-----BEGIN" in data:
+            certs = x509.load_pem_x509_certificates(data)
+        else:
+            certs = [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise PKIError(f"{source}: not a PEM or DER X.509 certificate ({exc})") from exc
+    if not certs:
+        raise PKIError(f"{source}: holds no certificate")
+    return certs
+
+
+def load_certificates_file(path: Path | str) -> list[x509.Certificate]:
+    """Load the certificates of a PEM or DER file; errors name the file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PKIError(f"{path}: cannot read certificate file ({exc.strerror})") from exc
+    return load_certificates(data, source=str(path))
