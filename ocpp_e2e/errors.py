@@ -47,6 +47,14 @@ class FrameError(InputError):
     """A JSON value that is not a valid OCPP-J frame."""
 
 
+class TariffError(InputError):
+    """A tariff, session record or cost receipt that cannot be used (SPEC §6).
+
+    Not valid against the OCPP 2.1 ``TariffType``, an unknown currency, a session record with
+    readings out of order; ``where`` is the JSON path of the problem.
+    """
+
+
 class KeyLoadError(OcppE2EError):
     """A key that cannot be loaded or used (wrong type, wrong password, unsupported curve)."""
 
