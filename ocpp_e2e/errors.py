@@ -47,6 +47,10 @@ class FrameError(InputError):
     """A JSON value that is not a valid OCPP-J frame."""
 
 
+class MeterRecordError(InputError):
+    """An OCMF signed meter record that cannot be parsed (sections, JSON, signature members)."""
+
+
 class TariffError(InputError):
     """A tariff, session record or cost receipt that cannot be used (SPEC §6).
 
