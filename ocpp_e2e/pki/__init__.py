@@ -2,6 +2,7 @@
 
 - :mod:`.usages`: the usage names and OIDs of SPEC §5.
 - :mod:`.issue`: a root, sub-CAs and leaves (:class:`CertificateAuthority`, :func:`create_root`).
+- :mod:`.validate`: :class:`ChainValidator`, the ``CertificateValidator`` the verifier calls.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from .issue import (
     IDENTITY_PREFIX,
     CertificateAuthority,
     certificate_identities,
+    certificate_name,
     certificate_pem,
     certificate_usages,
     create_root,
@@ -17,6 +19,7 @@ from .issue import (
     load_certificates_file,
 )
 from .usages import ALL_USAGES, USAGE_ARC, USAGE_NAMES, USAGE_OIDS, check_usages, usage_name
+from .validate import ChainValidator, pem_chain_der
 
 __all__ = [
     "ALL_USAGES",
@@ -25,12 +28,15 @@ __all__ = [
     "USAGE_NAMES",
     "USAGE_OIDS",
     "CertificateAuthority",
+    "ChainValidator",
     "certificate_identities",
+    "certificate_name",
     "certificate_pem",
     "certificate_usages",
     "check_usages",
     "create_root",
     "load_certificates",
     "load_certificates_file",
+    "pem_chain_der",
     "usage_name",
 ]

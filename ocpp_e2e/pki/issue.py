@@ -126,7 +126,8 @@ class CertificateAuthority:
     ) -> None:
         if certificate.public_key() != private_key.public_key():
             raise PKIError(
-                f"CA '{_display(certificate)}': the private key does not match the certificate"
+                f"CA '{certificate_name(certificate)}': the private key does not match "
+                "the certificate"
             )
         self.certificate = certificate
         self._key = private_key
@@ -135,13 +136,14 @@ class CertificateAuthority:
         self.chain: tuple[x509.Certificate, ...] = () if self.is_root else own_chain
         if self.chain and self.chain[0] != certificate:
             raise PKIError(
-                f"CA '{_display(certificate)}': its chain must start with its own certificate"
+                f"CA '{certificate_name(certificate)}': its chain must start with "
+                "its own certificate"
             )
 
     @property
     def name(self) -> str:
         """The CA's common name (display only)."""
-        return _display(self.certificate)
+        return certificate_name(self.certificate)
 
     @property
     def usages(self) -> frozenset[str]:
@@ -321,7 +323,9 @@ class CertificateAuthority:
         except x509.ExtensionNotFound:
             bc = None
         if bc is None or not bc.ca:
-            raise PKIError(f"{cert_path}: '{_display(cert)}' is not a CA certificate (no CA:TRUE)")
+            raise PKIError(
+                f"{cert_path}: '{certificate_name(cert)}' is not a CA certificate (no CA:TRUE)"
+            )
         try:
             return cls(cert, key, certs)
         except PKIError as exc:
@@ -397,7 +401,8 @@ def _leaf_key_usage() -> x509.KeyUsage:
     )
 
 
-def _display(cert: x509.Certificate) -> str:
+def certificate_name(cert: x509.Certificate) -> str:
+    """The certificate's common name (display only; SPEC §5 identity is the SAN URI)."""
     cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     value = cns[0].value if cns else cert.subject.rfc4514_string()
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
