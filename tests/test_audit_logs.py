@@ -88,7 +88,8 @@ def test_jsonl_unknown_ocpp_version_is_unreadable() -> None:
 
 
 def test_invalid_utf8_line_is_unreadable_not_fatal() -> None:
-    data = b'\xff\xfe{"x"\n{"ts":"2026-03-02T08:00:00Z","station":"a","direction":"toCSMS","frame":"[]"}\n'
+    good = b'{"ts":"2026-03-02T08:00:00Z","station":"a","direction":"toCSMS","frame":"[]"}\n'
+    data = b'\xff\xfe{"x"\n' + good
     items = list(
         read_stream(io.BytesIO(data), "mem", ReadOptions(format=LogFormat.JSONL), ReadStats())
     )
@@ -153,7 +154,7 @@ def test_ocpp_lib_format_without_side_is_a_usage_error() -> None:
 
 
 def test_auto_detected_ocpp_lib_without_side_names_the_file_and_line() -> None:
-    with pytest.raises(InputError, match="ocpp_lib_csms.log: line 2: .*--side"):
+    with pytest.raises(InputError, match=r"ocpp_lib_csms\.log: line 2: .*--side"):
         _read(DATA / "ocpp_lib_csms.log")
 
 
@@ -230,7 +231,7 @@ def test_gzip_is_recognised_by_its_magic_bytes(tmp_path: Path) -> None:
 def test_truncated_gzip_is_an_input_error_naming_the_file(tmp_path: Path) -> None:
     packed = tmp_path / "cut.gz"
     packed.write_bytes(gzip.compress((DATA / "sample.jsonl").read_bytes() * 50)[:-30])
-    with pytest.raises(InputError, match="cut.gz: cannot read past line"):
+    with pytest.raises(InputError, match=r"cut\.gz: cannot read past line"):
         _read(packed)
 
 
@@ -249,5 +250,5 @@ def test_dash_reads_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_file_is_an_input_error() -> None:
-    with pytest.raises(InputError, match="nope.log: cannot open log file"):
+    with pytest.raises(InputError, match=r"nope\.log: cannot open log file"):
         _read("nope.log")
