@@ -81,7 +81,10 @@ def test_jsonl_missing_member_is_unreadable() -> None:
 
 
 def test_jsonl_unknown_ocpp_version_is_unreadable() -> None:
-    line = '{"ts":"2026-03-02T08:00:00Z","station":"a","direction":"toCSMS","ocpp":"2.0","frame":"[]"}\n'
+    line = (
+        '{"ts":"2026-03-02T08:00:00Z","station":"a","direction":"toCSMS",'
+        '"ocpp":"2.0","frame":"[]"}\n'
+    )
     items = _stream(line, format=LogFormat.JSONL)
     assert isinstance(items[0], UnreadableLine)
     assert items[0].reason == "ocpp: must be one of 1.6, 2.0.1, 2.1"
