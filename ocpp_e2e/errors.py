@@ -59,6 +59,15 @@ class TariffError(InputError):
     """
 
 
+class TicketError(InputError):
+    """A charging ticket or ticket presentation that cannot be read (SPEC §6): an unknown member,
+    a wrong type, a bad holder key; ``where`` is the JSON path of the problem."""
+
+
+class LedgerError(OcppE2EError):
+    """A station's ticket ledger that cannot be opened, read or written (SQLite file)."""
+
+
 class KeyLoadError(OcppE2EError):
     """A key that cannot be loaded or used (wrong type, wrong password, unsupported curve)."""
 
