@@ -2,6 +2,7 @@
 
 - :mod:`.usages`: the usage names and OIDs of SPEC §5.
 - :mod:`.issue`: a root, sub-CAs and leaves (:class:`CertificateAuthority`, :func:`create_root`).
+- :mod:`.revocation`: a CA's revocation state file and CRLs (:class:`RevocationState`).
 - :mod:`.validate`: :class:`ChainValidator`, the ``CertificateValidator`` the verifier calls.
 """
 
@@ -18,17 +19,21 @@ from .issue import (
     load_certificates,
     load_certificates_file,
 )
+from .revocation import REASONS, RevocationState, Revoked, state_path
 from .usages import ALL_USAGES, USAGE_ARC, USAGE_NAMES, USAGE_OIDS, check_usages, usage_name
 from .validate import ChainValidator, pem_chain_der
 
 __all__ = [
     "ALL_USAGES",
     "IDENTITY_PREFIX",
+    "REASONS",
     "USAGE_ARC",
     "USAGE_NAMES",
     "USAGE_OIDS",
     "CertificateAuthority",
     "ChainValidator",
+    "RevocationState",
+    "Revoked",
     "certificate_identities",
     "certificate_name",
     "certificate_pem",
@@ -38,5 +43,6 @@ __all__ = [
     "load_certificates",
     "load_certificates_file",
     "pem_chain_der",
+    "state_path",
     "usage_name",
 ]

@@ -287,6 +287,34 @@ class CertificateAuthority:
         )
         return self._sign(builder)
 
+    def issue_crl(
+        self,
+        revoked: Iterable[tuple[int, datetime, x509.ReasonFlags | None]],
+        *,
+        number: int,
+        this_update: datetime | None = None,
+        next_update: timedelta = timedelta(days=7),
+    ) -> x509.CertificateRevocationList:
+        """Sign an X.509 CRL listing ``(serial, revocation time, reason)`` entries."""
+        start = _utc(this_update)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.certificate.subject)
+            .last_update(start)
+            .next_update(start + next_update)
+            .add_extension(x509.CRLNumber(number), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                critical=False,
+            )
+        )
+        for serial, when, reason in revoked:
+            entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
+            if reason is not None:
+                entry = entry.add_extension(x509.CRLReason(reason), critical=False)
+            builder = builder.add_revoked_certificate(entry.build())
+        return builder.sign(self._key, _hash_for(self._key))
+
     def chain_for(self, certificate: x509.Certificate) -> list[x509.Certificate]:
         """``certificate`` followed by this CA's chain: what a signer attaches (anchor excluded)."""
         return [certificate, *self.chain]
