@@ -1,0 +1,344 @@
+"""SPEC §2: a strict I-JSON reader and the RFC 8785 (JCS) writer.
+
+:func:`loads` refuses, before any cryptography, everything SPEC §2 lists (duplicate members,
+invalid UTF-8, a BOM, lone surrogates, NaN/Infinity, numbers that do not survive a double,
+integers beyond ±(2^53−1), nesting deeper than 32, more than 1 MiB), with an :class:`IJSONError`
+that names the JSON path, line and column.
+
+Two readers share one contract. The fast one lets orjson parse and proves with cheap whole-text
+checks that nothing SPEC §2 refuses can be present; whenever it cannot prove that (an escape
+sequence, a long digit run, an exponent, deep nesting, a parse error...) the precise pure-Python
+reader below decides and produces the error message. Tests assert that both agree.
+
+>>> loads(b'{"b": 1, "a": [true, null]}')
+{'b': 1, 'a': [True, None]}
+>>> dumps({"b": 1, "a": 4200.0})
+b'{"a":4200,"b":1}'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import rfc8785
+
+from .errors import IJSONError
+
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_SAFE_INTEGER = 2**53 - 1
+
+_BOM = b"\xef\xbb\xbf"
+# Anything that the fast reader cannot vouch for sends the text to the precise reader:
+# \u escapes (lone surrogates, escaped colons), 16+ digits in a row (big integers, >15 significant
+# digits) and exponents (numbers outside the range where 15 digits always survive a double).
+_FAST_REFUSE = re.compile(rb"\\u|[0-9][0-9.]{15}|[0-9][eE]")
+# JCS output of orjson differs from RFC 8785 only for integral floats ("4200.0"), exponent forms and
+# integers beyond 2^53; seeing any of these in its output sends the value to the rfc8785 package.
+_JCS_RISK = re.compile(rb"\.0(?=[,}\]]|$)|[0-9][eE]|[0-9]{16}")
+# Keys are sorted by UTF-16 code units in JCS; code point order (orjson, Python) agrees unless a
+# character at or above U+E000 takes part.
+_HIGH_CHARS = re.compile("[\ue000-\U0010ffff]")
+_BRACKETS_ONLY = bytes(range(256)).translate(None, b'[]{}"')
+_QUOTED = re.compile(rb'"[^"]*"')
+_EMPTY_PAIR = re.compile(rb"\{\}|\[\]")
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A parsed value and whether the fast JCS writer may serialize values taken from it."""
+
+    value: Any
+    jcs_safe: bool
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse strict I-JSON (SPEC §2); raise :class:`IJSONError` with the place and the reason."""
+    return parse(data).value
+
+
+def parse(data: bytes | str) -> Parsed:
+    """Like :func:`loads`, also telling whether :func:`dumps_parsed` may take the fast path."""
+    if isinstance(data, str):
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError:
+            return _Reader(data).run()
+    elif isinstance(data, bytes | bytearray | memoryview):
+        raw = bytes(data)
+    else:
+        raise TypeError(f"expected bytes or str, got {type(data).__name__}")
+    if len(raw) > MAX_BYTES:
+        raise IJSONError(f"input of {len(raw)} bytes exceeds the limit of {MAX_BYTES} bytes (1 MiB)", "$")
+    if raw.startswith(_BOM):
+        raise IJSONError("input starts with a byte-order mark", "$ (line 1, column 1)")
+    fast = _fast(raw)
+    if fast is not None:
+        return fast
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise IJSONError(f"invalid UTF-8 at byte {exc.start} (line {line})", "$") from None
+    return _Reader(text).run()
+
+
+def _fast(raw: bytes) -> Parsed | None:
+    if _FAST_REFUSE.search(raw) is not None:
+        return None
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
+        if b"\\" in raw or _depth(raw) > MAX_DEPTH:
+            return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    # Without escapes, every ':' of the text is either a member separator or inside a string; the
+    # re-serialized value has the same strings, so a lost (duplicate) member shows as a lost ':'.
+    if raw.count(b":") != orjson.dumps(value).count(b":"):
+        return None
+    safe = raw.isascii() or _HIGH_CHARS.search(raw.decode("utf-8")) is None
+    return Parsed(value, safe)
+
+
+def _depth(raw: bytes) -> int:
+    shape = _QUOTED.sub(b"", raw.translate(None, _BRACKETS_ONLY))
+    depth = 0
+    while shape:
+        reduced = _EMPTY_PAIR.sub(b"", shape)
+        if reduced == shape:
+            return MAX_DEPTH + 1  # unbalanced: let the precise reader report it
+        shape = reduced
+        depth += 1
+    return depth
+
+
+# --------------------------------------------------------------------------- writer
+
+
+def dumps(value: Any) -> bytes:
+    """RFC 8785 canonical bytes of any JSON value (refuses NaN, big integers, non-JSON types)."""
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as exc:
+        raise IJSONError(f"cannot canonicalize: {exc}", "$") from exc
+
+
+def dumps_parsed(value: Any, jcs_safe: bool) -> bytes:
+    """RFC 8785 bytes of a value assembled from :func:`parse` results (the verification hot path).
+
+    ``jcs_safe`` is the conjunction of the ``Parsed.jcs_safe`` flags of every parsed piece. Values
+    built by the caller around them must be plain JSON (str, int, bool, None, dict, list).
+    """
+    if jcs_safe:
+        out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        if _JCS_RISK.search(out) is None:
+            return out
+    return dumps(value)
+
+
+# --------------------------------------------------------------------------- precise reader
+
+_WS = re.compile(r"[ \t\n\r]*")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_PLAIN = re.compile(r'[^"\\\x00-\x1f\ud800-\udfff]*')
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def json_path(parts: tuple[str | int, ...]) -> str:
+    """Render a path as ``$.a[0]["odd key"]``."""
+    out = ["$"]
+    for part in parts:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        elif _IDENT.fullmatch(part):
+            out.append(f".{part}")
+        else:
+            out.append("[" + orjson.dumps(part).decode() + "]")
+    return "".join(out)
+
+
+def check_number(literal: str) -> int | float:
+    """Read a JSON number literal as SPEC §2 allows, or raise ValueError with the reason."""
+    if "." not in literal and "e" not in literal and "E" not in literal:
+        number = int(literal)
+        if abs(number) > MAX_SAFE_INTEGER:
+            raise ValueError(f"integer {literal} is beyond ±(2^53−1)")
+        return number
+    f = float(literal)
+    if math.isinf(f):
+        raise ValueError(f"number {literal} is beyond the range of a double")
+    shortest = repr(f)
+    if shortest != literal and Decimal(literal) != Decimal(shortest):
+        raise ValueError(f"number {literal} does not survive a double (it reads as {shortest})")
+    return f
+
+
+class _Reader:
+    """Recursive-descent reader that knows where it is, for precise error messages."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.safe = True
+
+    def run(self) -> Parsed:
+        if self.text.startswith("\ufeff"):
+            self.fail("input starts with a byte-order mark", ())
+        self.skip()
+        value = self.value((), 1)
+        self.skip()
+        if self.pos != len(self.text):
+            self.fail("unexpected data after the JSON value", ())
+        return Parsed(value, self.safe)
+
+    def where(self, path: tuple[str | int, ...]) -> str:
+        line = self.text.count("\n", 0, self.pos) + 1
+        col = self.pos - (self.text.rfind("\n", 0, self.pos) + 1) + 1
+        return f"{json_path(path)} (line {line}, column {col})"
+
+    def fail(self, reason: str, path: tuple[str | int, ...]) -> None:
+        raise IJSONError(reason, self.where(path))
+
+    def skip(self) -> None:
+        m = _WS.match(self.text, self.pos)
+        assert m is not None
+        self.pos = m.end()
+
+    def value(self, path: tuple[str | int, ...], depth: int) -> Any:
+        text = self.text
+        if self.pos >= len(text):
+            self.fail("unexpected end of input (truncated JSON)", path)
+        ch = text[self.pos]
+        if ch in "{[":
+            if depth > MAX_DEPTH:
+                self.fail(f"nesting deeper than {MAX_DEPTH} levels", path)
+            return self.obj(path, depth) if ch == "{" else self.arr(path, depth)
+        if ch == '"':
+            return self.string(path)
+        if ch == "-" or ch.isdigit():
+            m = _NUMBER.match(text, self.pos)
+            if m is None:
+                self.fail("invalid number", path)
+            assert m is not None
+            try:
+                number = check_number(m.group())
+            except ValueError as exc:
+                self.fail(str(exc), path)
+            self.pos = m.end()
+            return number
+        for word, result in (("true", True), ("false", False), ("null", None)):
+            if text.startswith(word, self.pos):
+                self.pos += len(word)
+                return result
+        for word in ("NaN", "Infinity", "-Infinity"):
+            if text.startswith(word, self.pos):
+                self.fail(f"{word} is not JSON", path)
+        self.fail(f"unexpected character {ch!r}", path)
+
+    def obj(self, path: tuple[str | int, ...], depth: int) -> dict[str, Any]:
+        self.pos += 1
+        out: dict[str, Any] = {}
+        self.skip()
+        if self.text.startswith("}", self.pos):
+            self.pos += 1
+            return out
+        while True:
+            self.skip()
+            if not self.text.startswith('"', self.pos):
+                self.fail("expected a member name in double quotes", path)
+            key = self.string(path)
+            if key in out:
+                self.fail(f"duplicate member name {orjson.dumps(key).decode()}", path)
+            if _HIGH_CHARS.search(key):
+                self.safe = False
+            self.skip()
+            if not self.text.startswith(":", self.pos):
+                self.fail("expected ':' after a member name", (*path, key))
+            self.pos += 1
+            self.skip()
+            out[key] = self.value((*path, key), depth + 1)
+            self.skip()
+            if self.text.startswith(",", self.pos):
+                self.pos += 1
+                continue
+            if self.text.startswith("}", self.pos):
+                self.pos += 1
+                return out
+            self.fail_separator("'}' in an object", path)
+
+    def arr(self, path: tuple[str | int, ...], depth: int) -> list[Any]:
+        self.pos += 1
+        out: list[Any] = []
+        self.skip()
+        if self.text.startswith("]", self.pos):
+            self.pos += 1
+            return out
+        while True:
+            self.skip()
+            out.append(self.value((*path, len(out)), depth + 1))
+            self.skip()
+            if self.text.startswith(",", self.pos):
+                self.pos += 1
+                continue
+            if self.text.startswith("]", self.pos):
+                self.pos += 1
+                return out
+            self.fail_separator("']' in an array", path)
+
+    def fail_separator(self, closing: str, path: tuple[str | int, ...]) -> None:
+        if self.pos >= len(self.text):
+            self.fail("unexpected end of input (truncated JSON)", path)
+        self.fail(f"expected ',' or {closing}", path)
+
+    def string(self, path: tuple[str | int, ...]) -> str:
+        text = self.text
+        self.pos += 1
+        parts: list[str] = []
+        while True:
+            m = _PLAIN.match(text, self.pos)
+            assert m is not None
+            parts.append(m.group())
+            self.pos = m.end()
+            if self.pos >= len(text):
+                self.fail("unterminated string (truncated JSON)", path)
+            ch = text[self.pos]
+            if ch == '"':
+                self.pos += 1
+                return "".join(parts)
+            if ch != "\\":
+                if "\ud800" <= ch <= "\udfff":
+                    self.fail("lone surrogate in a string", path)
+                self.fail(f"control character U+{ord(ch):04X} must be escaped in a string", path)
+            esc = text[self.pos + 1 : self.pos + 2]
+            if esc in _ESCAPES:
+                parts.append(_ESCAPES[esc])
+                self.pos += 2
+                continue
+            if esc != "u":
+                self.fail(f"invalid escape sequence \\{esc}", path)
+            code = self.hex4(self.pos + 2, path)
+            self.pos += 6
+            if 0xD800 <= code <= 0xDBFF:
+                if text.startswith("\\u", self.pos):
+                    low = self.hex4(self.pos + 2, path)
+                    if 0xDC00 <= low <= 0xDFFF:
+                        parts.append(chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)))
+                        self.pos += 6
+                        continue
+                self.fail(f"lone surrogate \\u{code:04x} in a string", path)
+            if 0xDC00 <= code <= 0xDFFF:
+                self.fail(f"lone surrogate \\u{code:04x} in a string", path)
+            parts.append(chr(code))
+
+    def hex4(self, start: int, path: tuple[str | int, ...]) -> int:
+        digits = self.text[start : start + 4]
+        if len(digits) != 4 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+            self.fail("invalid \\u escape", path)
+        return int(digits, 16)

@@ -1,0 +1,170 @@
+"""SPEC §3: CONTEXT objects, signing payloads and the pairing of responses with their CALL.
+
+>>> frame_context("2.0.1", "CS-0001", "Reset", "request")
+{'ocpp': '2.0.1', 'station': 'cs-0001', 'action': 'Reset', 'kind': 'request'}
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from ._b64 import b64url_encode
+from .canonical import dumps_parsed
+from .errors import InputError
+from .frames import OCPP_VERSIONS, Frame, MessageType
+from .model import Direction, Kind
+
+VENDOR_ID = "org.ocpp-e2e"
+STRUCTURE_TYPES = ("Tariff", "ChargingTicket", "TicketPresentation", "SignaturePolicy", "CostReceipt")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_KINDS = {
+    MessageType.CALL: Kind.REQUEST,
+    MessageType.SEND: Kind.SEND,
+    MessageType.CALLRESULT: Kind.RESPONSE,
+    MessageType.CALLERROR: Kind.ERROR,
+    MessageType.CALLRESULTERROR: Kind.RESULT_ERROR,
+}
+
+
+def normalize_station(identity: str) -> str:
+    """The CONTEXT form of a station identity: ASCII-lowercased (SPEC §3).
+
+    Give the identity as decoded from the connection URL (see :func:`station_from_url_path`).
+    Only A-Z are lowered, so that the result does not depend on Unicode case tables.
+    """
+    return identity.translate(_ASCII_LOWER)
+
+
+def station_from_url_path(segment: str) -> str:
+    """Percent-decode the last path segment of a connection URL: ``RDAM%20123`` → ``RDAM 123``."""
+    return unquote(segment, errors="strict")
+
+
+def frame_kind(frame: Frame) -> Kind:
+    return _KINDS[frame.type]
+
+
+def frame_context(ocpp: str, station: str, action: str, kind: Kind | str, request: str | None = None) -> dict[str, Any]:
+    """The CONTEXT of a frame (SPEC §3); ``request`` is required for responses and errors."""
+    if ocpp not in OCPP_VERSIONS:
+        raise InputError(f"unknown OCPP version {ocpp!r}; expected one of {', '.join(OCPP_VERSIONS)}")
+    kind = Kind(kind)
+    ctx: dict[str, Any] = {"ocpp": ocpp, "station": normalize_station(station), "action": action, "kind": kind.value}
+    if kind in (Kind.RESPONSE, Kind.ERROR, Kind.RESULT_ERROR):
+        if request is None:
+            raise InputError(f"a {kind.value} context needs the digest of the CALL it answers")
+        ctx["request"] = request
+    return ctx
+
+
+def structure_context(type_: str) -> dict[str, Any]:
+    """The CONTEXT of a standalone structure (SPEC §6): ``{"type": type_}``."""
+    if type_ not in STRUCTURE_TYPES:
+        raise InputError(f"unknown structure type {type_!r}; expected one of {', '.join(STRUCTURE_TYPES)}")
+    return {"type": type_}
+
+
+def find_signatures(obj: dict[str, Any]) -> tuple[str | None, Any, list[str]]:
+    """Locate the signatures of ``obj``: (carrier, value, problems). Carrier is ``top``/``customData``."""
+    top = "signatures" in obj
+    custom = obj.get("customData")
+    nested = isinstance(custom, dict) and "signatures" in custom
+    if top and nested:
+        return None, None, ["signatures appear both at top level and in customData"]
+    if top:
+        return "top", obj["signatures"], []
+    if nested:
+        assert isinstance(custom, dict)
+        return "customData", custom["signatures"], []
+    return None, None, []
+
+
+def signing_payload(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object without its signatures (SPEC §3), without copying more than two levels.
+
+    ``signatures`` leaves whichever carrier held it; then a ``customData`` that is exactly
+    ``{"vendorId": "org.ocpp-e2e"}`` leaves too.
+    """
+    out = obj
+    if "signatures" in obj:
+        out = {k: v for k, v in obj.items() if k != "signatures"}
+    custom = out.get("customData")
+    if isinstance(custom, dict):
+        if "signatures" in custom:
+            custom = {k: v for k, v in custom.items() if k != "signatures"}
+            out = {**out, "customData": custom}
+        if len(custom) == 1 and custom.get("vendorId") == VENDOR_ID:
+            out = {k: v for k, v in out.items() if k != "customData"}
+    return out
+
+
+def frame_signing_payload(frame: Frame) -> dict[str, Any]:
+    """The signing payload of a frame; for errors the details lose their signatures (SPEC §3)."""
+    if frame.error_details is not None:
+        return {**frame.payload, "errorDetails": signing_payload(frame.error_details)}
+    return signing_payload(frame.payload)
+
+
+def request_digest(call: Frame) -> str:
+    """R of SPEC §3: base64url SHA-256 of the JCS of a CALL's signing payload."""
+    if call.type is not MessageType.CALL:
+        raise InputError("only a CALL can be answered")
+    canonical = dumps_parsed(frame_signing_payload(call), call.jcs_safe)
+    return b64url_encode(hashlib.sha256(canonical).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCall:
+    """What a response needs of the CALL it answers: the action and the request digest R."""
+
+    message_id: str
+    action: str
+    request: str
+
+    @classmethod
+    def of(cls, call: Frame) -> PendingCall:
+        assert call.action is not None
+        return cls(call.message_id, call.action, request_digest(call))
+
+
+class CallTracker:
+    """Pairs responses with the pending CALL of the same id, per station and direction (SPEC §3).
+
+    A CALL travelling in one direction is answered in the other. At most ``limit`` CALLs wait per
+    connection and direction; the oldest are forgotten first.
+
+    >>> from ocpp_e2e.frames import parse_frame
+    >>> tracker = CallTracker()
+    >>> tracker.observe(parse_frame('[2,"1","Reset",{"type":"Immediate"}]'), "cs-1", Direction.TO_STATION)
+    >>> tracker.observe(parse_frame('[3,"1",{"status":"Accepted"}]'), "cs-1", Direction.TO_CSMS).action
+    'Reset'
+    """
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._limit = limit
+        self._pending: dict[tuple[str, Direction], OrderedDict[str, PendingCall]] = {}
+
+    def observe(self, frame: Frame, station: str, direction: Direction) -> PendingCall | None:
+        """Record a CALL (returns None), or pop and return the CALL a response answers (or None)."""
+        station = normalize_station(station)
+        if frame.type is MessageType.CALL:
+            queue = self._pending.setdefault((station, direction), OrderedDict())
+            queue.pop(frame.message_id, None)
+            queue[frame.message_id] = PendingCall.of(frame)
+            while len(queue) > self._limit:
+                queue.popitem(last=False)
+            return None
+        if frame.is_response:
+            queue = self._pending.get((station, direction.reverse))
+            if queue is None:
+                return None
+            return queue.pop(frame.message_id, None)
+        return None
+
+    def pending(self, station: str, direction: Direction) -> list[PendingCall]:
+        """CALLs sent in ``direction`` that are still waiting for an answer."""
+        return list(self._pending.get((normalize_station(station), direction), {}).values())

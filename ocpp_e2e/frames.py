@@ -1,0 +1,158 @@
+"""OCPP-J frames (the RPC framework of OCPP-J 1.6, also used by 2.0.1 and 2.1).
+
+>>> frame = parse_frame('[2, "19223201", "Heartbeat", {}]', ocpp="2.0.1")
+>>> frame.type.name, frame.action
+('CALL', 'Heartbeat')
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .canonical import parse
+from .errors import FrameError
+
+OCPP_VERSIONS = ("1.6", "2.0.1", "2.1")
+
+
+class MessageType(enum.IntEnum):
+    """OCPP-J message type ids (5 and 6 exist from OCPP 2.1 on)."""
+
+    CALL = 2
+    CALLRESULT = 3
+    CALLERROR = 4
+    CALLRESULTERROR = 5
+    SEND = 6
+
+
+# OCPP-J 1.6 §4.2.3 and OCPP 2.0.1 Part 4 §4.3 (RPC framework error codes). 1.6 spells
+# "OccurenceConstraintViolation" and "FormationViolation"; 2.x fixed the spelling and renamed the
+# latter "FormatViolation". OCPP 2.1 keeps the 2.0.1 list.
+ERROR_CODES: Mapping[str, frozenset[str]] = {
+    "1.6": frozenset(
+        {
+            "NotImplemented", "NotSupported", "InternalError", "ProtocolError", "SecurityError",
+            "FormationViolation", "PropertyConstraintViolation", "OccurenceConstraintViolation",
+            "TypeConstraintViolation", "GenericError",
+        }
+    ),
+    "2.0.1": frozenset(
+        {
+            "FormatViolation", "GenericError", "InternalError", "MessageTypeNotSupported",
+            "NotImplemented", "NotSupported", "OccurrenceConstraintViolation",
+            "PropertyConstraintViolation", "ProtocolError", "RpcFrameworkError", "SecurityError",
+            "TypeConstraintViolation",
+        }
+    ),
+}
+ERROR_CODES = {**ERROR_CODES, "2.1": ERROR_CODES["2.0.1"]}
+
+_ACTION = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
+MAX_MESSAGE_ID = 36
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A checked OCPP-J frame.
+
+    ``payload`` is the object that signatures protect: the payload of CALL/CALLRESULT/SEND, or for
+    CALLERROR/CALLRESULTERROR ``{"errorCode", "errorDescription", "errorDetails"}`` (SPEC §3).
+    ``value`` is the frame as a JSON list; ``jcs_safe`` comes from the strict reader.
+    """
+
+    type: MessageType
+    message_id: str
+    action: str | None
+    payload: dict[str, Any]
+    value: list[Any]
+    error_code: str | None = None
+    error_description: str | None = None
+    error_details: dict[str, Any] | None = None
+    jcs_safe: bool = False
+
+    @property
+    def is_call(self) -> bool:
+        return self.type in (MessageType.CALL, MessageType.SEND)
+
+    @property
+    def is_response(self) -> bool:
+        return self.type in (MessageType.CALLRESULT, MessageType.CALLERROR, MessageType.CALLRESULTERROR)
+
+
+def parse_frame(data: bytes | str | list[Any], *, ocpp: str = "2.0.1") -> Frame:
+    """Parse and check an OCPP-J frame; raise :class:`FrameError` (or IJSONError) with the reason.
+
+    Bytes and text go through the strict I-JSON reader of SPEC §2; a list is taken as already parsed
+    (then no ``jcs_safe`` shortcut is taken when it is verified).
+    """
+    if ocpp not in OCPP_VERSIONS:
+        raise FrameError(f"unknown OCPP version {ocpp!r}; expected one of {', '.join(OCPP_VERSIONS)}")
+    if isinstance(data, list):
+        value, safe = data, False
+    else:
+        parsed = parse(data)
+        value, safe = parsed.value, parsed.jcs_safe
+    if not isinstance(value, list) or not value:
+        raise FrameError("an OCPP-J frame is a non-empty JSON array", "$")
+    mtype = value[0]
+    if type(mtype) is not int or mtype not in MessageType._value2member_map_:
+        raise FrameError(f"unknown message type {orjson.dumps(mtype).decode()}", "$[0]")
+    kind = MessageType(mtype)
+    if kind in (MessageType.SEND, MessageType.CALLRESULTERROR) and ocpp != "2.1":
+        raise FrameError(f"message type {int(kind)} ({kind.name}) exists only in OCPP 2.1", "$[0]")
+    expected = {MessageType.CALL: 4, MessageType.SEND: 4, MessageType.CALLRESULT: 3}.get(kind, 5)
+    if len(value) != expected:
+        raise FrameError(f"a {kind.name} frame has {expected} elements, this one has {len(value)}", "$")
+    message_id = value[1]
+    if not isinstance(message_id, str) or not message_id:
+        raise FrameError("the message id must be a non-empty string", "$[1]")
+    if len(message_id) > MAX_MESSAGE_ID:
+        raise FrameError(f"the message id has {len(message_id)} characters; at most {MAX_MESSAGE_ID}", "$[1]")
+    if kind in (MessageType.CALL, MessageType.SEND):
+        action = value[2]
+        if not isinstance(action, str) or _ACTION.fullmatch(action) is None:
+            raise FrameError("the action must be an OCPP action name (letters and digits)", "$[2]")
+        payload = value[3]
+        if not isinstance(payload, dict):
+            raise FrameError("the payload must be a JSON object", "$[3]")
+        return Frame(kind, message_id, action, payload, value, jcs_safe=safe)
+    if kind is MessageType.CALLRESULT:
+        payload = value[2]
+        if not isinstance(payload, dict):
+            raise FrameError("the payload must be a JSON object", "$[2]")
+        return Frame(kind, message_id, None, payload, value, jcs_safe=safe)
+    code, description, details = value[2], value[3], value[4]
+    if not isinstance(code, str) or code not in ERROR_CODES[ocpp]:
+        raise FrameError(f"unknown OCPP {ocpp} error code {orjson.dumps(code).decode()}", "$[2]")
+    if not isinstance(description, str):
+        raise FrameError("the error description must be a string", "$[3]")
+    if not isinstance(details, dict):
+        raise FrameError("the error details must be a JSON object", "$[4]")
+    error_object = {"errorCode": code, "errorDescription": description, "errorDetails": details}
+    return Frame(kind, message_id, None, error_object, value, code, description, details, safe)
+
+
+def call_error(message_id: str, code: str, description: str, details: Mapping[str, Any] | None = None) -> list[Any]:
+    """Build a CALLERROR frame ``[4, id, code, description, details]``."""
+    return [int(MessageType.CALLERROR), message_id, code, description, dict(details or {})]
+
+
+def security_error(message_id: str, reason: str, details: Mapping[str, Any] | None = None) -> list[Any]:
+    """A CALLERROR ``SecurityError`` that tells the peer why its message was refused.
+
+    >>> security_error("42", "no valid signature of role grid-operator")[:3]
+    [4, '42', 'SecurityError']
+    """
+    merged = {"reason": reason, **dict(details or {})}
+    return call_error(message_id, "SecurityError", reason[:255], merged)
+
+
+def dumps_frame(frame: list[Any]) -> str:
+    """Compact frame text (UTF-8 characters unescaped)."""
+    return orjson.dumps(frame).decode("utf-8")

@@ -1,0 +1,191 @@
+"""Signing (SPEC §1, §3): add signatures to frames and structures.
+
+>>> from ocpp_e2e.keys import KeySigner, generate_private_key
+>>> signer = KeySigner(generate_private_key("Ed25519"))
+>>> text = sign_frame('[2,"1","Reset",{"type":"Immediate"}]', signer, ocpp="2.0.1", station="CS-1")
+>>> '"customData"' in text
+True
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from ._b64 import b64_encode, b64url_encode
+from ._time import format_timestamp, utcnow
+from .canonical import dumps
+from .context import (
+    VENDOR_ID,
+    PendingCall,
+    find_signatures,
+    frame_context,
+    frame_kind,
+    signing_payload,
+)
+from .errors import SigningError
+from .frames import Frame, MessageType, dumps_frame, parse_frame
+from .keys import Signer
+from .model import Kind
+
+Carrier = Literal["top", "customData"]
+MAX_SIGNATURES = 16
+
+
+def _signers(signers: Signer | Sequence[Signer]) -> list[Signer]:
+    out = [signers] if isinstance(signers, Signer) else list(signers)
+    if not out:
+        raise SigningError("no signer given")
+    return out
+
+
+def signature_input(context: Mapping[str, Any], payload: Any, signature: Mapping[str, Any], previous: Sequence[Any] | None) -> dict[str, Any]:
+    """The SPEC §3 signing input object (before JCS)."""
+    obj: dict[str, Any] = {"context": context, "payload": payload, "signature": signature}
+    if previous is not None:
+        obj["previous"] = previous
+    return obj
+
+
+def sign_object(
+    obj: Mapping[str, Any],
+    signers: Signer | Sequence[Signer],
+    *,
+    context: Mapping[str, Any],
+    carrier: Carrier = "top",
+    nonce: bool = False,
+    destination: str | None = None,
+    chained: bool = False,
+    timestamp: datetime | None = None,
+    embed_public_key: bool = False,
+    name: str | None = None,
+    description: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Return a copy of ``obj`` with one signature per signer appended in ``carrier``.
+
+    Existing signatures are kept (they may sit in either carrier; new ones join them). With
+    ``chained=True`` each new signature also covers every signature before it (a relaying node's
+    endorsement); chaining needs at least one earlier signature.
+    """
+    result = copy.deepcopy(dict(obj))
+    where, existing, problems = find_signatures(result)
+    if problems:
+        raise SigningError(problems[0])
+    if existing is not None and (not isinstance(existing, list) or not existing):
+        raise SigningError("the object's signatures member is not a non-empty array")
+    if where is not None:
+        carrier = "top" if where == "top" else "customData"
+    sigs: list[Any] = list(existing or [])
+    payload = signing_payload(result)
+    when = format_timestamp(timestamp or utcnow())
+    for signer in _signers(signers):
+        if len(sigs) >= MAX_SIGNATURES:
+            raise SigningError(f"an object carries at most {MAX_SIGNATURES} signatures")
+        if chained and not sigs:
+            raise SigningError("a chained signature needs an earlier signature to endorse")
+        sig: dict[str, Any] = {"keyId": signer.key_id, "algorithm": signer.algorithm, "timestamp": when}
+        if nonce:
+            sig["nonce"] = b64url_encode(os.urandom(16))
+        if destination is not None:
+            sig["destination"] = destination
+        if chained:
+            sig["chained"] = True
+        if embed_public_key:
+            sig["publicKey"] = b64url_encode(signer.public_key_der)
+        if signer.certificates:
+            if len(signer.certificates) > 4:
+                raise SigningError("at most 4 certificates travel with a signature")
+            sig["certificates"] = [b64_encode(c) for c in signer.certificates]
+        if name is not None:
+            sig["name"] = name
+        if description is not None:
+            sig["description"] = dict(description)
+        data = dumps(signature_input(context, payload, sig, list(sigs) if chained else None))
+        sig["value"] = b64url_encode(signer.sign(data))
+        sigs.append(sig)
+    if carrier == "top":
+        result["signatures"] = sigs
+    else:
+        custom = result.get("customData")
+        if custom is None:
+            custom = {"vendorId": VENDOR_ID}
+        elif not isinstance(custom, dict):
+            raise SigningError("customData is not an object")
+        result["customData"] = {**custom, "signatures": sigs}
+    return result
+
+
+def sign_frame(
+    frame: str | bytes | list[Any] | Frame,
+    signers: Signer | Sequence[Signer],
+    *,
+    ocpp: str,
+    station: str,
+    call: PendingCall | Frame | str | bytes | list[Any] | None = None,
+    destination: str | None = None,
+    chained: bool = False,
+    timestamp: datetime | None = None,
+    embed_public_key: bool = False,
+    name: str | None = None,
+) -> str:
+    """Sign an OCPP-J frame and return its text.
+
+    The carrier follows SPEC §1: ``customData`` for OCPP 2.0.1/2.1 payloads (so peers without
+    ocpp-e2e still accept the frame), top level for 1.6 and for CALLERROR details. For a response or
+    error give ``call``: the CALL it answers (frame or :class:`PendingCall`).
+    """
+    parsed = frame if isinstance(frame, Frame) else parse_frame(frame, ocpp=ocpp)
+    kind = frame_kind(parsed)
+    if parsed.is_call:
+        assert parsed.action is not None
+        ctx = frame_context(ocpp, station, parsed.action, kind)
+    else:
+        if call is None:
+            raise SigningError(f"signing a {kind.value} needs the CALL it answers")
+        pending = call if isinstance(call, PendingCall) else PendingCall.of(
+            call if isinstance(call, Frame) else parse_frame(call, ocpp=ocpp)
+        )
+        if pending.message_id != parsed.message_id:
+            raise SigningError(
+                f"the response id {parsed.message_id!r} does not answer the CALL id {pending.message_id!r}"
+            )
+        ctx = frame_context(ocpp, station, pending.action, kind, pending.request)
+    options: dict[str, Any] = {
+        "context": ctx, "nonce": True, "destination": destination, "chained": chained,
+        "timestamp": timestamp, "embed_public_key": embed_public_key, "name": name,
+    }
+    value = list(parsed.value)
+    if kind in (Kind.ERROR, Kind.RESULT_ERROR):
+        assert parsed.error_details is not None
+        details_payload = signing_payload(parsed.error_details)
+        signed_details = _sign_error_details(parsed, details_payload, signers, options)
+        value[4] = signed_details
+    else:
+        carrier: Carrier = "top" if ocpp == "1.6" else "customData"
+        index = 3 if parsed.type in (MessageType.CALL, MessageType.SEND) else 2
+        value[index] = sign_object(parsed.payload, signers, carrier=carrier, **options)
+    return dumps_frame(value)
+
+
+def _sign_error_details(
+    parsed: Frame, details_payload: dict[str, Any], signers: Signer | Sequence[Signer], options: dict[str, Any]
+) -> dict[str, Any]:
+    # The signed object of an error is {errorCode, errorDescription, errorDetails}; its signatures
+    # live in errorDetails.signatures. Sign a wrapper and move the signatures into the details.
+    assert parsed.error_details is not None
+    wrapper = {**parsed.payload, "errorDetails": details_payload}
+    where, existing, _ = find_signatures(parsed.error_details)
+    if existing is not None:
+        wrapper["signatures"] = existing
+    signed = sign_object(wrapper, signers, carrier="top", **options)
+    details = dict(parsed.error_details)
+    if where == "customData":
+        custom = dict(details["customData"])
+        custom["signatures"] = signed["signatures"]
+        details["customData"] = custom
+    else:
+        details["signatures"] = signed["signatures"]
+    return details

@@ -1,0 +1,387 @@
+"""Verification (SPEC §1–§4): every signature of a frame or structure gets an outcome and a reason.
+
+>>> from ocpp_e2e.keys import KeySigner, Keyring, generate_private_key
+>>> from ocpp_e2e.sign import sign_frame
+>>> key = generate_private_key("Ed25519")
+>>> ring = Keyring(); _ = ring.add(key.public_key(), name="ops-1")
+>>> text = sign_frame('[2,"1","Reset",{"type":"Immediate"}]', KeySigner(key), ocpp="2.0.1", station="cs-1")
+>>> result = Verifier(ring).verify_frame(text, ocpp="2.0.1", station="cs-1")
+>>> [s.outcome.value for s in result.verification.signatures]
+['valid']
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from cryptography import x509
+
+from ._b64 import Base64Error, b64_decode, b64url_decode
+from ._time import SPEC_TIMESTAMP, utcnow
+from .canonical import dumps_parsed, parse
+from .context import PendingCall, find_signatures, frame_context, frame_kind, frame_signing_payload, signing_payload
+from .errors import InputError, KeyLoadError
+from .frames import Frame, parse_frame
+from .keys import ALGORITHMS, Keyring, PublicKey, algorithm_for, key_id, load_spki, spki_der, verify_raw
+from .model import CertificateValidator, Outcome, SignatureResult, Verification
+from .replay import ReplayCache
+from .sign import MAX_SIGNATURES, signature_input
+
+_MEMBERS = frozenset(
+    {"keyId", "algorithm", "value", "timestamp", "nonce", "destination", "chained", "publicKey",
+     "certificates", "name", "description"}
+)
+MAX_CERTIFICATES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class FrameVerification:
+    """A checked frame with the verdict on its signatures."""
+
+    frame: Frame
+    verification: Verification
+
+
+class _Malformed(Exception):
+    pass
+
+
+@lru_cache(maxsize=256)
+def _leaf_spki(der: bytes) -> bytes:
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        return spki_der(cert.public_key())  # type: ignore[arg-type]
+    except (ValueError, TypeError) as exc:
+        raise _Malformed(f"the leaf certificate cannot be read ({exc})") from exc
+
+
+@lru_cache(maxsize=4096)
+def _embedded_key(text: str) -> tuple[PublicKey, str]:
+    try:
+        der = b64url_decode(text)
+    except Base64Error as exc:
+        raise _Malformed(f"publicKey: {exc}") from exc
+    try:
+        return load_spki(der), key_id(der)
+    except KeyLoadError as exc:
+        raise _Malformed(f"publicKey: {exc}") from exc
+
+
+class Verifier:
+    """Verifies signatures against a keyring and, for ``certificates``, a certificate validator.
+
+    ``identity`` is this receiver's own id (for ``destination``); ``replay_cache`` is required in
+    enforcing deployments (SPEC §4). ``max_signature_age`` and ``clock_skew`` define freshness for
+    frames.
+    """
+
+    def __init__(
+        self,
+        keyring: Keyring | None = None,
+        *,
+        certificates: CertificateValidator | None = None,
+        max_signature_age: timedelta = timedelta(minutes=5),
+        clock_skew: timedelta = timedelta(seconds=30),
+        replay_cache: ReplayCache | None = None,
+        identity: str | None = None,
+    ) -> None:
+        self.keyring = keyring if keyring is not None else Keyring()
+        self.certificates = certificates
+        self.max_signature_age = max_signature_age
+        self.clock_skew = clock_skew
+        self.replay_cache = replay_cache
+        self.identity = identity
+
+    # ------------------------------------------------------------------ frames
+
+    def verify_frame(
+        self,
+        data: bytes | str | Frame,
+        *,
+        ocpp: str,
+        station: str,
+        call: PendingCall | None = None,
+        now: datetime | None = None,
+        identity: str | None = None,
+    ) -> FrameVerification:
+        """Verify a frame received on ``station``'s connection.
+
+        For a CALLRESULT/CALLERROR give ``call``, the pending CALL with the same id (see
+        :class:`~ocpp_e2e.context.CallTracker`); without it the response's signatures are
+        ``malformed`` (SPEC §3). Raises :class:`~ocpp_e2e.errors.InputError` for bytes that are not a
+        valid frame (SPEC §2) — those never get a verdict.
+        """
+        frame = data if isinstance(data, Frame) else parse_frame(data, ocpp=ocpp)
+        kind = frame_kind(frame)
+        payload = frame_signing_payload(frame)
+        carrier_obj = frame.error_details if frame.error_details is not None else frame.payload
+        if frame.is_call:
+            assert frame.action is not None
+            ctx = frame_context(ocpp, station, frame.action, kind)
+        elif call is None or call.message_id != frame.message_id:
+            ctx = {"ocpp": ocpp, "station": station, "kind": kind.value}
+            where, sigs, _problems = find_signatures(carrier_obj)
+            reason = f"no pending CALL with id {frame.message_id!r} on this connection"
+            return FrameVerification(frame, self._all_malformed(ctx, payload, sigs, where, reason))
+        else:
+            ctx = frame_context(ocpp, station, call.action, kind, call.request)
+        verification = self._verify(
+            carrier_obj, payload, ctx, frame.jcs_safe, now or utcnow(), True, True, identity
+        )
+        return FrameVerification(frame, verification)
+
+    # ------------------------------------------------------------------ structures
+
+    def verify_object(
+        self,
+        obj: Mapping[str, Any] | bytes | str,
+        *,
+        context: Mapping[str, Any],
+        now: datetime | None = None,
+        require_nonce: bool = False,
+        check_freshness: bool = False,
+    ) -> Verification:
+        """Verify a standalone structure (SPEC §6) or any signed object under ``context``.
+
+        Bytes and text go through the strict reader of SPEC §2. §6 structures have no freshness
+        window; their own validity is checked by the code that consumes them.
+        """
+        if isinstance(obj, bytes | str):
+            parsed = parse(obj)
+            value, safe = parsed.value, parsed.jcs_safe
+        else:
+            value, safe = obj, False
+        if not isinstance(value, dict):
+            raise InputError("a signed structure is a JSON object", "$")
+        return self._verify(
+            value, signing_payload(value), dict(context), safe, now or utcnow(), require_nonce, check_freshness, None
+        )
+
+    # ------------------------------------------------------------------ internals
+
+    def _all_malformed(self, ctx: Mapping[str, Any], payload: Any, sigs: Any, where: str | None, reason: str) -> Verification:
+        count = len(sigs) if isinstance(sigs, list) else (1 if sigs is not None else 0)
+        results = tuple(SignatureResult(i, Outcome.MALFORMED, reason) for i in range(count))
+        return Verification(ctx, payload, results, (reason,) if count else (), where)
+
+    def _verify(
+        self,
+        carrier_obj: dict[str, Any],
+        payload: Any,
+        ctx: Mapping[str, Any],
+        safe: bool,
+        now: datetime,
+        require_nonce: bool,
+        fresh: bool,
+        identity: str | None,
+    ) -> Verification:
+        where, sigs, problems = find_signatures(carrier_obj)
+        if problems:
+            return self._all_malformed(ctx, payload, [None], None, problems[0])
+        if sigs is None:
+            return Verification(ctx, payload, (), (), None)
+        if not isinstance(sigs, list):
+            return self._all_malformed(ctx, payload, [None], where, "signatures must be a non-empty array")
+        if not sigs:
+            return self._all_malformed(ctx, payload, [None], where, "signatures is an empty array")
+        if len(sigs) > MAX_SIGNATURES:
+            raise InputError(f"{len(sigs)} signatures on one object; at most {MAX_SIGNATURES}", where)
+        first = sigs[0]
+        if isinstance(first, dict) and first.get("chained") is True:
+            return self._all_malformed(ctx, payload, sigs, where, "the first signature cannot be chained")
+        receiver = identity if identity is not None else self.identity
+        results = tuple(
+            self._one(i, sig, sigs, ctx, payload, safe, now, require_nonce, fresh, receiver)
+            for i, sig in enumerate(sigs)
+        )
+        return Verification(ctx, payload, results, (), where)
+
+    def _one(
+        self,
+        index: int,
+        sig: Any,
+        sigs: Sequence[Any],
+        ctx: Mapping[str, Any],
+        payload: Any,
+        safe: bool,
+        now: datetime,
+        require_nonce: bool,
+        fresh: bool,
+        receiver: str | None,
+    ) -> SignatureResult:
+        try:
+            checked = _check_members(sig, require_nonce)
+        except _Malformed as exc:
+            kid = sig.get("keyId") if isinstance(sig, dict) and isinstance(sig.get("keyId"), str) else None
+            return SignatureResult(index, Outcome.MALFORMED, str(exc), key_id=kid)
+        kid, alg, value, ts_text, ts = checked
+        base: dict[str, Any] = {
+            "key_id": kid, "algorithm": alg, "timestamp": ts_text,
+            "chained": sig.get("chained") is True, "destination": sig.get("destination"),
+            "claimed_name": sig.get("name"),
+        }
+        if alg not in ALGORITHMS:
+            return SignatureResult(index, Outcome.UNSUPPORTED_ALGORITHM, f"algorithm {alg!r} is not supported (use Ed25519, ES256, ES384 or ES512)", **base)
+        if len(value) != ALGORITHMS[alg][2]:
+            return SignatureResult(index, Outcome.MALFORMED, f"an {alg} value has {ALGORITHMS[alg][2]} bytes, this one {len(value)}", **base)
+
+        # -- which key?
+        key: PublicKey | None = None
+        identity: str | None = None
+        roles: frozenset[str] = frozenset()
+        usages: frozenset[str] = frozenset()
+        issuers: tuple[str, ...] = ()
+        embedded = sig.get("publicKey")
+        try:
+            if embedded is not None:
+                embedded_key, embedded_kid = _embedded_key(embedded)
+                if embedded_kid != kid:
+                    raise _Malformed("keyId does not match the fingerprint of publicKey")
+            certs = sig.get("certificates")
+            chain: list[bytes] | None = None
+            if certs is not None:
+                chain = _decode_chain(certs)
+                if key_id(_leaf_spki(chain[0])) != kid:
+                    raise _Malformed("keyId does not match the key of the leaf certificate")
+        except _Malformed as exc:
+            return SignatureResult(index, Outcome.MALFORMED, str(exc), **base)
+        entry = self.keyring.get(kid)
+        if chain is not None:
+            if self.certificates is None:
+                return SignatureResult(index, Outcome.UNTRUSTED_CERTIFICATE, "the signature carries certificates but no trust anchors are configured", **base)
+            verdict = self.certificates.validate(chain, at=ts, now=now)
+            if not verdict.ok:
+                return SignatureResult(index, Outcome.UNTRUSTED_CERTIFICATE, verdict.reason, **base)
+            usages, issuers, identity = verdict.usages, verdict.issuers, verdict.identity
+            if entry is None:
+                assert verdict.leaf_spki is not None
+                key = load_spki(verdict.leaf_spki)
+        if entry is not None:
+            key = self.keyring.public_key(kid)
+            identity, roles = entry.identity, entry.roles
+        if key is None:
+            if embedded is not None:
+                ok = key_matches_alg(embedded_key, alg) and verify_raw(
+                    embedded_key, alg, value, dumps_parsed(signature_input(ctx, payload, _without_value(sig), _previous(sig, sigs, index)), safe)
+                )
+                reason = (
+                    f"key {kid} is not in the keyring; the signature verifies only under its embedded publicKey, which grants no trust"
+                    if ok else f"key {kid} is not in the keyring, and the signature does not verify under its embedded publicKey either"
+                )
+                return SignatureResult(index, Outcome.UNKNOWN_KEY, reason, **base)
+            return SignatureResult(index, Outcome.UNKNOWN_KEY, f"key {kid} is not in the keyring and no certificate vouches for it", **base)
+
+        known: dict[str, Any] = {**base, "identity": identity, "trusted": True, "roles": roles, "usages": usages, "issuers": issuers}
+        if not key_matches_alg(key, alg):
+            return SignatureResult(index, Outcome.INVALID, f"algorithm {alg} does not match the signer's {algorithm_for(key)} key", **known)
+        data = dumps_parsed(signature_input(ctx, payload, _without_value(sig), _previous(sig, sigs, index)), safe)
+        if not verify_raw(key, alg, value, data):
+            return SignatureResult(index, Outcome.INVALID, "the signature does not verify: the message or a signed member was changed", **known)
+        if fresh:
+            oldest = now - self.max_signature_age - self.clock_skew
+            newest = now + self.clock_skew
+            if ts < oldest:
+                return SignatureResult(index, Outcome.EXPIRED, f"signed at {ts_text}, older than maxSignatureAge {_fmt(self.max_signature_age)} plus clockSkew {_fmt(self.clock_skew)} at {now.isoformat()}", **known)
+            if ts > newest:
+                return SignatureResult(index, Outcome.EXPIRED, f"signed at {ts_text}, later than now {now.isoformat()} plus clockSkew {_fmt(self.clock_skew)}", **known)
+        destination = sig.get("destination")
+        if destination is not None and destination != receiver:
+            shown = repr(receiver) if receiver is not None else "not configured"
+            return SignatureResult(index, Outcome.WRONG_DESTINATION, f"addressed to {destination!r}; this receiver is {shown}", **known)
+        digest = hashlib.sha256(data).digest()
+        if self.replay_cache is not None:
+            expires = ts + self.max_signature_age + self.clock_skew
+            if self.replay_cache.check_and_add(kid, digest, expires, now):
+                return SignatureResult(index, Outcome.REPLAYED, f"this signature of {identity} was already seen (same key and signing input)", input_digest=digest.hex(), **known)
+        return SignatureResult(index, Outcome.VALID, f"valid signature of {identity}", input_digest=digest.hex(), **known)
+
+
+def key_matches_alg(key: PublicKey, alg: str) -> bool:
+    try:
+        return algorithm_for(key) == alg
+    except KeyLoadError:
+        return False
+
+
+def _fmt(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds())} s"
+
+
+def _without_value(sig: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sig.items() if k != "value"}
+
+
+def _previous(sig: Mapping[str, Any], sigs: Sequence[Any], index: int) -> list[Any] | None:
+    return list(sigs[:index]) if sig.get("chained") is True else None
+
+
+def _decode_chain(certs: Any) -> list[bytes]:
+    if not isinstance(certs, list) or not certs or not all(isinstance(c, str) for c in certs):
+        raise _Malformed("certificates must be a non-empty array of base64 strings")
+    if len(certs) > MAX_CERTIFICATES:
+        raise _Malformed(f"{len(certs)} certificates; at most {MAX_CERTIFICATES}")
+    try:
+        return [b64_decode(c) for c in certs]
+    except Base64Error as exc:
+        raise _Malformed(f"certificates: {exc}") from exc
+
+
+def _check_members(sig: Any, require_nonce: bool) -> tuple[str, str, bytes, str, datetime]:
+    """Structural checks of SPEC §1; returns (keyId, algorithm, raw value, timestamp text, time)."""
+    if not isinstance(sig, dict):
+        raise _Malformed("a signature must be a JSON object")
+    unknown = sig.keys() - _MEMBERS
+    if unknown:
+        raise _Malformed(f"unknown member(s) {', '.join(sorted(unknown))}")
+    for member in ("keyId", "algorithm", "value", "timestamp"):
+        if not isinstance(sig.get(member), str):
+            raise _Malformed(f"{member} is required and must be a string")
+    kid: str = sig["keyId"]
+    try:
+        if len(b64url_decode(kid)) != 32:
+            raise _Malformed("keyId must be base64url of a SHA-256 digest (43 characters)")
+    except Base64Error as exc:
+        raise _Malformed(f"keyId: {exc}") from exc
+    try:
+        value = b64url_decode(sig["value"])
+    except Base64Error as exc:
+        raise _Malformed(f"value: {exc}") from exc
+    ts_text: str = sig["timestamp"]
+    if SPEC_TIMESTAMP.fullmatch(ts_text) is None:
+        raise _Malformed("timestamp must be UTC in the form YYYY-MM-DDTHH:MM:SS[.mmm]Z")
+    try:
+        ts = datetime.fromisoformat(ts_text)
+    except ValueError as exc:
+        raise _Malformed(f"timestamp is not a real date and time ({exc})") from exc
+    nonce = sig.get("nonce")
+    if nonce is None:
+        if require_nonce:
+            raise _Malformed("nonce is required on frame signatures")
+    else:
+        if not isinstance(nonce, str):
+            raise _Malformed("nonce must be a string")
+        try:
+            size = len(b64url_decode(nonce))
+        except Base64Error as exc:
+            raise _Malformed(f"nonce: {exc}") from exc
+        if not 12 <= size <= 32:
+            raise _Malformed(f"nonce must be 12 to 32 random bytes, this one has {size}")
+    if "destination" in sig and not isinstance(sig["destination"], str):
+        raise _Malformed("destination must be a string")
+    if "chained" in sig and not isinstance(sig["chained"], bool):
+        raise _Malformed("chained must be true or false")
+    if "publicKey" in sig and not isinstance(sig["publicKey"], str):
+        raise _Malformed("publicKey must be a base64url string")
+    name = sig.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > 256):
+        raise _Malformed("name must be a string of at most 256 characters")
+    if "description" in sig:
+        desc = sig["description"]
+        if not isinstance(desc, dict) or not all(isinstance(v, str) and len(v) <= 256 for v in desc.values()):
+            raise _Malformed("description must be a language map of strings of at most 256 characters")
+    return kid, sig["algorithm"], value, ts_text, ts
