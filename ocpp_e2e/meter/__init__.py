@@ -1,0 +1,45 @@
+"""OCMF signed meter values inside OCPP messages: parse, verify, check transactions.
+
+Layers inside this package: ``algorithms`` (OCMF Table 22) and ``record`` (parsing) know no keys;
+``trust`` holds trusted meter keys; ``extract`` finds records in OCPP payloads; ``verify`` gives
+each record a verdict; ``transactions`` checks sequences of verified records per meter.
+"""
+
+from __future__ import annotations
+
+from .algorithms import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
+    algorithm_status,
+    supported_algorithms,
+    unsupported_algorithms,
+)
+from .extract import FoundRecord, extract_records
+from .record import OcmfRecord, Reading, parse_record
+from .transactions import MeterCheck, MeterFinding, TransactionChecker
+from .trust import METER_USAGE, MeterKey, MeterKeyring, decode_public_key
+from .verify import MeterVerdict, MeterVerifier, RecordVerification, verify_signature
+
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "METER_USAGE",
+    "FoundRecord",
+    "MeterCheck",
+    "MeterFinding",
+    "MeterKey",
+    "MeterKeyring",
+    "MeterVerdict",
+    "MeterVerifier",
+    "OcmfRecord",
+    "Reading",
+    "RecordVerification",
+    "TransactionChecker",
+    "algorithm_status",
+    "decode_public_key",
+    "extract_records",
+    "parse_record",
+    "supported_algorithms",
+    "unsupported_algorithms",
+    "verify_signature",
+]

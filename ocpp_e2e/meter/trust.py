@@ -1,0 +1,325 @@
+"""Trusted meter keys: which public keys may sign meter readings, and for which meter.
+
+Meter keys are ECDSA keys on any curve of the OCMF algorithm table (secp256k1, brainpool, ...),
+which :func:`ocpp_e2e.keys.load_spki` deliberately refuses for SPEC signatures; so meter trust is
+kept here, apart from the frame keyring. A :class:`MeterKeyring` is built from an
+:class:`ocpp_e2e.keys.Keyring`, from key files, or from certificates whose effective usages include
+``meterSigning`` (SPEC §5), validated by any :class:`ocpp_e2e.model.CertificateValidator`.
+
+OCMF itself says the public key must reach the verifier out of band ("Relation of Serial Numbers,
+Charge Point and Public Key"); a key that came with the reading is never trusted by this module.
+
+>>> from cryptography.hazmat.primitives.asymmetric import ec
+>>> ring = MeterKeyring()
+>>> entry = ring.add(ec.generate_private_key(ec.BrainpoolP256R1()).public_key(), name="meter-7")
+>>> entry.algorithm
+'ECDSA-brainpool256r1-SHA256'
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ..errors import KeyLoadError
+from ..keys import Keyring, key_id
+from ..model import CertificateValidator
+from .algorithms import CURVE_ALGORITHM
+
+#: The SPEC §5 usage a certificate needs for its key to be trusted for meter readings.
+METER_USAGE = "meterSigning"
+
+_WS = re.compile(r"\s+")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+_B64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+
+
+@dataclass(frozen=True)
+class MeterKey:
+    """A trusted meter public key.
+
+    ``meter`` and ``gateway``, when set, bind the key to one meter serial (``MS``) and gateway
+    serial (``GS``): the key then verifies only records of that meter. ``source`` says where the
+    trust came from (``keyring``, ``file``, ``certificate``).
+    """
+
+    key_id: str
+    key: ec.EllipticCurvePublicKey
+    spki_der: bytes
+    algorithm: str
+    name: str | None = None
+    meter: str | None = None
+    gateway: str | None = None
+    source: str = "keyring"
+
+    @property
+    def identity(self) -> str:
+        """The name, or the key id for a nameless key."""
+        return self.name if self.name is not None else self.key_id
+
+    def covers(self, meter_serial: str, gateway_serial: str | None) -> bool:
+        """True when this key may sign records of that meter (unbound keys cover every meter)."""
+        if self.meter is not None and self.meter != meter_serial:
+            return False
+        return self.gateway is None or self.gateway == gateway_serial
+
+
+def decode_public_key(text: str | bytes, *, where: str = "public key") -> ec.EllipticCurvePublicKey:
+    """Load a meter public key: PEM, or SubjectPublicKeyInfo DER as raw bytes, hex or base64.
+
+    Whitespace anywhere in hex or base64 text is ignored (keys are often pasted from labels and
+    PDFs with line breaks). The key must be on a curve of the OCMF algorithm table.
+
+    >>> decode_public_key("30 59 30").curve  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    KeyLoadError: public key: not a SubjectPublicKeyInfo
+    """
+    if isinstance(text, bytes):
+        if text.lstrip().startswith(b"-----BEGIN"):
+            return _check(_load(text, pem=True, where=where), where)
+        # DER starts with the byte 0x30 (a SEQUENCE); hex text starts with "3", base64 with "M".
+        if text[:1] == b"\x30":
+            return _check(_load(text, pem=False, where=where), where)
+        try:
+            text = text.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise KeyLoadError(f"{where}: neither PEM nor DER nor hex/base64 text") from exc
+    stripped = text.strip()
+    if stripped.startswith("-----BEGIN"):
+        return _check(_load(stripped.encode("ascii", "replace"), pem=True, where=where), where)
+    compact = _WS.sub("", stripped)
+    if not compact:
+        raise KeyLoadError(f"{where}: empty")
+    if _HEX.fullmatch(compact):
+        # A SubjectPublicKeyInfo starts with 0x30; in base64 that is "M", never a hex digit, so
+        # a string of hex digits is hex and not base64.
+        der = bytes.fromhex(compact)
+    elif _B64.fullmatch(compact):
+        std = compact.replace("-", "+").replace("_", "/")
+        try:
+            der = base64.b64decode(std + "=" * (-len(std) % 4), validate=True)
+        except binascii.Error as exc:
+            raise KeyLoadError(f"{where}: neither hex nor base64 ({exc})") from exc
+    else:
+        raise KeyLoadError(f"{where}: neither PEM nor hex nor base64 SubjectPublicKeyInfo DER")
+    return _check(_load(der, pem=False, where=where), where)
+
+
+def _load(data: bytes, *, pem: bool, where: str) -> Any:
+    try:
+        if pem:
+            return serialization.load_pem_public_key(data)
+        return serialization.load_der_public_key(data)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise KeyLoadError(f"{where}: not a SubjectPublicKeyInfo ({exc})") from exc
+
+
+def _check(key: Any, where: str) -> ec.EllipticCurvePublicKey:
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise KeyLoadError(f"{where}: a meter key must be ECDSA, not {type(key).__name__}")
+    if key.curve.name not in CURVE_ALGORITHM:
+        raise KeyLoadError(
+            f"{where}: curve {key.curve.name} is not in the OCMF algorithm table (OCMF Table 22)"
+        )
+    return key
+
+
+def _spki(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def meter_key_id(key: ec.EllipticCurvePublicKey) -> str:
+    """The SPEC §1 key id of a meter key (base64url SHA-256 of its uncompressed SPKI DER)."""
+    return key_id(_spki(key))
+
+
+class MeterKeyring:
+    """Trusted meter keys by key id. Adding the same key twice with different names is refused."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, MeterKey] = {}
+
+    def add(
+        self,
+        key: ec.EllipticCurvePublicKey | str | bytes,
+        *,
+        name: str | None = None,
+        meter: str | None = None,
+        gateway: str | None = None,
+        source: str = "keyring",
+    ) -> MeterKey:
+        """Trust ``key`` (a key object, or text/bytes for :func:`decode_public_key`)."""
+        pub = key if isinstance(key, ec.EllipticCurvePublicKey) else decode_public_key(key)
+        pub = _check(pub, "public key")
+        der = _spki(pub)
+        kid = key_id(der)
+        old = self._keys.get(kid)
+        if old is not None and (old.name, old.meter, old.gateway) != (name, meter, gateway):
+            raise KeyLoadError(
+                f"meter key {kid} is listed twice with different name/meter/gateway "
+                f"({old.name!r}, {name!r})"
+            )
+        entry = MeterKey(
+            key_id=kid,
+            key=pub,
+            spki_der=der,
+            algorithm=CURVE_ALGORITHM[pub.curve.name].identifier,
+            name=name,
+            meter=meter,
+            gateway=gateway,
+            source=source,
+        )
+        self._keys[kid] = entry
+        return entry
+
+    def add_certificate(
+        self,
+        chain: Sequence[bytes],
+        validator: CertificateValidator,
+        *,
+        at: datetime,
+        now: datetime,
+        meter: str | None = None,
+        gateway: str | None = None,
+    ) -> MeterKey:
+        """Trust the leaf key of a DER chain (leaf first) whose effective usages hold
+        ``meterSigning``; raise :class:`KeyLoadError` with the validator's reason otherwise."""
+        result = validator.validate(chain, at=at, now=now)
+        if not result.ok:
+            raise KeyLoadError(f"meter certificate not trusted: {result.reason}")
+        if METER_USAGE not in result.usages:
+            have = ", ".join(sorted(result.usages)) or "none"
+            raise KeyLoadError(
+                f"meter certificate lacks the usage {METER_USAGE} (effective usages: {have})"
+            )
+        if result.leaf_spki is None:
+            raise KeyLoadError("meter certificate: the validator returned no leaf key")
+        return self.add(
+            _check(
+                _load(result.leaf_spki, pem=False, where="meter certificate"), "meter certificate"
+            ),
+            name=result.identity,
+            meter=meter,
+            gateway=gateway,
+            source="certificate",
+        )
+
+    def get(self, kid: str) -> MeterKey | None:
+        """The trusted key with SPEC key id ``kid``, or None."""
+        return self._keys.get(kid)
+
+    def candidates(
+        self, algorithm: str, meter_serial: str, gateway_serial: str | None
+    ) -> list[MeterKey]:
+        """Trusted keys that may have signed a record of that meter under ``algorithm``."""
+        return [
+            k
+            for k in self._keys.values()
+            if k.algorithm == algorithm and k.covers(meter_serial, gateway_serial)
+        ]
+
+    def __contains__(self, kid: object) -> bool:
+        return kid in self._keys
+
+    def __iter__(self) -> Iterator[MeterKey]:
+        return iter(self._keys.values())
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    # -- building
+
+    @classmethod
+    def from_keyring(cls, keyring: Keyring) -> MeterKeyring:
+        """Trust the ECDSA keys of a frame :class:`~ocpp_e2e.keys.Keyring` (names kept).
+
+        Ed25519 and P-521 entries cannot sign OCMF records and are left out.
+        """
+        ring = cls()
+        for info in keyring:
+            pub = serialization.load_der_public_key(info.spki_der)
+            if isinstance(pub, ec.EllipticCurvePublicKey) and pub.curve.name in CURVE_ALGORITHM:
+                ring.add(pub, name=info.name, source="keyring")
+        return ring
+
+    @classmethod
+    def from_entries(
+        cls, entries: Iterable[Mapping[str, Any]], *, source: str = "keyring"
+    ) -> MeterKeyring:
+        """Build from ``[{"publicKey": ..., "name": ..., "meter": MS, "gateway": GS}]``.
+
+        ``publicKey`` is PEM or hex/base64 SubjectPublicKeyInfo DER; ``meter``/``gateway`` bind the
+        key to one meter. ``roles`` is allowed (and ignored) so a frame keyring file also loads.
+        """
+        ring = cls()
+        for i, entry in enumerate(entries):
+            where = f"{source}: keys[{i}]"
+            if not isinstance(entry, Mapping):
+                raise KeyLoadError(f"{where}: expected an object")
+            unknown = set(entry) - {"publicKey", "name", "meter", "gateway", "roles"}
+            if unknown:
+                raise KeyLoadError(f"{where}: unknown member(s) {', '.join(sorted(unknown))}")
+            text = entry.get("publicKey")
+            if not isinstance(text, str):
+                raise KeyLoadError(f"{where}.publicKey: required, PEM or hex/base64 SPKI DER")
+            fields: dict[str, str | None] = {}
+            for name in ("name", "meter", "gateway"):
+                value = entry.get(name)
+                if value is not None and not isinstance(value, str):
+                    raise KeyLoadError(f"{where}.{name}: must be a string")
+                fields[name] = value
+            ring.add(
+                decode_public_key(text, where=f"{where}.publicKey"),
+                name=fields["name"],
+                meter=fields["meter"],
+                gateway=fields["gateway"],
+            )
+        return ring
+
+    @classmethod
+    def load(cls, path: Path | str) -> MeterKeyring:
+        """Load a meter keyring: JSON ``{"keys": [...]}`` (see :meth:`from_entries`; a frame
+        keyring file works too), or one key file (PEM, DER, hex or base64)."""
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise KeyLoadError(f"{path}: cannot read meter keyring ({exc.strerror})") from exc
+        if raw.lstrip().startswith(b"{"):
+            try:
+                doc = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise KeyLoadError(f"{path}: not JSON ({exc})") from exc
+            if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
+                raise KeyLoadError(
+                    f'{path}: a meter keyring file is a JSON object {{"keys": [...]}}'
+                )
+            return cls.from_entries(doc["keys"], source=str(path))
+        ring = cls()
+        ring.add_file(path)
+        return ring
+
+    def add_file(self, path: Path | str, *, name: str | None = None) -> MeterKey:
+        """Trust the key in a file (PEM, DER, hex or base64 SPKI); the name defaults to its stem."""
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise KeyLoadError(f"{path}: cannot read key file ({exc.strerror})") from exc
+        if b"PRIVATE KEY-----" in raw:
+            raise KeyLoadError(f"{path}: this is a private key; trust needs the public key only")
+        pub = decode_public_key(raw, where=str(path))
+        return self.add(pub, name=name if name is not None else path.stem, source="file")
