@@ -285,28 +285,28 @@ class ChainValidator:
                     f"certificate {i + 1} is not a DER X.509 certificate ({exc})"
                 ) from exc
 
-        # The path: the given certificates, then the anchor unless the chain already ends in one.
+        labels = [f"leaf '{certificate_name(certs[0])}'"]
+        labels += [f"CA '{certificate_name(c)}'" for c in certs[1:]]
+        for cert, label in zip(certs, labels, strict=True):
+            failure = _extension_failure(cert, label)
+            if failure:
+                raise _Refused(failure)
+        # Links: each certificate issued (name and signature) by the next one.
+        for i in range(len(certs) - 1):
+            self._check_link(certs[i], labels[i], certs[i + 1], labels[i + 1])
+        # Then the trust anchor: the last certificate itself, or the anchor that issued it.
         anchor = self._anchor_der.get(chain[-1])
         if anchor is None:
             anchor = self._find_anchor(certs[-1])
             path = [*certs, anchor]
+            labels.append(f"CA '{certificate_name(anchor)}'")
+            self._check_link(certs[-1], labels[-2], anchor, labels[-1])
         else:
             path = certs
             if len(path) == 1:
                 raise _Refused(
                     f"trust anchor '{certificate_name(anchor)}' used as a leaf certificate"
                 )
-        labels = [f"leaf '{certificate_name(path[0])}'"] + [
-            f"CA '{certificate_name(c)}'" for c in path[1:]
-        ]
-
-        for cert, label in zip(path, labels, strict=True):
-            failure = _extension_failure(cert, label)
-            if failure:
-                raise _Refused(failure)
-        # Links: each certificate issued (name and signature) by the next one.
-        for i in range(len(path) - 1):
-            self._check_link(path[i], labels[i], path[i + 1], labels[i + 1])
         # CAs: CA:TRUE, keyCertSign, and pathLen counts the intermediates below each CA.
         for i in range(1, len(path)):
             _check_ca(path[i], labels[i])
@@ -321,8 +321,6 @@ class ChainValidator:
         leaf = path[0]
         leaf_spki, identity = self._check_leaf(leaf, labels[0])
         usages, note = _effective_usages(path, labels)
-        if not self._anchor_der.get(path[-1].public_bytes(serialization.Encoding.DER)):
-            raise _Refused("internal: the path does not end at a trust anchor")
         short_lived = self._check_revocation(path, labels)
         if short_lived:
             note += " (short-lived, revocation not required)"
