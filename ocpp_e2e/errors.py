@@ -68,6 +68,29 @@ class LedgerError(OcppE2EError):
     """A station's ticket ledger that cannot be opened, read or written (SQLite file)."""
 
 
+class PolicyError(InputError):
+    """A signature policy that cannot be loaded (SPEC §7).
+
+    ``problems`` lists every defect found, each a one-line ``place: reason`` text: loading never
+    stops at the first one, so one run of ``policy lint`` shows them all.
+    """
+
+    problems: tuple[str, ...] = ()
+
+
+class PolicyUpgradeError(OcppE2EError):
+    """A new policy version was refused (SPEC §7 updates); the message says why."""
+
+
+class ConnectionSetupError(InputError):
+    """An OCPP-J connection detail that cannot be used: a connection URL or path, an HTTP Basic
+    ``Authorization`` header, an ``AuthorizationKey`` or a subprotocol name (OCPP-J 1.6 §3, §6)."""
+
+
+class RefusedError(OcppE2EError):
+    """A signed message was refused by the signature policy; the message names the rule and why."""
+
+
 class KeyLoadError(OcppE2EError):
     """A key that cannot be loaded or used (wrong type, wrong password, unsupported curve)."""
 
