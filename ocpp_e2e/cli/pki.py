@@ -1,0 +1,461 @@
+"""``ocpp-e2e pki``: a small CA for SPEC §5 certificates (thin skin over :mod:`ocpp_e2e.pki`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from .._time import parse_rfc3339
+from ..errors import OcppE2EError, PKIError
+from ..keys import (
+    ALGORITHMS,
+    PrivateKey,
+    PublicKey,
+    generate_private_key,
+    load_public_key_file,
+    public_key_to_pem,
+    write_private_key,
+)
+from ..pki import (
+    REASONS,
+    CertificateAuthority,
+    ChainValidator,
+    RevocationState,
+    certificate_pem,
+    create_root,
+    load_certificates_file,
+    state_path,
+)
+from ..pki import demo as demo_module
+from ..pki.show import certificate_summary
+from ..pki.usages import USAGE_OIDS, sorted_usages
+
+app = typer.Typer(
+    help="A small PKI for SPEC §5: roots, sub-CAs per domain, leaves with usages, CRLs, checks.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+_USAGE_HELP = f"a SPEC §5 usage, repeatable: {', '.join(USAGE_OIDS)}"
+
+KeyType = Annotated[
+    str, typer.Option("--key-type", help=f"key algorithm for a new key: {', '.join(ALGORITHMS)}")
+]
+Out = Annotated[Path, typer.Option("--out", help="folder to write the files into")]
+Force = Annotated[bool, typer.Option("--force", help="overwrite existing files")]
+Days = Annotated[int | None, typer.Option("--days", help="validity in days")]
+Hours = Annotated[int | None, typer.Option("--hours", help="validity in hours (instead of days)")]
+NotBefore = Annotated[
+    str | None, typer.Option("--not-before", help="start of validity, RFC 3339 (default: now)")
+]
+CaCert = Annotated[
+    Path,
+    typer.Option("--ca", help="issuing CA certificate (x.crt.pem; x.chain.pem used if present)"),
+]
+CaKey = Annotated[
+    Path | None,
+    typer.Option("--ca-key", help="issuing CA private key (default: x.key.pem beside --ca)"),
+]
+PasswordEnv = Annotated[
+    str | None,
+    typer.Option(
+        "--password-env", help="encrypt the new private key with the password in this env var"
+    ),
+]
+CaPasswordEnv = Annotated[
+    str | None,
+    typer.Option("--ca-password-env", help="env var holding the CA key's password, if encrypted"),
+]
+Json = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Library and file errors become a one-line message and exit status 2."""
+    try:
+        yield
+    except OcppE2EError as exc:
+        raise _fail(str(exc)) from exc
+    except OSError as exc:
+        raise _fail(f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")) from exc
+
+
+def _password(env: str | None) -> bytes | None:
+    if env is None:
+        return None
+    value = os.environ.get(env)
+    if not value:
+        raise PKIError(f"environment variable {env} is not set or empty")
+    return value.encode()
+
+
+def _validity(days: int | None, hours: int | None, default_days: int) -> timedelta:
+    if days is not None and hours is not None:
+        raise PKIError("give --days or --hours, not both")
+    if hours is not None:
+        return timedelta(hours=hours)
+    return timedelta(days=default_days if days is None else days)
+
+
+def _time(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_rfc3339(text).astimezone(UTC)
+    except ValueError as exc:
+        raise PKIError(f"{option}: {exc}") from exc
+
+
+def _check_free(paths: list[Path], force: bool) -> None:
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not force:
+        raise PKIError(f"{', '.join(existing)} exist(s) already; pass --force to overwrite")
+
+
+def _load_ca(ca: Path, ca_key: Path | None, password_env: str | None) -> CertificateAuthority:
+    if ca_key is None:
+        name = ca.name.removesuffix(".pem").removesuffix(".crt")
+        ca_key = ca.with_name(f"{name}.key.pem")
+    return CertificateAuthority.load(ca, ca_key, _password(password_env))
+
+
+def _write_key(path: Path, key: PrivateKey, password_env: str | None) -> None:
+    write_private_key(path, key, _password(password_env))
+
+
+def _echo_written(paths: list[Path]) -> None:
+    for p in paths:
+        typer.echo(f"wrote {p}")
+
+
+@app.command("init-root")
+def init_root(
+    name: Annotated[str, typer.Argument(help="the root's name (CN) and file stem")],
+    out: Out = Path("."),
+    key_type: KeyType = "ES384",
+    days: Days = None,
+    hours: Hours = None,
+    not_before: NotBefore = None,
+    usage: Annotated[
+        list[str] | None, typer.Option("--usage", help=f"restrict the root; {_USAGE_HELP}")
+    ] = None,
+    path_length: Annotated[
+        int | None, typer.Option("--path-length", help="sub-CA levels allowed below the root")
+    ] = None,
+    password_env: PasswordEnv = None,
+    force: Force = False,
+) -> None:
+    """Create a self-signed root (trust anchor): NAME.crt.pem and NAME.key.pem (0600).
+
+    Without --usage the root has no EKU and may grant every usage to its sub-CAs.
+
+    Example: ocpp-e2e pki init-root my-root --out pki --key-type ES384 --days 7300 --path-length 1
+    """
+    with _errors():
+        crt, key_path = out / f"{name}.crt.pem", out / f"{name}.key.pem"
+        _check_free([crt, key_path], force)
+        key = generate_private_key(key_type)
+        root = create_root(
+            key,
+            name,
+            valid_for=_validity(days, hours, 7300),
+            usages=usage or None,
+            path_length=path_length,
+            not_before=_time(not_before, "--not-before"),
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        _write_key(key_path, key, password_env)
+        crt.write_bytes(certificate_pem([root.certificate]))
+        _echo_written([crt, key_path])
+
+
+@app.command("issue-ca")
+def issue_ca(
+    name: Annotated[str, typer.Argument(help="the sub-CA's name (CN) and file stem")],
+    ca: CaCert,
+    usage: Annotated[list[str], typer.Option("--usage", help=_USAGE_HELP)],
+    ca_key: CaKey = None,
+    out: Out = Path("."),
+    key_type: KeyType = "ES256",
+    path_length: Annotated[
+        int, typer.Option("--path-length", help="sub-CA levels allowed below this one")
+    ] = 0,
+    days: Days = None,
+    hours: Hours = None,
+    not_before: NotBefore = None,
+    password_env: PasswordEnv = None,
+    ca_password_env: CaPasswordEnv = None,
+    force: Force = False,
+) -> None:
+    """Issue a sub-CA holding some of the issuer's usages: NAME.crt.pem, .chain.pem, .key.pem.
+
+    Refused when the issuer does not hold every --usage or its pathLen leaves no room.
+
+    Example: ocpp-e2e pki issue-ca grid-ca --ca pki/my-root.crt.pem --usage gridOperator --out pki
+    """
+    with _errors():
+        issuer = _load_ca(ca, ca_key, ca_password_env)
+        paths = [out / f"{name}.{ext}.pem" for ext in ("crt", "chain", "key")]
+        _check_free(paths, force)
+        key = generate_private_key(key_type)
+        cert = issuer.issue_ca(
+            key.public_key(),
+            name,
+            usage,
+            valid_for=_validity(days, hours, 3650),
+            path_length=path_length,
+            not_before=_time(not_before, "--not-before"),
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        paths[0].write_bytes(certificate_pem([cert]))
+        paths[1].write_bytes(certificate_pem(issuer.chain_for(cert)))
+        _write_key(paths[2], key, password_env)
+        _echo_written(paths)
+
+
+@app.command("issue")
+def issue(
+    name: Annotated[str, typer.Argument(help="file stem of the leaf's files")],
+    ca: CaCert,
+    identity: Annotated[str, typer.Option("--identity", help="SAN urn:ocpp-e2e:<identity>")],
+    usage: Annotated[list[str], typer.Option("--usage", help=_USAGE_HELP)],
+    ca_key: CaKey = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="certify this SPKI PEM instead of making a new key"),
+    ] = None,
+    out: Out = Path("."),
+    key_type: KeyType = "Ed25519",
+    days: Days = None,
+    hours: Hours = None,
+    not_before: NotBefore = None,
+    password_env: PasswordEnv = None,
+    ca_password_env: CaPasswordEnv = None,
+    force: Force = False,
+) -> None:
+    """Issue a leaf: NAME.crt.pem and NAME.chain.pem (leaf, then CAs: what a signer attaches).
+
+    Without --public-key a new key is made and written as NAME.key.pem (0600) and NAME.pub.pem.
+
+    Example: ocpp-e2e pki issue dso --ca grid-ca.crt.pem --identity dso-1 --usage gridOperator
+    """
+    with _errors():
+        issuer = _load_ca(ca, ca_key, ca_password_env)
+        crt, chain = out / f"{name}.crt.pem", out / f"{name}.chain.pem"
+        key_path, pub_path = out / f"{name}.key.pem", out / f"{name}.pub.pem"
+        new_key: PrivateKey | None = None
+        if public_key is None:
+            _check_free([crt, chain, key_path, pub_path], force)
+            new_key = generate_private_key(key_type)
+            pub: PublicKey = new_key.public_key()
+        else:
+            _check_free([crt, chain], force)
+            pub, _der = load_public_key_file(public_key)
+        cert = issuer.issue(
+            pub,
+            identity,
+            usage,
+            valid_for=_validity(days, hours, 365),
+            not_before=_time(not_before, "--not-before"),
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        crt.write_bytes(certificate_pem([cert]))
+        chain.write_bytes(certificate_pem(issuer.chain_for(cert)))
+        written = [crt, chain]
+        if new_key is not None:
+            _write_key(key_path, new_key, password_env)
+            pub_path.write_bytes(public_key_to_pem(new_key))
+            written += [key_path, pub_path]
+        _echo_written(written)
+
+
+@app.command("revoke")
+def revoke(
+    ca: CaCert,
+    certificate: Annotated[
+        Path | None, typer.Argument(help="the certificate to revoke (PEM or DER)")
+    ] = None,
+    serial: Annotated[
+        str | None, typer.Option("--serial", help="hex serial, when the certificate is lost")
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help=f"one of {', '.join(REASONS)}")
+    ] = None,
+    ca_key: CaKey = None,
+    ca_password_env: CaPasswordEnv = None,
+) -> None:
+    """Record a revocation in the CA's state file (x.revoked.json beside --ca); then run `crl`.
+
+    Example: ocpp-e2e pki revoke pki/dso.crt.pem --ca pki/grid-ca.crt.pem --reason keyCompromise
+    """
+    with _errors():
+        if (certificate is None) == (serial is None):
+            raise PKIError("give the certificate file or --serial, exactly one")
+        issuer = _load_ca(ca, ca_key, ca_password_env)
+        path = state_path(ca)
+        state = RevocationState.load(path, issuer)
+        target: x509.Certificate | int
+        if certificate is not None:
+            target = load_certificates_file(certificate)[0]
+        else:
+            assert serial is not None
+            try:
+                target = int(serial, 16)
+            except ValueError as exc:
+                raise PKIError(f"--serial: {serial!r} is not a hexadecimal number") from exc
+        entry = state.revoke(issuer, target, reason=reason)
+        state.save(path)
+        typer.echo(f"revoked serial {entry.serial:x} of CA '{issuer.name}'; wrote {path}")
+
+
+@app.command("crl")
+def crl(
+    ca: CaCert,
+    out: Annotated[Path, typer.Option("--out", help="CRL file to write (PEM; .der for DER)")],
+    ca_key: CaKey = None,
+    days: Annotated[int, typer.Option("--days", help="days until the CRL's nextUpdate")] = 7,
+    ca_password_env: CaPasswordEnv = None,
+) -> None:
+    """Write an X.509 CRL signed by the CA, listing every certificate it revoked.
+
+    Example: ocpp-e2e pki crl --ca pki/grid-ca.crt.pem --out pki/grid-ca.crl.pem
+    """
+    with _errors():
+        issuer = _load_ca(ca, ca_key, ca_password_env)
+        path = state_path(ca)
+        state = RevocationState.load(path, issuer)
+        result = state.crl(issuer, next_update=timedelta(days=days))
+        encoding = (
+            serialization.Encoding.DER if out.suffix == ".der" else serialization.Encoding.PEM
+        )
+        out.write_bytes(result.public_bytes(encoding))
+        state.save(path)
+        typer.echo(f"wrote {out} (CRL number {state.crl_number}, {len(state.revoked)} revoked)")
+
+
+@app.command("verify")
+def verify(
+    chain: Annotated[Path, typer.Argument(help="PEM chain, leaf first (e.g. x.chain.pem)")],
+    anchor: Annotated[
+        list[Path], typer.Option("--anchor", help="trust anchor certificate file, repeatable")
+    ],
+    crl_files: Annotated[
+        list[Path] | None, typer.Option("--crl", help="CRL file (PEM or DER), repeatable")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="signature time, RFC 3339 (default: now)")
+    ] = None,
+    now: Annotated[str | None, typer.Option("--now", help="current time, RFC 3339")] = None,
+    require_revocation: Annotated[
+        bool,
+        typer.Option("--require-revocation", help="fail without a CRL (72-hour certs exempt)"),
+    ] = False,
+    json_out: Json = False,
+) -> None:
+    """Validate a chain against trust anchors; print identity and effective usages, or why not.
+
+    Exit status 0 when the chain is valid, 1 when it is not, 2 on unreadable input.
+
+    Example: ocpp-e2e pki verify dso.chain.pem --anchor root-ca.crt.pem --at 2027-01-01T00:00:00Z
+    """
+    with _errors():
+        validator = ChainValidator.from_files(
+            anchor, crls=crl_files or (), require_revocation=require_revocation
+        )
+        ders = [c.public_bytes(serialization.Encoding.DER) for c in load_certificates_file(chain)]
+        moment_now = _time(now, "--now") or datetime.now(UTC)
+        moment_at = _time(at, "--at") or moment_now
+        result = validator.validate(ders, at=moment_at, now=moment_now)
+    if json_out:
+        doc: dict[str, Any] = {
+            "ok": result.ok,
+            "reason": result.reason,
+            "identity": result.identity,
+            "usages": sorted_usages(result.usages),
+            "issuers": list(result.issuers),
+        }
+        typer.echo(json.dumps(doc, indent=2))
+    elif result.ok:
+        typer.echo(f"valid: {result.reason}")
+        typer.echo(f"identity: {result.identity}")
+        typer.echo(f"usages:   {', '.join(sorted_usages(result.usages))}")
+        typer.echo(f"issuers:  {', '.join(result.issuers)}")
+    else:
+        typer.echo(f"untrusted-certificate: {result.reason}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("show")
+def show(
+    certificate: Annotated[Path, typer.Argument(help="certificate file (PEM, may hold several)")],
+    json_out: Json = False,
+) -> None:
+    """Summarize certificates: identity, usage names (not OIDs), validity, CA constraints, key id.
+
+    Example: ocpp-e2e pki show keys-example/grid-operator.chain.pem
+    """
+    with _errors():
+        summaries = [certificate_summary(c) for c in load_certificates_file(certificate)]
+    if json_out:
+        typer.echo(json.dumps(summaries, indent=2))
+        return
+    for i, s in enumerate(summaries):
+        if i:
+            typer.echo("")
+        usages = "(no EKU)" if s["usages"] is None else ", ".join(s["usages"]) or "(none)"
+        if s["otherExtendedKeyUsages"]:
+            usages += f"; other EKU OIDs (grant no usage): {', '.join(s['otherExtendedKeyUsages'])}"
+        kind = f"CA, pathLen {s['pathLength']}" if s["ca"] else "leaf"
+        if s["selfSigned"]:
+            kind += ", self-signed"
+        rows: list[tuple[str, str]] = [
+            ("name", f"{s['name']} ({kind})"),
+            ("subject", s["subject"]),
+            ("issuer", s["issuer"]),
+            ("identity", s["identity"] or _identities_text(s["identities"])),
+            ("usages", usages),
+            ("valid", f"{s['notBefore']} .. {s['notAfter']}"),
+            ("keyUsage", ", ".join(s["keyUsage"]) if s["keyUsage"] is not None else "(absent)"),
+            ("key", f"{s['keyAlgorithm']}, keyId {s['keyId']}"),
+            ("serial", s["serial"]),
+            ("sha256", s["sha256"]),
+        ]
+        for label, value in rows:
+            typer.echo(f"{label + ':':<10}{value}")
+
+
+def _identities_text(identities: list[str]) -> str:
+    if not identities:
+        return "(none)"
+    return f"(several: {', '.join(identities)})"
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Argument(help="folder to write, e.g. keys-example")],
+    force: Annotated[
+        bool, typer.Option("--force", help="replace an existing demo hierarchy")
+    ] = False,
+) -> None:
+    """Write the published demo hierarchy (root, 5 sub-CAs, 12 leaves). DEMO KEYS: never deploy.
+
+    Example: ocpp-e2e pki demo keys-example --force
+    """
+    with _errors():
+        files = demo_module.generate(out, force=force)
+    typer.echo(f"wrote {len(files)} files to {out} (DEMO KEYS: never deploy them)")
