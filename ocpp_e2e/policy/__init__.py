@@ -1,0 +1,55 @@
+"""Signature policies (SPEC §7): who may sign what, with which parameters.
+
+Load a policy, build the verifier it configures, and decide::
+
+    policy = load_policy("policies/station-csms-commands.yaml")
+    verifier = policy.verifier(replay_cache=cache)
+    checked = verifier.verify_frame(text, ocpp="2.0.1", station="cs-0001")
+    decision = evaluate(policy, checked.verification, now=now)
+    if not decision.allowed:
+        ...  # refuse the frame; decision.explain() says why
+"""
+
+from .document import (
+    POLICY_CONTEXT,
+    Effect,
+    KeyEntry,
+    Match,
+    Mode,
+    Policy,
+    Problem,
+    RoleGrant,
+    Rule,
+    RuleEffect,
+    SignerRequirement,
+    check_document,
+    lint_policy_text,
+    load_policy,
+    loads_policy,
+    schema,
+)
+from .evaluate import CountedSigner, Decision, RuleOutcome, counted_signers, evaluate
+
+__all__ = [
+    "POLICY_CONTEXT",
+    "CountedSigner",
+    "Decision",
+    "Effect",
+    "KeyEntry",
+    "Match",
+    "Mode",
+    "Policy",
+    "Problem",
+    "RoleGrant",
+    "Rule",
+    "RuleEffect",
+    "RuleOutcome",
+    "SignerRequirement",
+    "check_document",
+    "counted_signers",
+    "evaluate",
+    "lint_policy_text",
+    "load_policy",
+    "loads_policy",
+    "schema",
+]

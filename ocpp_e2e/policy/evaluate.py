@@ -1,0 +1,376 @@
+"""Decisions (SPEC §7): what a verified frame or structure may do under a policy.
+
+>>> from datetime import UTC, datetime
+>>> from ocpp_e2e.model import Verification
+>>> policy = Policy.from_dict({"type": "SignaturePolicy", "id": "demo", "version": 1,
+...     "rules": [{"id": "liveness", "effect": "permit",
+...                "match": {"actions": ["Heartbeat"]}, "signers": "none"}]})
+>>> v = Verification(context={"ocpp": "2.0.1", "station": "cs-1", "action": "Heartbeat",
+...                           "kind": "request"}, payload={}, signatures=())
+>>> evaluate(policy, v, now=datetime(2026, 6, 1, tzinfo=UTC)).rule
+'liveness'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..model import Outcome, SignatureResult, Verification
+from .document import Effect, Mode, Policy, Rule, RuleEffect, SignerRequirement
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _ascii_lower(text: str) -> str:
+    return text.translate(_ASCII_LOWER)
+
+
+@dataclass(frozen=True)
+class CountedSigner:
+    """One counted signer (SPEC §4): an identity, the keys it signed with and the roles it holds."""
+
+    identity: str
+    key_ids: tuple[str, ...]
+    roles: frozenset[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON view: ``{"signer", "keyIds", "roles"}``."""
+        return {"signer": self.identity, "keyIds": list(self.key_ids), "roles": sorted(self.roles)}
+
+    def __str__(self) -> str:
+        roles = ", ".join(sorted(self.roles)) or "no role"
+        return f"{self.identity} [{roles}]"
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """Whether one rule applied, and if not, the first condition that failed (in words)."""
+
+    rule: str
+    effect: RuleEffect
+    applies: bool
+    reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON view: ``{"rule", "effect", "applies", "reason"}``."""
+        return {
+            "rule": self.rule,
+            "effect": self.effect.value,
+            "applies": self.applies,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict of a policy on one verified object.
+
+    ``effect`` is what the policy decided; ``allowed`` is whether the object may pass, which in
+    ``audit`` mode is always true (``would_deny`` then tells what enforcement would have done).
+    ``rule`` names the deciding rule (None for a default, an invalid signature or an expired
+    policy); ``rules`` explains every rule, computed on first use so deciding stays fast.
+    """
+
+    effect: Effect
+    mode: Mode
+    rule: str | None
+    reason: str
+    signers: tuple[CountedSigner, ...]
+    policy_id: str
+    policy_version: int
+    context: Mapping[str, Any]
+    _policy: Policy = field(repr=False, compare=False)
+    _verification: Verification = field(repr=False, compare=False)
+    _now: datetime = field(repr=False, compare=False)
+    _cache: dict[str, tuple[RuleOutcome, ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the object may pass: permitted, or audit mode."""
+        return self.effect is Effect.PERMIT or self.mode is Mode.AUDIT
+
+    @property
+    def would_deny(self) -> bool:
+        """True in audit mode when enforcement would have denied."""
+        return self.mode is Mode.AUDIT and self.effect is Effect.DENY
+
+    @property
+    def rules(self) -> tuple[RuleOutcome, ...]:
+        """Every rule of the policy with whether it applied and, if not, why not."""
+        if "rules" not in self._cache:
+            self._cache["rules"] = explain_rules(self._policy, self._verification, self.signers)
+        return self._cache["rules"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON view with stable field names."""
+        return {
+            "effect": self.effect.value,
+            "mode": self.mode.value,
+            "allowed": self.allowed,
+            "wouldDeny": self.would_deny,
+            "rule": self.rule,
+            "reason": self.reason,
+            "policy": {"id": self.policy_id, "version": self.policy_version},
+            "context": dict(self.context),
+            "signers": [s.to_dict() for s in self.signers],
+            "signatures": [s.to_dict() for s in self._verification.signatures],
+            "rules": [r.to_dict() for r in self.rules],
+        }
+
+    def summary(self) -> str:
+        """One line: effect, deciding rule or reason, and counted signers."""
+        head = self.effect.value.upper()
+        if self.would_deny:
+            head = "DENY (audit: would deny, not blocked)"
+        signers = ", ".join(str(s) for s in self.signers) or "none"
+        return f"{head} — {self.reason}; signers: {signers}"
+
+    def explain(self) -> str:
+        """The full reasoning, for people (``ocpp-e2e policy explain``)."""
+        ctx = self.context
+        if "action" in ctx:
+            what = f"{ctx.get('action')} {ctx.get('kind')}"
+            where = f" on station {ctx.get('station')} (OCPP {ctx.get('ocpp')})"
+        else:
+            what, where = f"{ctx.get('type')} structure", ""
+        lines = [
+            f"Policy {self.policy_id} v{self.policy_version} ({self.mode.value} mode)",
+            f"Object: {what}{where}",
+            f"Decision: {self.summary()}",
+            "",
+            "Signatures:",
+        ]
+        if not self._verification.signatures:
+            lines.append("  (none)")
+        for sig in self._verification.signatures:
+            who = sig.identity or sig.key_id or "?"
+            trust = "trusted" if sig.trusted else "untrusted"
+            lines.append(f"  #{sig.index} {who}: {sig.outcome.value} ({trust}) — {sig.reason}")
+        lines.append("Counted signers:")
+        if not self.signers:
+            lines.append("  (none)")
+        lines.extend(f"  {s}" for s in self.signers)
+        lines.append("Rules:")
+        for r in self.rules:
+            mark = "applies" if r.applies else "does not apply"
+            decided = "  <= decided" if r.rule == self.rule else ""
+            lines.append(f"  {r.rule} ({r.effect.value}) {mark}{decided}")
+            if r.reason:
+                lines.append(f"      because {r.reason}")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- signers
+
+
+def counted_signers(policy: Policy, verification: Verification) -> tuple[CountedSigner, ...]:
+    """The signers SPEC §4/§7 count: distinct identities among trusted keys with a valid signature,
+    each with the roles of its ``keys`` entry (and verifier keyring) and of its certificate usages.
+
+    A ``chargingStation`` usage counts only when the signer's identity is the CONTEXT ``station``
+    (ASCII case-insensitive, SPEC §5).
+    """
+    station = verification.context.get("station")
+    station_key = _ascii_lower(station) if isinstance(station, str) else None
+    key_roles = policy.index.key_roles
+    grants = policy.roles
+    found: dict[str, tuple[list[str], set[str]]] = {}
+    for sig in verification.signatures:
+        if sig.outcome is not Outcome.VALID or not sig.trusted or sig.key_id is None:
+            continue
+        identity = sig.identity or sig.key_id
+        roles = set(sig.roles)
+        roles |= key_roles.get(sig.key_id, frozenset())
+        if grants and sig.usages:
+            usages = sig.usages
+            if "chargingStation" in usages and _ascii_lower(identity) != station_key:
+                usages = usages - {"chargingStation"}
+            for grant in grants.values():
+                if grant.grants(identity, usages, sig.issuers):
+                    roles.add(grant.role)
+        entry = found.get(identity)
+        if entry is None:
+            found[identity] = ([sig.key_id], roles)
+        else:
+            if sig.key_id not in entry[0]:
+                entry[0].append(sig.key_id)
+            entry[1].update(roles)
+    return tuple(CountedSigner(i, tuple(k), frozenset(r)) for i, (k, r) in found.items())
+
+
+def _eligible(req: SignerRequirement, signers: Sequence[CountedSigner]) -> list[CountedSigner]:
+    return [
+        s
+        for s in signers
+        if any(r in s.roles for r in req.roles) or any(k in req.keys for k in s.key_ids)
+    ]
+
+
+def _max_matching(signers: Sequence[CountedSigner], roles: Sequence[str]) -> list[tuple[str, str]]:
+    """A maximum one-signer-per-role assignment (Kuhn's augmenting paths) as (identity, role)."""
+    owner: dict[str, int] = {}  # role -> index of the signer holding it in the matching
+
+    def augment(i: int, visited: set[str]) -> bool:
+        for role in roles:
+            if role in signers[i].roles and role not in visited:
+                visited.add(role)
+                if role not in owner or augment(owner[role], visited):
+                    owner[role] = i
+                    return True
+        return False
+
+    for i in range(len(signers)):
+        augment(i, set())
+    return sorted((signers[i].identity, role) for role, i in owner.items())
+
+
+def satisfied(req: SignerRequirement, signers: Sequence[CountedSigner]) -> bool:
+    """Whether counted signers meet a requirement: ``threshold`` distinct identities holding one
+    of ``roles`` or named by key id; with ``distinctRoles`` a one-to-one assignment to roles."""
+    eligible = _eligible(req, signers)
+    if len(eligible) < req.threshold:
+        return False
+    if not req.distinct_roles:
+        return True
+    return len(_max_matching(eligible, req.roles)) >= req.threshold
+
+
+def signers_failure(
+    req: SignerRequirement, signers: Sequence[CountedSigner], signatures: Sequence[SignatureResult]
+) -> str | None:
+    """Why the signers do not meet a requirement, naming who was counted and who was not."""
+    if satisfied(req, signers):
+        return None
+    eligible = _eligible(req, signers)
+    parts = [f"needs {req.describe()}"]
+    if req.distinct_roles and len(eligible) >= req.threshold:
+        pairs = _max_matching(eligible, req.roles)
+        assigned = ", ".join(f"{who} as {role}" for who, role in pairs) or "nobody"
+        parts.append(f"only {len(pairs)} distinct role(s) can be filled ({assigned})")
+    else:
+        got = ", ".join(str(s) for s in eligible) or "none"
+        parts.append(f"counted {len(eligible)}: {got}")
+    others = [s for s in signers if s not in eligible]
+    if others:
+        parts.append("holding no listed role: " + ", ".join(str(s) for s in others))
+    ignored = [
+        f"#{s.index} {s.identity or s.key_id or '?'} is {s.outcome.value}"
+        + ("" if s.trusted or s.outcome is not Outcome.VALID else " but untrusted")
+        for s in signatures
+        if not (s.valid and s.trusted)
+    ]
+    if ignored:
+        parts.append("not counted: " + ", ".join(ignored))
+    return "; ".join(parts)
+
+
+# ----------------------------------------------------------------------------- deciding
+
+
+def _invalid_known(verification: Verification) -> SignatureResult | None:
+    for sig in verification.signatures:
+        if sig.outcome is Outcome.INVALID and sig.trusted:
+            return sig
+    return None
+
+
+def evaluate(policy: Policy, verification: Verification, *, now: datetime) -> Decision:
+    """Decide what a verified object may do under ``policy`` at time ``now`` (SPEC §7).
+
+    Order: outside the policy's validity everything is denied; an ``invalid`` signature from a
+    known key denies; then any applicable forbid rule denies; then the first applicable permit
+    rule permits; otherwise the policy's ``default``.
+    """
+    context = verification.context
+    payload = verification.payload
+    signers = counted_signers(policy, verification)
+
+    def decide(effect: Effect, rule: str | None, reason: str) -> Decision:
+        return Decision(
+            effect,
+            policy.mode,
+            rule,
+            reason,
+            signers,
+            policy.id,
+            policy.version,
+            context,
+            policy,
+            verification,
+            now,
+        )
+
+    outside = policy.valid_at(now)
+    if outside is not None:
+        return decide(Effect.DENY, None, f"{outside}; everything is denied")
+    bad = _invalid_known(verification)
+    if bad is not None:
+        who = bad.identity or bad.key_id
+        return decide(
+            Effect.DENY,
+            None,
+            f"signature #{bad.index} from known key {who} is invalid ({bad.reason}); "
+            "an invalid signature from a known key denies whatever the rules say",
+        )
+    forbids, permits = policy.index.candidates(context)
+    for rule in forbids:
+        if all(c.holds(payload) for c in rule.where):
+            return decide(Effect.DENY, rule.id, f"forbidden by rule {rule.id}")
+    for rule in permits:
+        if all(c.holds(payload) for c in rule.where) and (
+            rule.signers is None or satisfied(rule.signers, signers)
+        ):
+            return decide(Effect.PERMIT, rule.id, f"permitted by rule {rule.id}")
+    what = _describe(context)
+    if policy.default is Effect.PERMIT:
+        return decide(Effect.PERMIT, None, f"no rule decides {what}; default permit")
+    return decide(Effect.DENY, None, f"no rule permits {what}; default deny")
+
+
+def _describe(context: Mapping[str, Any]) -> str:
+    if "action" in context:
+        return f"{context.get('action')} {context.get('kind')}"
+    return f"a {context.get('type')} structure"
+
+
+def rule_failure(
+    rule: Rule, verification: Verification, signers: Sequence[CountedSigner]
+) -> str | None:
+    """The first condition of ``rule`` that fails for this object, in words; None if it applies."""
+    reason = rule.match.failure(verification.context)
+    if reason is not None:
+        return reason
+    for cond in rule.where:
+        reason = cond.failure(verification.payload)
+        if reason is not None:
+            return reason
+    if rule.signers is not None:
+        return signers_failure(rule.signers, signers, verification.signatures)
+    return None
+
+
+def explain_rules(
+    policy: Policy, verification: Verification, signers: Sequence[CountedSigner]
+) -> tuple[RuleOutcome, ...]:
+    """Every rule with whether it applies and, if not, the first failing condition."""
+    out = []
+    for rule in policy.rules:
+        reason = rule_failure(rule, verification, signers)
+        out.append(RuleOutcome(rule.id, rule.effect, reason is None, reason))
+    return tuple(out)
+
+
+__all__ = [
+    "CountedSigner",
+    "Decision",
+    "RuleOutcome",
+    "counted_signers",
+    "evaluate",
+    "explain_rules",
+    "satisfied",
+]
