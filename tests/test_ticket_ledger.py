@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ticket_support import T0, issue, make_station, present
+from test_ticket_support import T0, demo_signer, issue, make_station, present
 
 from ocpp_e2e.errors import LedgerError
 from ocpp_e2e.tickets import TicketLedger, TicketLimits, TicketVerdict
@@ -82,7 +82,9 @@ def test_challenge_issued_before_a_restart_can_be_redeemed_after_it(tmp_path: Pa
     challenge = station.challenge()
     station.ledger.close()
     restarted = make_station(path)
-    decision = restarted.verifier.verify(present(issue(), challenge), now=T0 + timedelta(seconds=30))
+    decision = restarted.verifier.verify(
+        present(issue(), challenge), now=T0 + timedelta(seconds=30)
+    )
     assert decision.verdict is TicketVerdict.ACCEPTED
 
 
@@ -132,8 +134,9 @@ def test_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
 
 
 def test_usage_of_unknown_session_is_refused(tmp_path: Path) -> None:
-    with TicketLedger(tmp_path / "ledger.sqlite") as ledger, pytest.raises(
-        LedgerError, match="no session nope in this ledger"
+    with (
+        TicketLedger(tmp_path / "ledger.sqlite") as ledger,
+        pytest.raises(LedgerError, match="no session nope in this ledger"),
     ):
         ledger.record_usage("nope", energy_wh=1)
 
@@ -146,7 +149,9 @@ def test_cost_in_another_currency_than_max_cost_is_refused(tmp_path: Path) -> No
     decision = station.verifier.verify(present(issued, station.challenge()), now=T0)
     assert decision.session_id is not None
     with pytest.raises(LedgerError, match="cost is in CHF, the ticket's maxCost in EUR"):
-        station.ledger.record_usage(decision.session_id, energy_wh=1, cost=Decimal(1), currency="CHF")
+        station.ledger.record_usage(
+            decision.session_id, energy_wh=1, cost=Decimal(1), currency="CHF"
+        )
 
 
 def test_usage_is_absolute_per_session_and_summed_per_ticket(tmp_path: Path) -> None:
@@ -160,5 +165,5 @@ def test_usage_is_absolute_per_session_and_summed_per_ticket(tmp_path: Path) -> 
     station.ledger.record_usage(ids[0], energy_wh=1000)
     station.ledger.record_usage(ids[0], energy_wh=4000)  # a later reading replaces the earlier
     station.ledger.record_usage(ids[1], energy_wh=2500)
-    usage = station.ledger.usage(decision.issuer_key_id, issued.ticket["ticketId"])
+    usage = station.ledger.usage(demo_signer("ticket-issuer").key_id, issued.ticket["ticketId"])
     assert (usage.sessions, usage.energy_wh) == (2, 6500)

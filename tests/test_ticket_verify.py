@@ -75,7 +75,9 @@ def test_presentation_bytes_are_read_strictly_and_accepted(station: Station) -> 
 
 def test_accepted_decision_reports_remaining_energy_and_cost(station: Station) -> None:
     issued = issue(
-        limits=TicketLimits(max_sessions=3, max_energy_wh=20000, max_cost=Money(Decimal("25.5"), "EUR"))
+        limits=TicketLimits(
+            max_sessions=3, max_energy_wh=20000, max_cost=Money(Decimal("25.5"), "EUR")
+        )
     )
     decision = station.verifier.verify(present(issued, station.challenge()), now=T0)
     assert decision.remaining is not None
@@ -98,17 +100,31 @@ def test_ticket_signed_by_key_without_ticket_issuing_is_untrusted_issuer(station
 
 
 def test_ticket_from_issuer_under_unknown_root_is_untrusted_issuer(station: Station) -> None:
-    root = create_root(generate_private_key("ES256"), "rogue-root", valid_for=timedelta(days=3650),
-                       not_before=T0 - timedelta(days=1))
+    root = create_root(
+        generate_private_key("ES256"),
+        "rogue-root",
+        valid_for=timedelta(days=3650),
+        not_before=T0 - timedelta(days=1),
+    )
     emp_key = generate_private_key("ES256")
     emp = root.sub_authority(
-        root.issue_ca(emp_key.public_key(), "rogue-emp", ["ticketIssuing"],
-                      valid_for=timedelta(days=365), not_before=T0 - timedelta(days=1)),
+        root.issue_ca(
+            emp_key.public_key(),
+            "rogue-emp",
+            ["ticketIssuing"],
+            valid_for=timedelta(days=365),
+            not_before=T0 - timedelta(days=1),
+        ),
         emp_key,
     )
     leaf_key = generate_private_key("ES256")
-    leaf = emp.issue(leaf_key.public_key(), "emp-example", ["ticketIssuing"],
-                     valid_for=timedelta(days=30), not_before=T0 - timedelta(days=1))
+    leaf = emp.issue(
+        leaf_key.public_key(),
+        "emp-example",
+        ["ticketIssuing"],
+        valid_for=timedelta(days=30),
+        not_before=T0 - timedelta(days=1),
+    )
     from cryptography.hazmat.primitives import serialization
 
     chain = [c.public_bytes(serialization.Encoding.DER) for c in emp.chain_for(leaf)]
@@ -119,8 +135,9 @@ def test_ticket_from_issuer_under_unknown_root_is_untrusted_issuer(station: Stat
 
 
 def test_ticket_signed_by_bare_key_is_untrusted_issuer(station: Station) -> None:
-    issued = issue(KeySigner(generate_private_key("ES256")), issuer="emp-example",
-                   require_certificate=False)
+    issued = issue(
+        KeySigner(generate_private_key("ES256")), issuer="emp-example", require_certificate=False
+    )
     decision = station.verifier.verify(present(issued, station.challenge()), now=T0)
     assert decision.verdict is TicketVerdict.UNTRUSTED_ISSUER
     assert "unknown-key" in decision.reason
@@ -209,16 +226,25 @@ def test_presentation_with_embedded_public_key_of_another_key_is_wrong_holder_ke
     issued = issue()
     body = {k: v for k, v in present(issued, station.challenge()).items() if k != "signatures"}
     thief = KeySigner(generate_private_key())
-    forged = sign_object(body, thief, context=structure_context("TicketPresentation"),
-                         embed_public_key=True, timestamp=T0)
+    forged = sign_object(
+        body,
+        thief,
+        context=structure_context("TicketPresentation"),
+        embed_public_key=True,
+        timestamp=T0,
+    )
     assert station.verifier.verify(forged, now=T0).verdict is TicketVerdict.WRONG_HOLDER_KEY
 
 
 def test_presentation_with_a_second_signature_is_malformed(station: Station) -> None:
     issued = issue()
     body = present(issued, station.challenge())
-    doubled = sign_object(body, KeySigner(issued.holder_key),
-                          context=structure_context("TicketPresentation"), timestamp=T0)
+    doubled = sign_object(
+        body,
+        KeySigner(issued.holder_key),
+        context=structure_context("TicketPresentation"),
+        timestamp=T0,
+    )
     decision = station.verifier.verify(doubled, now=T0)
     assert decision.verdict is TicketVerdict.MALFORMED
     assert decision.reason == "a presentation must carry exactly one signature, it carries 2"
@@ -234,8 +260,14 @@ def test_unsigned_presentation_is_malformed(station: Station) -> None:
 def test_holder_cannot_present_with_a_key_other_than_holder_key() -> None:
     issued = issue()
     with pytest.raises(SigningError, match="is not the ticket's holder key"):
-        present_ticket(issued.ticket, KeySigner(generate_private_key()), station_id=STATION,
-                       evse_id=EVSE, challenge="A" * 43, timestamp=T0)
+        present_ticket(
+            issued.ticket,
+            KeySigner(generate_private_key()),
+            station_id=STATION,
+            evse_id=EVSE,
+            challenge="A" * 43,
+            timestamp=T0,
+        )
 
 
 # --------------------------------------------------------------------------- station, scope
@@ -383,7 +415,9 @@ def test_ticket_whose_reported_cost_reached_max_is_cost_exhausted(station: Stati
     issued = issue(limits=TicketLimits(max_sessions=5, max_cost=Money(Decimal("10"), "EUR")))
     first = station.verifier.verify(present(issued, station.challenge()), now=T0)
     assert first.session_id is not None
-    station.ledger.record_usage(first.session_id, energy_wh=500, cost=Decimal("10.00"), currency="EUR")
+    station.ledger.record_usage(
+        first.session_id, energy_wh=500, cost=Decimal("10.00"), currency="EUR"
+    )
     decision = station.verifier.verify(present(issued, station.challenge()), now=T0)
     assert decision.verdict is TicketVerdict.COST_EXHAUSTED
     assert decision.reason == "10.00 EUR used of maxCost 10"
@@ -418,10 +452,20 @@ def test_ticket_with_unknown_member_is_malformed(station: Station) -> None:
 
 def test_ticket_with_two_signatures_is_malformed(station: Station) -> None:
     issued = issue()
-    twice = sign_object(issued.ticket, demo_signer("ticket-issuer"),
-                        context=structure_context("ChargingTicket"), timestamp=T0)
-    body = present_ticket(twice, KeySigner(issued.holder_key), station_id=STATION, evse_id=EVSE,
-                          challenge=station.challenge(), timestamp=T0)
+    twice = sign_object(
+        issued.ticket,
+        demo_signer("ticket-issuer"),
+        context=structure_context("ChargingTicket"),
+        timestamp=T0,
+    )
+    body = present_ticket(
+        twice,
+        KeySigner(issued.holder_key),
+        station_id=STATION,
+        evse_id=EVSE,
+        challenge=station.challenge(),
+        timestamp=T0,
+    )
     decision = station.verifier.verify(body, now=T0)
     assert decision.verdict is TicketVerdict.MALFORMED
     assert decision.reason == "a ticket must carry exactly one signature, it carries 2"

@@ -1,0 +1,295 @@
+"""``ocpp-e2e ticket``: issue, challenge, present, verify and record usage of charging tickets.
+
+A thin skin over :mod:`ocpp_e2e.tickets`. Exit status: 0 all good (verify: accepted), 1 the
+station refused the presentation, 2 a usage or input error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from .._time import parse_duration, utcnow
+from ..errors import OcppE2EError
+from ..keys import KeySigner, load_private_key, load_signer, write_private_key
+from ..pki import ChainValidator
+from ..pki.validate import pem_chain_der
+from ..tickets import (
+    Money,
+    TariffRef,
+    TicketLedger,
+    TicketLimits,
+    TicketScope,
+    TicketVerifier,
+    issue_ticket,
+    present_ticket,
+)
+from ..tickets.model import parse_timestamp
+
+app = typer.Typer(
+    help="Charging tickets (SPEC §6): offline, anonymous authorization at a charging station.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def _input_errors() -> Iterator[None]:
+    try:
+        yield
+    except OcppE2EError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or 'file'}: {exc.strerror}")
+
+
+def _read_json(path: Path) -> Any:
+    from ..canonical import loads
+
+    data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    return loads(data)
+
+
+def _write(path: Path | None, text: str) -> None:
+    if path is None or str(path) == "-":
+        typer.echo(text)
+    else:
+        path.write_text(text + "\n", encoding="utf-8")
+
+
+def _emit(as_json: bool, data: dict[str, Any], human: Callable[[], str]) -> None:
+    typer.echo(json.dumps(data, indent=2) if as_json else human())
+
+
+@app.command("issue")
+def issue_cmd(
+    key: Annotated[str, typer.Option(help="Issuer private key (PEM path, file: or envvar: URI).")],
+    chain: Annotated[Path, typer.Option(help="Issuer certificate chain PEM, leaf first.")],
+    out: Annotated[Path, typer.Option(help="Where to write the signed ticket (JSON).")],
+    holder_key_out: Annotated[
+        Path, typer.Option(help="Where to write the new holder private key (PEM, mode 0600).")
+    ],
+    max_sessions: Annotated[int, typer.Option(help="limits.maxSessions (per station).")],
+    valid_for: Annotated[
+        str | None, typer.Option(help="Validity as PTnHnMnS from notBefore, e.g. PT24H.")
+    ] = None,
+    not_after: Annotated[
+        str | None, typer.Option(help="notAfter, e.g. 2026-12-01T00:00:00Z.")
+    ] = None,
+    not_before: Annotated[str | None, typer.Option(help="notBefore (default: now).")] = None,
+    operator: Annotated[
+        list[str] | None, typer.Option(help="scope.operators pattern (repeat).")
+    ] = None,
+    station: Annotated[
+        list[str] | None, typer.Option(help="scope.stations pattern (repeat).")
+    ] = None,
+    evse: Annotated[
+        list[str] | None, typer.Option(help="scope.evses pattern, e.g. 'DE*GEF*E*' (repeat).")
+    ] = None,
+    max_energy_wh: Annotated[int | None, typer.Option(help="limits.maxEnergyWh.")] = None,
+    max_cost: Annotated[str | None, typer.Option(help="limits.maxCost amount, e.g. 20.00.")] = None,
+    currency: Annotated[str | None, typer.Option(help="Currency of --max-cost (ISO 4217).")] = None,
+    tariff: Annotated[
+        list[str] | None, typer.Option(help="Referenced tariff as TARIFF_ID=DIGEST (repeat).")
+    ] = None,
+    ticket_id: Annotated[
+        str | None, typer.Option(help="ticketId (default: 128 random bits).")
+    ] = None,
+    holder_algorithm: Annotated[str, typer.Option(help="Holder key algorithm.")] = "Ed25519",
+    force: Annotated[bool, typer.Option(help="Overwrite an existing holder key file.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sign a ChargingTicket for a fresh holder key, and write both out.
+
+    Example:
+
+        ocpp-e2e ticket issue --key keys-example/ticket-issuer.key.pem
+        --chain keys-example/ticket-issuer.chain.pem --out ticket.json
+        --holder-key-out holder.key.pem --valid-for PT24H --evse 'DE*GEF*E*' --max-sessions 2
+    """
+    with _input_errors():
+        if holder_key_out.exists() and not force:
+            _fail(f"{holder_key_out}: exists; give --force to overwrite it")
+        if (max_cost is None) != (currency is None):
+            _fail("give --max-cost and --currency together")
+        cost = None
+        if max_cost is not None and currency is not None:
+            try:
+                cost = Money(Decimal(max_cost), currency)
+            except InvalidOperation:
+                _fail(f"--max-cost: {max_cost!r} is not a decimal number")
+        duration = None
+        if valid_for is not None:
+            try:
+                duration = parse_duration(valid_for)
+            except ValueError as exc:
+                _fail(f"--valid-for: {exc}")
+        signer = load_signer(key, certificates=pem_chain_der(chain.read_bytes()))
+        issued = issue_ticket(
+            signer,
+            scope=TicketScope(
+                operators=tuple(operator) if operator else None,
+                stations=tuple(station) if station else None,
+                evses=tuple(evse) if evse else None,
+            ),
+            limits=TicketLimits(max_sessions, max_energy_wh, cost),
+            not_before=parse_timestamp(not_before, "--not-before") if not_before else utcnow(),
+            valid_for=duration,
+            not_after=parse_timestamp(not_after, "--not-after") if not_after else None,
+            tariffs=[TariffRef.parse(t) for t in tariff or ()],
+            ticket_id=ticket_id,
+            holder_algorithm=holder_algorithm,
+        )
+        write_private_key(holder_key_out, issued.holder_key)
+        _write(out, json.dumps(issued.ticket, indent=2, ensure_ascii=False))
+    t = issued.ticket
+    _emit(
+        as_json,
+        {
+            "ticketId": t["ticketId"],
+            "issuer": t["issuer"],
+            "notBefore": t["notBefore"],
+            "notAfter": t["notAfter"],
+            "ticket": str(out),
+            "holderKey": str(holder_key_out),
+        },
+        lambda: (
+            f"ticket {t['ticketId']} of {t['issuer']} valid {t['notBefore']} .. "
+            f"{t['notAfter']} -> {out}; holder key -> {holder_key_out}"
+        ),
+    )
+
+
+@app.command("challenge")
+def challenge_cmd(
+    ledger: Annotated[Path, typer.Option(help="The station's ledger file (created if missing).")],
+    station_id: Annotated[str, typer.Option(help="This station's identity.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Issue a fresh challenge into the station's ledger and print it (valid 60 s, usable once).
+
+    Example:
+
+        ocpp-e2e ticket challenge --ledger ledger.sqlite --station-id cs-0001
+    """
+    with _input_errors(), TicketLedger(ledger) as book:
+        challenge = book.issue_challenge(station_id)
+    _emit(as_json, challenge.to_dict(), lambda: challenge.value)
+
+
+@app.command("present")
+def present_cmd(
+    ticket: Annotated[Path, typer.Option(help="The signed ticket (JSON).")],
+    holder_key: Annotated[Path, typer.Option(help="The holder private key written at issue.")],
+    challenge: Annotated[str, typer.Option(help="The challenge the station issued.")],
+    station_id: Annotated[str, typer.Option(help="The station's identity.")],
+    evse_id: Annotated[str, typer.Option(help="The EVSE's identity.")],
+    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Sign a TicketPresentation over a station's challenge with the holder key.
+
+    Example:
+
+        ocpp-e2e ticket present --ticket ticket.json --holder-key holder.key.pem
+        --challenge "$CHALLENGE" --station-id cs-0001 --evse-id 'DE*GEF*E0001*1' --out p.json
+    """
+    with _input_errors():
+        body = present_ticket(
+            _read_json(ticket),
+            KeySigner(load_private_key(holder_key)),
+            station_id=station_id,
+            evse_id=evse_id,
+            challenge=challenge,
+        )
+        _write(out, json.dumps(body, indent=2, ensure_ascii=False))
+
+
+@app.command("verify")
+def verify_cmd(
+    presentation: Annotated[
+        Path, typer.Argument(help="The presentation (JSON file, or - for stdin).")
+    ],
+    ledger: Annotated[Path, typer.Option(help="The station's ledger file.")],
+    trust_anchor: Annotated[
+        list[Path], typer.Option(help="Root certificate PEM trusted for issuers (repeat).")
+    ],
+    station_id: Annotated[str, typer.Option(help="This station's identity.")],
+    evse_id: Annotated[str, typer.Option(help="This EVSE's identity.")],
+    operator_id: Annotated[
+        str | None, typer.Option(help="This station's operator id (for scope.operators).")
+    ] = None,
+    tariff: Annotated[
+        str | None, typer.Option(help="The tariff this EVSE charges, TARIFF_ID=DIGEST.")
+    ] = None,
+    crl: Annotated[list[Path] | None, typer.Option(help="CRL file (repeat).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Decide, offline, on a presentation; on acceptance a session is recorded in the ledger.
+
+    Exit 0 when accepted, 1 when refused (the verdict and reason say why).
+
+    Example:
+
+        ocpp-e2e ticket verify p.json --ledger ledger.sqlite
+        --trust-anchor keys-example/root-ca.crt.pem --station-id cs-0001 --evse-id 'DE*GEF*E0001*1'
+    """
+    with _input_errors():
+        data = sys.stdin.buffer.read() if str(presentation) == "-" else presentation.read_bytes()
+        validator = ChainValidator.from_files(trust_anchor, crls=crl or ())
+        ref = TariffRef.parse(tariff) if tariff else None
+        with TicketLedger(ledger) as book:
+            decision = TicketVerifier(
+                certificates=validator,
+                ledger=book,
+                station_id=station_id,
+                evse_id=evse_id,
+                operator_id=operator_id,
+                tariff=ref,
+            ).verify(data)
+    _emit(
+        as_json,
+        decision.to_dict(),
+        lambda: (
+            f"{decision.verdict.value}: {decision.reason}"
+            + (f" (session {decision.session_id})" if decision.session_id else "")
+        ),
+    )
+    raise typer.Exit(0 if decision.accepted else 1)
+
+
+@app.command("usage")
+def usage_cmd(
+    ledger: Annotated[Path, typer.Option(help="The station's ledger file.")],
+    session: Annotated[str, typer.Option(help="The session id from 'ticket verify'.")],
+    energy_wh: Annotated[int, typer.Option(help="Energy the session has used so far (Wh).")],
+    cost: Annotated[str | None, typer.Option(help="Cost so far, a decimal.")] = None,
+    currency: Annotated[str | None, typer.Option(help="Currency of --cost.")] = None,
+) -> None:
+    """Record what a ticket session has consumed (absolute values; later reports replace earlier).
+
+    Example:
+
+        ocpp-e2e ticket usage --ledger ledger.sqlite --session "$SESSION" --energy-wh 7300
+    """
+    with _input_errors(), TicketLedger(ledger) as book:
+        amount = None
+        if cost is not None:
+            try:
+                amount = Decimal(cost)
+            except InvalidOperation:
+                _fail(f"--cost: {cost!r} is not a decimal number")
+        book.record_usage(session, energy_wh=energy_wh, cost=amount, currency=currency)
