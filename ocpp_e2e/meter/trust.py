@@ -217,6 +217,11 @@ class MeterKeyring:
             source="certificate",
         )
 
+    def extend(self, other: MeterKeyring) -> None:
+        """Trust every key of ``other`` too (same rules as :meth:`add`)."""
+        for k in other:
+            self.add(k.key, name=k.name, meter=k.meter, gateway=k.gateway, source=k.source)
+
     def get(self, kid: str) -> MeterKey | None:
         """The trusted key with SPEC key id ``kid``, or None."""
         return self._keys.get(kid)

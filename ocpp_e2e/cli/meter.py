@@ -1,0 +1,209 @@
+"""``ocpp-e2e meter``: verify OCMF signed meter values and check their transactions.
+
+A thin skin over :mod:`ocpp_e2e.meter`. Exit status: 0 every record is ``valid`` (trusted key) and
+no transaction check failed, 1 otherwise (or nothing to verify), 2 a usage or input error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from ..errors import OcppE2EError
+from ..frames import OCPP_VERSIONS, MessageType, parse_frame
+from ..meter import (
+    MeterFinding,
+    MeterKeyring,
+    MeterVerifier,
+    RecordVerification,
+    TransactionChecker,
+    supported_algorithms,
+    unsupported_algorithms,
+)
+
+app = typer.Typer(
+    help="OCMF signed meter values (Eichrecht): verify records and their transactions.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _read(source: str) -> tuple[str, str]:
+    """(text, name) of ``-`` (stdin) or a file."""
+    if source == "-":
+        return sys.stdin.read(), "stdin"
+    path = Path(source)
+    try:
+        return path.read_bytes().decode("utf-8"), str(path)
+    except OSError as exc:
+        _fail(f"{path}: cannot read ({exc.strerror})")
+    except UnicodeDecodeError as exc:
+        _fail(f"{path}: not UTF-8 text (byte {exc.start})")
+
+
+def _records(text: str, name: str) -> Iterator[tuple[str, str]]:
+    """Records of a file: each starts on a line beginning ``OCMF|``; following lines that do not
+    are part of it (a pretty-printed record keeps its exact line breaks)."""
+    current: list[str] = []
+    start = 0
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        if line.startswith("OCMF|"):
+            if current:
+                yield "".join(current), f"{name}:{start}"
+            current, start = [line], number
+        elif current:
+            current.append(line)
+        elif line.strip():
+            _fail(f"{name}:{number}: expected an OCMF record (a line starting with OCMF|)")
+    if current:
+        yield "".join(current), f"{name}:{start}"
+
+
+def _frames(text: str, name: str, ocpp: str, verifier: MeterVerifier) -> list[RecordVerification]:
+    stripped = text.strip()
+    chunks: list[tuple[str, str]]
+    try:
+        parse_frame(stripped, ocpp=ocpp)
+        chunks = [(stripped, name)]
+    except OcppE2EError:
+        chunks = [
+            (line, f"{name}:{n}") for n, line in enumerate(text.splitlines(), 1) if line.strip()
+        ]
+    results: list[RecordVerification] = []
+    for chunk, where in chunks:
+        try:
+            frame = parse_frame(chunk, ocpp=ocpp)
+        except OcppE2EError as exc:
+            _fail(f"{where}: {exc}")
+        if frame.type is not MessageType.CALL or frame.action is None:
+            continue
+        for result in verifier.verify_payload(frame.action, frame.payload, ocpp):
+            results.append(_relocate(result, where))
+    return results
+
+
+def _relocate(result: RecordVerification, where: str) -> RecordVerification:
+    return replace(result, where=f"{where} {result.where}")
+
+
+def _keyring(keys: list[Path], keyrings: list[Path]) -> MeterKeyring:
+    ring = MeterKeyring()
+    for path in keyrings:
+        ring.extend(MeterKeyring.load(path))
+    for path in keys:
+        ring.add_file(path)
+    return ring
+
+
+@app.command("verify")
+def verify(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="An OCMF record (text starting with OCMF|), a file of records, or with --ocpp a "
+            "file of OCPP-J frames (one frame, or one per line); - reads stdin."
+        ),
+    ],
+    ocpp: Annotated[
+        str | None,
+        typer.Option(
+            "--ocpp", help="The input holds OCPP-J frames of this version: 1.6, 2.0.1, 2.1."
+        ),
+    ] = None,
+    key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--key", help="A trusted meter public key file (PEM, DER, hex, base64). Repeatable."
+        ),
+    ] = None,
+    keyring: Annotated[
+        list[Path] | None,
+        typer.Option("--keyring", help='A meter keyring JSON file {"keys": [...]}. Repeatable.'),
+    ] = None,
+    untrusted_transactions: Annotated[
+        bool,
+        typer.Option(
+            "--check-untrusted",
+            help="Let records verified only under their own embedded key take part in the "
+            "transaction checks (their verdict still fails).",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
+    ] = False,
+) -> None:
+    """Verify OCMF records under trusted meter keys and check pagination and transactions.
+
+    Example: ocpp-e2e meter verify --key meter-7.pem --ocpp 2.0.1 frames.jsonl
+    """
+    if ocpp is not None and ocpp not in OCPP_VERSIONS:
+        _fail(f"--ocpp {ocpp!r}: expected one of {', '.join(OCPP_VERSIONS)}")
+    try:
+        verifier = MeterVerifier(_keyring(key or [], keyring or []))
+    except OcppE2EError as exc:
+        _fail(str(exc))
+    if source.startswith("OCMF|"):
+        text, name = source, "argument"
+    else:
+        text, name = _read(source)
+    if ocpp is not None:
+        results = _frames(text, name, ocpp, verifier)
+    else:
+        results = [verifier.verify_text(rec, where=where) for rec, where in _records(text, name)]
+    checker = TransactionChecker(require_trusted=not untrusted_transactions)
+    findings: list[MeterFinding] = []
+    for result in results:
+        findings.extend(checker.feed(result))
+    findings.extend(checker.finish())
+    ok = bool(results) and all(r.valid for r in results) and not findings
+    if as_json:
+        doc = {
+            "ok": ok,
+            "records": [r.to_dict() for r in results],
+            "findings": [f.to_dict() for f in findings],
+        }
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        if not results:
+            typer.echo("no signed meter values found")
+        for r in results:
+            typer.echo(f"{r.where}: {r.verdict.value}: {r.reason}")
+            for note in r.notes:
+                typer.echo(f"  note: {note}")
+        for f in findings:
+            reading = "" if f.reading is None else f" RD[{f.reading}]"
+            typer.echo(f"{f.where} {f.pagination or ''}{reading}: {f.check.value}: {f.reason}")
+        typer.echo("OK" if ok else "FAILED")
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command("algorithms")
+def algorithms(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
+    ] = False,
+) -> None:
+    """List the OCMF signature algorithms this installation can and cannot verify.
+
+    Example: ocpp-e2e meter algorithms --json
+    """
+    supported = list(supported_algorithms())
+    unsupported = unsupported_algorithms()
+    if as_json:
+        typer.echo(json.dumps({"supported": supported, "unsupported": unsupported}, indent=2))
+        return
+    for name in supported:
+        typer.echo(f"supported    {name}")
+    for name, why in unsupported.items():
+        typer.echo(f"unsupported  {name}: {why}")
