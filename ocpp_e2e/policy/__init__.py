@@ -29,6 +29,13 @@ from .document import (
     schema,
 )
 from .evaluate import CountedSigner, Decision, RuleOutcome, counted_signers, evaluate
+from .lifecycle import (
+    PolicyStore,
+    UpgradeResult,
+    UpgradeVerdict,
+    check_upgrade,
+    sign_policy,
+)
 
 __all__ = [
     "POLICY_CONTEXT",
@@ -39,17 +46,22 @@ __all__ = [
     "Match",
     "Mode",
     "Policy",
+    "PolicyStore",
     "Problem",
     "RoleGrant",
     "Rule",
     "RuleEffect",
     "RuleOutcome",
     "SignerRequirement",
+    "UpgradeResult",
+    "UpgradeVerdict",
     "check_document",
+    "check_upgrade",
     "counted_signers",
     "evaluate",
     "lint_policy_text",
     "load_policy",
     "loads_policy",
     "schema",
+    "sign_policy",
 ]
