@@ -201,3 +201,14 @@ def test_verify_help_shows_an_example():
     result = runner.invoke(app, ["verify", "--help"])
     assert result.exit_code == 0
     assert "Example: ocpp-e2e meter verify" in result.output
+
+
+def test_keyring_file_option_is_used(tmp_path, records):
+    der = KEY.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    ring = tmp_path / "meters.json"
+    ring.write_text(json.dumps({"keys": [{"publicKey": der.hex(), "name": "w1", "meter": "M-1"}]}))
+    result = runner.invoke(app, ["verify", "--keyring", str(ring), str(records)])
+    assert result.exit_code == 0, result.output
+    assert "trusted meter key w1" in result.output

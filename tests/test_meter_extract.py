@@ -274,3 +274,15 @@ def test_sampled_values_without_signed_meter_value_are_ignored():
 def test_unknown_ocpp_version_is_an_input_error():
     with pytest.raises(InputError, match=r"unknown OCPP version '1\.5'"):
         extract_records("MeterValues", {}, "1.5")
+
+
+def test_16_json_object_with_both_data_members_is_reported(record):
+    data = base64.b64encode(record.encode()).decode()
+    value = json.dumps(
+        {"signedMeterValue": data, "signedMeterData": data, "encodingMethod": "OCMF"}
+    )
+    (found,) = extract_records("MeterValues", v16_meter_values(value), "1.6")
+    assert (found.text, found.problem) == (
+        None,
+        "value has both signedMeterValue and signedMeterData",
+    )

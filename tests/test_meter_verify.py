@@ -481,3 +481,21 @@ def test_committed_public_vector_verifies_and_fails_when_changed():
     changed = record.replace('"RV": 2935.6', '"RV": 2935.7')
     assert changed != record
     assert verifier.verify_text(changed).verdict is MeterVerdict.INVALID
+
+
+def test_public_key_in_base64url_as_in_frame_keyrings_loads(keys):
+    signer = keys["ECDSA-secp256r1-SHA256"]
+    url = base64.urlsafe_b64encode(bytes.fromhex(spki_hex(signer))).decode().rstrip("=")
+    ring = MeterKeyring()
+    ring.add(url)
+    assert MeterVerifier(ring).verify_text(sign_payload(PAYLOAD, signer)).valid
+
+
+def test_extend_merges_keyrings_and_keeps_bindings(keys):
+    signer = keys["ECDSA-secp256r1-SHA256"]
+    other = MeterKeyring()
+    other.add(signer.public_key(), name="w", meter="M-100")
+    ring = MeterKeyring()
+    ring.extend(other)
+    (entry,) = list(ring)
+    assert (entry.name, entry.meter) == ("w", "M-100")

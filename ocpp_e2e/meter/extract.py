@@ -157,6 +157,10 @@ def _found_16(path: str, sv: dict[str, Any]) -> FoundRecord:
             return FoundRecord(vpath, None, "json", problem=f"value is not JSON: {exc}")
         if not isinstance(obj, dict):
             return FoundRecord(vpath, None, "json", problem="value is not a JSON object")
+        if "signedMeterValue" in obj and "signedMeterData" in obj:
+            return FoundRecord(
+                vpath, None, "json", problem="value has both signedMeterValue and signedMeterData"
+            )
         member = "signedMeterValue" if "signedMeterValue" in obj else "signedMeterData"
         return _from_object(vpath, obj, member, "json")
     if _HEX.fullmatch(value):
