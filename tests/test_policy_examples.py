@@ -12,13 +12,13 @@ from functools import cache
 from typing import Any
 
 import pytest
+from test_policy_support import DATA, NOW, POLICIES, example_signer
 
 from ocpp_e2e.context import PendingCall
 from ocpp_e2e.frames import parse_frame
 from ocpp_e2e.keys import KeySigner
 from ocpp_e2e.policy import POLICY_CONTEXT, Decision, Policy, evaluate, load_policy
 from ocpp_e2e.sign import sign_frame, sign_object
-from test_policy_support import DATA, NOW, POLICIES, example_signer
 
 ROWS: list[dict[str, Any]] = json.loads((DATA / "example-frames.json").read_text())
 

@@ -355,18 +355,21 @@ class Condition:
         branches = list(_walk(payload, self.steps, 0, ()))
         if self.quantifier == "any" and not self._single_path:
             first = next(b for b in branches if not self._test_one(b.value))
-            return f"no element satisfies {self.describe()}; first: {self._explain(first)}"
+            return (
+                f"no element satisfies {self.describe()}; first: {self._explain(first, brief=True)}"
+            )
         first = next(b for b in branches if not self._test_one(b.value))
         return self._explain(first)
 
-    def _explain(self, branch: Branch) -> str:
+    def _explain(self, branch: Branch, *, brief: bool = False) -> str:
         x = branch.value
         at = branch.path
         name = next((s for s in reversed(self.steps) if isinstance(s, str)), self.path)
+        needed = "" if brief else f" (needed for {self.describe()})"
         if branch.empty_list:
-            return f"{at} is an empty list (needed for {self.describe()})"
+            return f"{at} is an empty list{needed}"
         if x is MISSING:
-            return f"{at} is missing (needed for {self.describe()})"
+            return f"{at} is missing{needed}"
         if self.op == "absent":
             return f"{name} is present ({show(x)}) at {at}; the rule requires it absent"
         if self.op in ORDERING:
