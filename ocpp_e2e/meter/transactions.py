@@ -22,10 +22,14 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from .record import TX_BEGIN, TX_END, UNITS, OcmfRecord, Reading
 from .verify import MeterVerdict, RecordVerification
+
+
+class _Report(Protocol):
+    def __call__(self, check: MeterCheck, reason: str, reading: int | None = None) -> None: ...
 
 
 class MeterCheck(enum.StrEnum):
@@ -173,7 +177,7 @@ class TransactionChecker:
             self._reading(state, reading, where, pg, finding)
         return out
 
-    def _reading(self, state: _Meter, r: Reading, where: str, pg: str, finding: Any) -> None:
+    def _reading(self, state: _Meter, r: Reading, where: str, pg: str, finding: _Report) -> None:
         i = r.index
         if r.status != "G":
             finding(MeterCheck.METER_STATUS, f"meter status {r.status!r}, not G (OCMF Table 10)", i)
@@ -218,7 +222,7 @@ class TransactionChecker:
             state.open = None
 
     @staticmethod
-    def _compare(tx: _Open, r: Reading, where: str, pg: str, finding: Any) -> None:
+    def _compare(tx: _Open, r: Reading, where: str, pg: str, finding: _Report) -> None:
         i = r.index
         last = tx.last.get(r.identification)
         if r.time < tx.begin_time:
