@@ -464,7 +464,7 @@ def explain(conditions: Mapping[str, Any]) -> str:
     >>> explain({"startTimeOfDay": "18:00", "endTimeOfDay": "07:00", "dayOfWeek": ["Saturday"]})
     'local time 18:00–07:00 (next day); on Saturday'
     >>> explain({})
-    'no conditions (applies whenever no earlier price does)'
+    'no conditions'
     """
     parts: list[str] = []
     start, end = conditions.get("startTimeOfDay"), conditions.get("endTimeOfDay")
@@ -497,7 +497,7 @@ def explain(conditions: Mapping[str, Any]) -> str:
     for name in ("evseKind", "paymentBrand", "paymentRecognition"):
         if name in conditions:
             parts.append(f"{name} {conditions[name]}")
-    return "; ".join(parts) if parts else "no conditions (applies whenever no earlier price does)"
+    return "; ".join(parts) if parts else "no conditions"
 
 
 # --------------------------------------------------------------------------- cutting the session

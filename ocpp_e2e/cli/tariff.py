@@ -1,0 +1,310 @@
+"""``ocpp-e2e tariff``: sign, verify, digest and bill OCPP 2.1 tariffs; sign and verify receipts.
+
+A thin skin over :mod:`ocpp_e2e.tariffs`. Exit status: 0 all good (verify: accepted), 1 a
+verification failed (rejected tariff, invalid receipt), 2 a usage or input error (one line on
+stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from ..canonical import loads
+from ..errors import InputError, OcppE2EError
+from ..keys import Keyring, KeySigner, load_signer
+from ..pki import ChainValidator, pem_chain_der
+from ..tariffs import (
+    build_receipt,
+    calculate_cost,
+    load_receipt,
+    load_tariff,
+    set_default_tariff_request,
+    sign_receipt,
+    sign_tariff,
+    tariff_digest,
+    verify_receipt,
+    verify_tariff,
+)
+from ..verify import Verifier
+
+app = typer.Typer(
+    help="Signed OCPP 2.1 tariffs (SPEC §6), their cost calculator and signed cost receipts.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+KeyOpt = Annotated[str, typer.Option("--key", help="Private key: PEM path, file: or envvar: URI.")]
+CertOpt = Annotated[
+    Path | None,
+    typer.Option("--cert", help="PEM certificate chain of the key, leaf first (travels along)."),
+]
+AnchorOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--trust-anchor", help="PEM root certificate(s) to trust; repeatable."),
+]
+KeyringOpt = Annotated[
+    Path | None,
+    typer.Option("--keyring", help='Keyring: JSON {"keys": [...]} or a folder of PEM keys.'),
+]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")]
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def _input_errors() -> Iterator[None]:
+    try:
+        yield
+    except OcppE2EError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or 'file'}: {exc.strerror}")
+
+
+def _read(path: Path) -> bytes:
+    return sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return loads(_read(path))
+    except InputError as exc:
+        raise exc.with_source(str(path)) from None
+
+
+def _write(path: Path | None, data: Any) -> None:
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if path is None or str(path) == "-":
+        typer.echo(text)
+    else:
+        path.write_text(text + "\n", encoding="utf-8")
+
+
+def _emit(as_json: bool, data: dict[str, Any], human: Callable[[], str]) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else human())
+
+
+def _signer(key: str, cert: Path | None) -> KeySigner:
+    chain = pem_chain_der(cert.read_bytes()) if cert is not None else ()
+    return load_signer(key, certificates=chain)
+
+
+def _validator(anchors: list[Path] | None) -> ChainValidator | None:
+    return ChainValidator.from_files(anchors) if anchors else None
+
+
+def _verifier(keyring: Path | None, anchors: list[Path] | None) -> Verifier:
+    ring = Keyring.load(keyring) if keyring is not None else Keyring()
+    return Verifier(ring, certificates=_validator(anchors))
+
+
+@app.command("sign")
+def sign_cmd(
+    tariff: Annotated[
+        Path, typer.Argument(help="Tariff JSON (an OCPP 2.1 TariffType); - for stdin.")
+    ],
+    key: KeyOpt,
+    cert: CertOpt = None,
+    trust_anchor: AnchorOpt = None,
+    keyring: KeyringOpt = None,
+    out: OutOpt = None,
+) -> None:
+    """Sign a tariff; the key needs usage tariffSigning (certificate) or keyring role tariffSigning.
+
+    Example:
+      ocpp-e2e tariff sign tariff.json --key keys-example/tariff-signer.key.pem
+        --cert keys-example/tariff-signer.chain.pem --trust-anchor keys-example/root-ca.crt.pem
+        -o tariff.signed.json
+    """
+    with _input_errors():
+        value = load_tariff(_read(tariff), source=str(tariff))
+        signed = sign_tariff(
+            value,
+            _signer(key, cert),
+            keyring=Keyring.load(keyring) if keyring is not None else None,
+            certificates=_validator(trust_anchor),
+        )
+        _write(out, signed)
+
+
+@app.command("verify")
+def verify_cmd(
+    tariff: Annotated[Path, typer.Argument(help="Signed tariff JSON; - for stdin.")],
+    trust_anchor: AnchorOpt = None,
+    keyring: KeyringOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a signed tariff: exit 0 when accepted, 1 when rejected. Reports signers and digest.
+
+    Example:
+      ocpp-e2e tariff verify tariff.signed.json --trust-anchor keys-example/root-ca.crt.pem
+    """
+    with _input_errors():
+        result = verify_tariff(_read(tariff), _verifier(keyring, trust_anchor), source=str(tariff))
+
+    def human() -> str:
+        lines = [f"{result.verdict.value}: {result.reason}", f"tariffId: {result.tariff_id}"]
+        lines.append(f"digest:   {result.digest}")
+        for s in result.signers:
+            held = ", ".join(sorted(s.usages | s.roles))
+            lines.append(f"signer:   {s.identity} (key {s.key_id}; {held}; signed {s.timestamp})")
+        return "\n".join(lines)
+
+    _emit(as_json, result.to_dict(), human)
+    if not result.accepted:
+        raise typer.Exit(1)
+
+
+@app.command("digest")
+def digest_cmd(
+    tariff: Annotated[Path, typer.Argument(help="Tariff JSON, signed or not; - for stdin.")],
+) -> None:
+    """Print the tariff digest (base64url SHA-256 of the JCS of its signing payload).
+
+    Example:
+      ocpp-e2e tariff digest tariff.signed.json
+    """
+    with _input_errors():
+        typer.echo(tariff_digest(load_tariff(_read(tariff), source=str(tariff))))
+
+
+@app.command("request")
+def request_cmd(
+    tariff: Annotated[Path, typer.Argument(help="(Signed) tariff JSON; - for stdin.")],
+    evse_id: Annotated[int, typer.Option("--evse-id", help="EVSE id; 0 = every EVSE.")] = 0,
+    out: OutOpt = None,
+) -> None:
+    """Wrap a tariff, unchanged, in a SetDefaultTariffRequest payload validated by the schema.
+
+    Example:
+      ocpp-e2e tariff request tariff.signed.json --evse-id 1
+    """
+    with _input_errors():
+        _write(
+            out, set_default_tariff_request(load_tariff(_read(tariff), source=str(tariff)), evse_id)
+        )
+
+
+def _cost_text(cost: dict[str, Any]) -> str:
+    s = cost["session"]
+    out = [
+        f"tariff {cost['tariffId']} ({cost['currency']}), session {s['start']} to {s['stop']}, "
+        f"time zone {cost['timeZone']}, {s['energyWh']} Wh"
+    ]
+    for line in cost["lines"]:
+        text = f"  {line['dimension']:<12} {line['price']} {line['priceUnit']:<11} ({line['why']})"
+        if "quantity" in line:
+            unit = line["quantityUnit"]
+            billed = line["billedQuantity"]
+            text += f"\n  {'':<12} quantity {line['quantity']} {unit}, billed {billed} {unit}"
+        taxes = "".join(f", {t['type']} {t['tax']}% {t['amount']}" for t in line["taxes"])
+        text += f"\n  {'':<12} excl. tax {line['exclTax']}{taxes}, incl. tax {line['inclTax']}"
+        out.append(text)
+    r = cost["rounded"]
+    out.append(
+        f"total excl. tax {cost['totalExclTax']}, incl. tax {cost['totalInclTax']} "
+        f"(rounded: {r['exclTax']} / {r['inclTax']} {cost['currency']})"
+    )
+    out += [f"note: {n}" for n in cost["notes"]]
+    if cost["inexact"]:
+        out.append(f"inexact (rounded to 12 places): {', '.join(cost['inexact'])}")
+    return "\n".join(out)
+
+
+@app.command("cost")
+def cost_cmd(
+    tariff: Annotated[Path, typer.Option("--tariff", help="Tariff JSON (signed or not).")],
+    session: Annotated[Path, typer.Option("--session", help="Session record JSON; - for stdin.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Bill a session under a tariff, line by line, with exact decimals.
+
+    The tariff's signatures are not checked here: run `tariff verify` first.
+
+    Example:
+      ocpp-e2e tariff cost --tariff tariff.signed.json --session session.json --json
+    """
+    with _input_errors():
+        value = load_tariff(_read(tariff), source=str(tariff))
+        cost = calculate_cost(value, _read_json(session)).to_dict()
+    _emit(as_json, cost, lambda: _cost_text(cost))
+
+
+@app.command("receipt")
+def receipt_cmd(
+    tariff: Annotated[Path, typer.Option("--tariff", help="The (signed) tariff that applied.")],
+    session: Annotated[Path, typer.Option("--session", help="Session record JSON.")],
+    key: KeyOpt,
+    cert: CertOpt = None,
+    receipt_id: Annotated[
+        str | None, typer.Option("--receipt-id", help="Receipt id (default: a random UUID).")
+    ] = None,
+    out: OutOpt = None,
+) -> None:
+    """Bill a session and sign the bill as a CostReceipt naming the tariff by id and digest.
+
+    Example:
+      ocpp-e2e tariff receipt --tariff tariff.signed.json --session session.json
+        --key keys-example/station-1.key.pem --cert keys-example/station-1.chain.pem -o receipt.json
+    """
+    with _input_errors():
+        value = load_tariff(_read(tariff), source=str(tariff))
+        unsigned = build_receipt(value, _read_json(session), receipt_id=receipt_id)
+        _write(out, sign_receipt(unsigned, _signer(key, cert)))
+
+
+@app.command("verify-receipt")
+def verify_receipt_cmd(
+    receipt: Annotated[Path, typer.Argument(help="Signed CostReceipt JSON; - for stdin.")],
+    tariff: Annotated[
+        Path | None,
+        typer.Option("--tariff", help="The tariff: verify it, its digest and recompute the bill."),
+    ] = None,
+    trust_anchor: AnchorOpt = None,
+    keyring: KeyringOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a receipt's signatures; with --tariff also that the tariff is accepted, is the one
+    the receipt names, and implies exactly this bill. Exit 0 valid, 1 invalid.
+
+    Example:
+      ocpp-e2e tariff verify-receipt receipt.json --tariff tariff.signed.json
+        --trust-anchor keys-example/root-ca.crt.pem
+    """
+    with _input_errors():
+        verifier = _verifier(keyring, trust_anchor)
+        value = load_receipt(_read(receipt), source=str(receipt))
+        tariff_result = None
+        tariff_value = None
+        if tariff is not None:
+            tariff_value = load_tariff(_read(tariff), source=str(tariff))
+            tariff_result = verify_tariff(tariff_value, verifier)
+        result = verify_receipt(value, verifier, tariff=tariff_value)
+    ok = result.valid and (tariff_result is None or tariff_result.accepted)
+    data = result.to_dict()
+    if tariff_result is not None:
+        data["tariffVerification"] = tariff_result.to_dict()
+
+    def human() -> str:
+        lines = [f"receipt {result.receipt_id}: {result.verdict.value}: {result.reason}"]
+        if tariff_result is not None:
+            lines.append(
+                f"tariff {tariff_result.tariff_id}: {tariff_result.verdict.value}: "
+                f"{tariff_result.reason}"
+            )
+        return "\n".join(lines)
+
+    _emit(as_json, data, human)
+    if not ok:
+        raise typer.Exit(1)
