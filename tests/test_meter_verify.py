@@ -499,3 +499,35 @@ def test_extend_merges_keyrings_and_keeps_bindings(keys):
     ring.extend(other)
     (entry,) = list(ring)
     assert (entry.name, entry.meter) == ("w", "M-100")
+
+
+def _pki_chain(meter_key, usages):
+    from datetime import timedelta
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from ocpp_e2e.pki import ChainValidator, create_root
+
+    root = create_root(
+        ec.generate_private_key(ec.SECP256R1()), "Meter Root", valid_for=timedelta(days=30)
+    )
+    leaf = root.issue(meter_key.public_key(), "meter-M-100", usages, valid_for=timedelta(days=10))
+    chain = [c.public_bytes(Encoding.DER) for c in root.chain_for(leaf)]
+    return chain, ChainValidator([root.certificate])
+
+
+def test_meter_certificate_from_the_pki_makes_the_key_trusted(keys):
+    signer = keys["ECDSA-secp256r1-SHA256"]
+    chain, validator = _pki_chain(signer, ["meterSigning"])
+    now = datetime.now(UTC)
+    ring = MeterKeyring()
+    entry = ring.add_certificate(chain, validator, at=now, now=now)
+    assert entry.source == "certificate"
+    assert MeterVerifier(ring).verify_text(sign_payload(PAYLOAD, signer)).valid
+
+
+def test_pki_certificate_for_another_usage_is_refused(keys):
+    chain, validator = _pki_chain(keys["ECDSA-secp256r1-SHA256"], ["tariffSigning"])
+    now = datetime.now(UTC)
+    with pytest.raises(KeyLoadError, match="lacks the usage meterSigning"):
+        MeterKeyring().add_certificate(chain, validator, at=now, now=now)
