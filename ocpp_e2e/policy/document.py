@@ -542,6 +542,11 @@ def _schema_problems(data: Any) -> list[Problem]:
             continue
         if err.validator == "if":  # reported by the then/else branch
             continue
+        if err.validator == "pattern" and "description" in err.schema:
+            out.append(
+                Problem(_json_path(path), f"{err.instance!r} is not {err.schema['description']}")
+            )
+            continue
         out.append(Problem(_json_path(path), err.message))
     return out
 
@@ -617,9 +622,8 @@ class _Semantics:
             if isinstance(value, str):
                 try:
                     delta = parse_duration(value)
-                except ValueError as exc:
-                    self.add(f"$.{member}", str(exc))
-                    continue
+                except ValueError:
+                    continue  # the schema reports the form
                 if delta > MAX_SIGNATURE_AGE_LIMIT:
                     self.add(f"$.{member}", f"{value} is longer than PT1H")
                 if member == "maxSignatureAge" and delta <= timedelta(0):
@@ -812,9 +816,14 @@ def lint_policy_text(
     problems = [Problem(p.path, p.message, p.line, source) for p in yaml_problems]
     if doc is None:
         return None, problems
+    # A refused YAML node (alias, bad number) stands in as null; do not report it twice.
+    refused = tuple(p.path for p in yaml_problems)
     problems.extend(
-        Problem(p.path, p.message, doc.line_of(p.path), source) for p in check_document(doc.value)
+        Problem(p.path, p.message, doc.line_of(p.path), source)
+        for p in check_document(doc.value)
+        if not p.path.startswith(refused) or not refused
     )
+    problems.sort(key=lambda p: p.line or 0)
     return doc.value, problems
 
 
