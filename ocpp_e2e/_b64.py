@@ -8,8 +8,6 @@ import re
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _B64STD = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
-_LAST_CHARS_2 = frozenset("AQgw")  # a 2-char tail: 4 trailing bits must be zero
-_LAST_CHARS_3 = frozenset("AEIMQUYcgkosw048")  # a 3-char tail: 2 trailing bits must be zero
 
 
 class Base64Error(ValueError):
@@ -25,21 +23,21 @@ def b64url_decode(text: str) -> bytes:
     """Decode canonical base64url: no padding, no foreign characters, zero trailing bits.
 
     Refusing every non-canonical spelling matters: otherwise one signature or key has several
-    encodings, and caches or comparisons keyed by the text can be bypassed.
+    encodings, and caches or comparisons keyed by the text can be bypassed. A text is canonical
+    exactly when encoding its decoded bytes gives the text back (the decoder alone would skip
+    foreign characters and accept padding).
     """
-    if not isinstance(text, str) or not text.isascii() or _B64URL.fullmatch(text) is None:
-        raise Base64Error("not base64url (only A-Z a-z 0-9 - _ are allowed, without padding)")
-    rem = len(text) % 4
-    if rem == 1:
-        raise Base64Error("not base64url (impossible length)")
-    if rem == 2 and text[-1].translate(_URL_TO_STD) not in _LAST_CHARS_2:
+    if not isinstance(text, str):
+        raise Base64Error("not base64url (not a string)")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise Base64Error("not base64url (only A-Z a-z 0-9 - _ are allowed, without padding)") from None
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
+        if _B64URL.fullmatch(text) is None or len(text) % 4 == 1:
+            raise Base64Error("not base64url (only A-Z a-z 0-9 - _ are allowed, without padding)")
         raise Base64Error("not canonical base64url (non-zero trailing bits)")
-    if rem == 3 and text[-1].translate(_URL_TO_STD) not in _LAST_CHARS_3:
-        raise Base64Error("not canonical base64url (non-zero trailing bits)")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-_URL_TO_STD = str.maketrans("-_", "+/")
+    return raw
 
 
 def b64_decode(text: str) -> bytes:

@@ -18,6 +18,7 @@ b'{"a":4200,"b":1}'
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -34,19 +35,27 @@ MAX_DEPTH = 32
 MAX_SAFE_INTEGER = 2**53 - 1
 
 _BOM = b"\xef\xbb\xbf"
-# Anything that the fast reader cannot vouch for sends the text to the precise reader:
-# \u escapes (lone surrogates, escaped colons), 16+ digits in a row (big integers, >15 significant
-# digits) and exponents (numbers outside the range where 15 digits always survive a double).
-_FAST_REFUSE = re.compile(rb"\\u|[0-9][0-9.]{15}|[0-9][eE]")
-# JCS output of orjson differs from RFC 8785 only for integral floats ("4200.0"), exponent forms and
-# integers beyond 2^53; seeing any of these in its output sends the value to the rfc8785 package.
-_JCS_RISK = re.compile(rb"\.0(?=[,}\]]|$)|[0-9][eE]|[0-9]{16}")
-# Keys are sorted by UTF-16 code units in JCS; code point order (orjson, Python) agrees unless a
-# character at or above U+E000 takes part.
+# The fast reader works on a copy of the text in which digits and '.' read '0', 'e'/'E' read 'e',
+# '+'/'-' read '-' and everything else ' '. In it, whole-text substring tests find, at C speed,
+# what the fast reader cannot vouch for (it then hands the text to the precise reader):
+# - 16 digits or dots in a row: integers beyond 2^53 and numbers with more than 15 significant
+#   digits, the only literals that can change value through a double (see check_number);
+# - three-digit exponents: numbers that can leave the normal range of a double.
+# A literal with at most 15 significant digits and a two-digit exponent always survives a double
+# unchanged, so for everything else orjson's reading is the one SPEC §2 allows.
+_NUMBER_SHAPE = bytes(
+    ord("0") if chr(c) in "0123456789." else ord("e") if chr(c) in "eE" else ord("-") if chr(c) in "+-" else ord(" ")
+    for c in range(256)
+)
+_LONG_RUN = b"0" * 16
+# orjson writes integral floats as "4200.0" and large/small ones with an exponent; RFC 8785 wants
+# "4200", "10000000000000000" and "0.000001"-style forms there.
+_INTEGRAL_FLOAT = re.compile(rb"\.0[,}\]]|\.0$")
+_EXPONENT = re.compile(rb"[0-9]e[-+][0-9]")
 _HIGH_CHARS = re.compile("[\ue000-\U0010ffff]")
-_BRACKETS_ONLY = bytes(range(256)).translate(None, b'[]{}"')
-_QUOTED = re.compile(rb'"[^"]*"')
-_EMPTY_PAIR = re.compile(rb"\{\}|\[\]")
+_DEEP_LINE = b"\n" + b" " * (2 * MAX_DEPTH)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_HIGH_ESCAPE = re.compile(r"\\u[eEfF]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,37 +94,72 @@ def parse(data: bytes | str) -> Parsed:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise IJSONError(f"invalid UTF-8 at byte {exc.start} (line {line})", "$") from None
+    middle = _middle(text)
+    if middle is not None:
+        return middle
     return _Reader(text).run()
 
 
 def _fast(raw: bytes) -> Parsed | None:
-    if _FAST_REFUSE.search(raw) is not None:
+    if b"\\u" in raw:
         return None
-    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
-        if b"\\" in raw or _depth(raw) > MAX_DEPTH:
-            return None
+    shape = raw.translate(_NUMBER_SHAPE)
+    if _LONG_RUN in shape or b"0e000" in shape or b"0e-000" in shape:
+        return None
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    # Without escapes, every ':' of the text is either a member separator or inside a string; the
-    # re-serialized value has the same strings, so a lost (duplicate) member shows as a lost ':'.
-    if raw.count(b":") != orjson.dumps(value).count(b":"):
+    # The value written again with two-space indentation answers two questions at C speed.
+    # Depth: newlines there are all structural and a line's indentation is twice its nesting
+    # level, so no line indented 64 spaces means nesting below 33 (conservatively: exactly 32 with
+    # content also goes to the precise reader). Duplicates: without escapes, every ':' of the text
+    # is a member separator or inside a string; the value written again has the same strings, so a
+    # member lost to a duplicate name shows as a lost ':'.
+    shown = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    if _DEEP_LINE in shown or raw.count(b":") != shown.count(b":"):
         return None
     safe = raw.isascii() or _HIGH_CHARS.search(raw.decode("utf-8")) is None
     return Parsed(value, safe)
 
 
-def _depth(raw: bytes) -> int:
-    shape = _QUOTED.sub(b"", raw.translate(None, _BRACKETS_ONLY))
-    depth = 0
-    while shape:
-        reduced = _EMPTY_PAIR.sub(b"", shape)
-        if reduced == shape:
-            return MAX_DEPTH + 1  # unbalanced: let the precise reader report it
-        shape = reduced
-        depth += 1
-    return depth
+class _Refused(Exception):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Refused
+    return out
+
+
+def _number(literal: str) -> int | float:
+    try:
+        return check_number(literal)
+    except ValueError:
+        raise _Refused from None
+
+
+def _constant(literal: str) -> Any:
+    raise _Refused
+
+
+def _middle(text: str) -> Parsed | None:
+    """The standard library's reader with SPEC §2 hooks: for what the fast reader declines
+    (escapes, long numbers); None when anything is refused, so that the precise reader explains."""
+    if _SURROGATE_ESCAPE.search(text) is not None:
+        return None
+    try:
+        value = json.loads(
+            text, object_pairs_hook=_pairs, parse_float=_number, parse_int=_number, parse_constant=_constant
+        )
+    except (_Refused, ValueError, RecursionError):
+        return None
+    if _DEEP_LINE in orjson.dumps(value, option=orjson.OPT_INDENT_2):
+        return None
+    safe = _HIGH_CHARS.search(text) is None and _HIGH_ESCAPE.search(text) is None
+    return Parsed(value, safe)
 
 
 # --------------------------------------------------------------------------- writer
@@ -137,9 +181,24 @@ def dumps_parsed(value: Any, jcs_safe: bool) -> bytes:
     """
     if jcs_safe:
         out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        if _JCS_RISK.search(out) is None:
-            return out
+        if (b"e-" not in out and b"e+" not in out) or _EXPONENT.search(out) is None:
+            if _INTEGRAL_FLOAT.search(out) is None:
+                return out
+            out = orjson.dumps(_integral_floats_to_int(value), option=orjson.OPT_SORT_KEYS)
+            if _INTEGRAL_FLOAT.search(out) is None:
+                return out
     return dumps(value)
+
+
+def _integral_floats_to_int(value: Any) -> Any:
+    """A copy in which floats with an integral value below 2^53 are ints (as RFC 8785 prints them)."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) <= MAX_SAFE_INTEGER else value
+    if isinstance(value, dict):
+        return {k: _integral_floats_to_int(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_to_int(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- precise reader

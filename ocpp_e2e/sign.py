@@ -27,7 +27,7 @@ from .context import (
     signing_payload,
 )
 from .errors import SigningError
-from .frames import Frame, MessageType, dumps_frame, parse_frame
+from .frames import Frame, MessageType, parse_frame
 from .keys import Signer
 from .model import Kind
 
@@ -42,12 +42,15 @@ def _signers(signers: Signer | Sequence[Signer]) -> list[Signer]:
     return out
 
 
-def signature_input(context: Mapping[str, Any], payload: Any, signature: Mapping[str, Any], previous: Sequence[Any] | None) -> dict[str, Any]:
-    """The SPEC §3 signing input object (before JCS)."""
-    obj: dict[str, Any] = {"context": context, "payload": payload, "signature": signature}
-    if previous is not None:
-        obj["previous"] = previous
-    return obj
+def signing_input(context: bytes, payload: bytes, signature: bytes, previous: bytes | None) -> bytes:
+    """The JCS bytes of the SPEC §3 signing input, from the JCS bytes of its members.
+
+    RFC 8785 sorts the members ``context`` < ``payload`` < ``previous`` < ``signature``; the members'
+    values are canonical already, so joining them is the canonical form of the whole, and the
+    (large) payload is canonicalized once however many signatures it carries.
+    """
+    middle = b',"previous":' + previous if previous is not None else b""
+    return b'{"context":' + context + b',"payload":' + payload + middle + b',"signature":' + signature + b"}"
 
 
 def sign_object(
@@ -79,7 +82,8 @@ def sign_object(
     if where is not None:
         carrier = "top" if where == "top" else "customData"
     sigs: list[Any] = list(existing or [])
-    payload = signing_payload(result)
+    payload_jcs = dumps(signing_payload(result))
+    context_jcs = dumps(dict(context))
     when = format_timestamp(timestamp or utcnow())
     for signer in _signers(signers):
         if len(sigs) >= MAX_SIGNATURES:
@@ -103,7 +107,7 @@ def sign_object(
             sig["name"] = name
         if description is not None:
             sig["description"] = dict(description)
-        data = dumps(signature_input(context, payload, sig, list(sigs) if chained else None))
+        data = signing_input(context_jcs, payload_jcs, dumps(sig), dumps(sigs) if chained else None)
         sig["value"] = b64url_encode(signer.sign(data))
         sigs.append(sig)
     if carrier == "top":
@@ -167,7 +171,9 @@ def sign_frame(
         carrier: Carrier = "top" if ocpp == "1.6" else "customData"
         index = 3 if parsed.type in (MessageType.CALL, MessageType.SEND) else 2
         value[index] = sign_object(parsed.payload, signers, carrier=carrier, **options)
-    return dumps_frame(value)
+    # The wire form is the RFC 8785 form of the frame: valid JSON for every peer, and numbers and
+    # member order already canonical, which keeps verification on its fast path.
+    return dumps(value).decode("utf-8")
 
 
 def _sign_error_details(

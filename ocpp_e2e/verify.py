@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from cryptography import x509
 
 from ._b64 import Base64Error, b64_decode, b64url_decode
@@ -30,7 +31,7 @@ from .frames import Frame, parse_frame
 from .keys import ALGORITHMS, Keyring, PublicKey, algorithm_for, key_id, load_spki, spki_der, verify_raw
 from .model import CertificateValidator, Outcome, SignatureResult, Verification
 from .replay import ReplayCache
-from .sign import MAX_SIGNATURES, signature_input
+from .sign import MAX_SIGNATURES, signing_input
 
 _MEMBERS = frozenset(
     {"keyId", "algorithm", "value", "timestamp", "nonce", "destination", "chained", "publicKey",
@@ -195,8 +196,10 @@ class Verifier:
         if isinstance(first, dict) and first.get("chained") is True:
             return self._all_malformed(ctx, payload, sigs, where, "the first signature cannot be chained")
         receiver = identity if identity is not None else self.identity
+        # Keys of the context are fixed ASCII names, so sorting and escaping need no checks.
+        shared = _Shared(orjson.dumps(ctx, option=orjson.OPT_SORT_KEYS), payload, safe)
         results = tuple(
-            self._one(i, sig, sigs, ctx, payload, safe, now, require_nonce, fresh, receiver)
+            self._one(i, sig, sigs, shared, now, require_nonce, fresh, receiver)
             for i, sig in enumerate(sigs)
         )
         return Verification(ctx, payload, results, (), where)
@@ -206,9 +209,7 @@ class Verifier:
         index: int,
         sig: Any,
         sigs: Sequence[Any],
-        ctx: Mapping[str, Any],
-        payload: Any,
-        safe: bool,
+        shared: _Shared,
         now: datetime,
         require_nonce: bool,
         fresh: bool,
@@ -267,7 +268,7 @@ class Verifier:
         if key is None:
             if embedded is not None:
                 ok = key_matches_alg(embedded_key, alg) and verify_raw(
-                    embedded_key, alg, value, dumps_parsed(signature_input(ctx, payload, _without_value(sig), _previous(sig, sigs, index)), safe)
+                    embedded_key, alg, value, shared.input_for(sig, sigs, index)
                 )
                 reason = (
                     f"key {kid} is not in the keyring; the signature verifies only under its embedded publicKey, which grants no trust"
@@ -279,7 +280,7 @@ class Verifier:
         known: dict[str, Any] = {**base, "identity": identity, "trusted": True, "roles": roles, "usages": usages, "issuers": issuers}
         if not key_matches_alg(key, alg):
             return SignatureResult(index, Outcome.INVALID, f"algorithm {alg} does not match the signer's {algorithm_for(key)} key", **known)
-        data = dumps_parsed(signature_input(ctx, payload, _without_value(sig), _previous(sig, sigs, index)), safe)
+        data = shared.input_for(sig, sigs, index)
         if not verify_raw(key, alg, value, data):
             return SignatureResult(index, Outcome.INVALID, "the signature does not verify: the message or a signed member was changed", **known)
         if fresh:
@@ -312,12 +313,23 @@ def _fmt(delta: timedelta) -> str:
     return f"{int(delta.total_seconds())} s"
 
 
-def _without_value(sig: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in sig.items() if k != "value"}
+class _Shared:
+    """What all signatures of one object share: the JCS of the context and (lazily) the payload."""
 
+    __slots__ = ("context", "payload", "payload_jcs", "safe")
 
-def _previous(sig: Mapping[str, Any], sigs: Sequence[Any], index: int) -> list[Any] | None:
-    return list(sigs[:index]) if sig.get("chained") is True else None
+    def __init__(self, context: bytes, payload: Any, safe: bool) -> None:
+        self.context = context
+        self.payload = payload
+        self.payload_jcs: bytes | None = None
+        self.safe = safe
+
+    def input_for(self, sig: Mapping[str, Any], sigs: Sequence[Any], index: int) -> bytes:
+        if self.payload_jcs is None:
+            self.payload_jcs = dumps_parsed(self.payload, self.safe)
+        unsigned = {k: v for k, v in sig.items() if k != "value"}
+        previous = dumps_parsed(list(sigs[:index]), self.safe) if sig.get("chained") is True else None
+        return signing_input(self.context, self.payload_jcs, dumps_parsed(unsigned, self.safe), previous)
 
 
 def _decode_chain(certs: Any) -> list[bytes]:

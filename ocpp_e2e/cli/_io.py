@@ -1,0 +1,58 @@
+"""Small I/O helpers shared by the CLI modules: reading inputs, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+from .._time import parse_rfc3339
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with status 2 (usage or input error)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def read_bytes(source: str) -> tuple[bytes, str]:
+    """The bytes of a file, or of stdin for ``-``, with a name for messages."""
+    if source == "-":
+        return sys.stdin.buffer.read(), "<stdin>"
+    path = Path(source)
+    try:
+        return path.read_bytes(), str(path)
+    except IsADirectoryError:
+        fail(f"{path}: is a folder, expected a file")
+    except OSError as exc:
+        fail(f"{path}: cannot read ({exc.strerror})")
+
+
+def write_output(target: str, data: str | bytes) -> None:
+    """Write to a file, or to stdout for ``-``."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if target == "-":
+        sys.stdout.buffer.write(raw)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        Path(target).write_bytes(raw)
+    except OSError as exc:
+        fail(f"{target}: cannot write ({exc.strerror})")
+
+
+def parse_now(value: str | None) -> datetime:
+    """``--now`` (RFC 3339) or the system clock."""
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        return parse_rfc3339(value)
+    except ValueError as exc:
+        fail(f"--now: {exc}")
