@@ -94,17 +94,16 @@ class _Window:
 
 @dataclass(frozen=True)
 class _Checked:
-    """The time-independent verdict on one chain (what the cache keeps)."""
+    """The time-independent verdict on one chain (what the cache keeps).
 
-    failure: str | None
-    leaf_spki: bytes | None = None
-    identity: str | None = None
-    usages: frozenset[str] = frozenset()
-    issuers: tuple[str, ...] = ()
+    ``result`` is returned as is when the times fit ``start``..``end`` (the intersection of every
+    certificate's validity); ``windows`` explain a time failure certificate by certificate.
+    """
+
+    result: ChainResult
     windows: tuple[_Window, ...] = ()
     start: datetime | None = None
     end: datetime | None = None
-    note: str = ""
 
 
 def pem_chain_der(data: bytes) -> list[bytes]:
@@ -235,8 +234,6 @@ class ChainValidator:
 
         Never raises for bad input: a failure is ``ChainResult(ok=False, reason=...)``.
         """
-        if at.tzinfo is None or now.tzinfo is None:
-            return ChainResult(False, "signature time and now must be timezone-aware UTC datetimes")
         key = tuple(chain)
         checked = self._cache.get(key)
         if checked is None:
@@ -244,20 +241,14 @@ class ChainValidator:
             self._cache[key] = checked
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        if checked.failure is not None:
-            return ChainResult(False, checked.failure)
-        assert checked.start is not None and checked.end is not None
-        if not (checked.start <= at <= checked.end and checked.start <= now <= checked.end):
+        if at.tzinfo is None or now.tzinfo is None:
+            return ChainResult(False, "signature time and now must be timezone-aware UTC datetimes")
+        # Fast path: one window (the intersection of all validities) and a prebuilt result.
+        if checked.start is not None and checked.end is not None:
+            if checked.start <= at <= checked.end and checked.start <= now <= checked.end:
+                return checked.result
             return ChainResult(False, _time_failure(checked.windows, at, now))
-        return ChainResult(
-            True,
-            f"chain of '{checked.identity}' valid up to trust anchor{checked.note}",
-            leaf_spki=checked.leaf_spki,
-            identity=checked.identity,
-            usages=checked.usages,
-            issuers=checked.issuers,
-            leaf_not_after=checked.windows[0].not_after,
-        )
+        return checked.result
 
     # ----------------------------------------------------------------- time-independent part
 
@@ -265,7 +256,7 @@ class ChainValidator:
         try:
             return self._check_chain(chain)
         except _Refused as exc:
-            return _Checked(failure=str(exc))
+            return _Checked(ChainResult(False, str(exc)))
 
     def _check_chain(self, chain: tuple[bytes, ...]) -> _Checked:
         if not chain:
@@ -328,16 +319,20 @@ class ChainValidator:
             _Window(label, c.not_valid_before_utc, c.not_valid_after_utc)
             for c, label in zip(path, labels, strict=True)
         )
-        return _Checked(
-            failure=None,
+        result = ChainResult(
+            True,
+            f"chain of '{identity}' valid up to trust anchor '{certificate_name(path[-1])}'{note}",
             leaf_spki=leaf_spki,
             identity=identity,
             usages=usages,
             issuers=tuple(key_id(_spki(c)) for c in path[1:]),
+            leaf_not_after=leaf.not_valid_after_utc,
+        )
+        return _Checked(
+            result,
             windows=windows,
             start=max(w.not_before for w in windows),
             end=min(w.not_after for w in windows),
-            note=note,
         )
 
     def _find_anchor(self, top: x509.Certificate) -> x509.Certificate:
