@@ -390,7 +390,7 @@ def verify(
         }
         typer.echo(json.dumps(doc, indent=2))
     elif result.ok:
-        typer.echo(f"valid: {result.reason}")
+        typer.echo(f"valid:    {result.reason}")
         typer.echo(f"identity: {result.identity}")
         typer.echo(f"usages:   {', '.join(sorted_usages(result.usages))}")
         typer.echo(f"issuers:  {', '.join(result.issuers)}")
