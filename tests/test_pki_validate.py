@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -422,6 +423,12 @@ def test_more_than_four_certificates_are_refused() -> None:
 
 def test_empty_chain_is_refused() -> None:
     assert validator().validate([], at=T0, now=T0).reason == "the certificates array is empty"
+
+
+def test_chain_of_non_bytes_is_refused_without_raising() -> None:
+    chain: list[Any] = [bytearray(grid_leaf().der), "text"]
+    result = validator().validate(chain, at=T0, now=T0)
+    assert result.reason == "the chain must be a sequence of DER certificates (bytes)"
 
 
 def test_garbage_is_refused_without_raising() -> None:

@@ -235,6 +235,8 @@ class ChainValidator:
         Never raises for bad input: a failure is ``ChainResult(ok=False, reason=...)``.
         """
         key = tuple(chain)
+        if not all(type(der) is bytes for der in key):  # also keeps unhashable input out
+            return ChainResult(False, "the chain must be a sequence of DER certificates (bytes)")
         checked = self._cache.get(key)
         if checked is None:
             checked = self._check(key)
@@ -267,8 +269,6 @@ class ChainValidator:
             )
         certs: list[x509.Certificate] = []
         for i, der in enumerate(chain):
-            if not isinstance(der, bytes):
-                raise _Refused(f"certificate {i + 1} is not DER bytes")
             try:
                 certs.append(x509.load_der_x509_certificate(der))
             except ValueError as exc:
