@@ -153,7 +153,7 @@ class CertificateAuthority:
         holds none (SPEC §5).
         """
         held = ALL_USAGES
-        for cert in (*self.chain, *(() if self.chain else (self.certificate,))):
+        for cert in self.chain or (self.certificate,):
             own = certificate_usages(cert)
             if own is None:
                 if cert.issuer != cert.subject:
@@ -169,6 +169,7 @@ class CertificateAuthority:
 
     @property
     def not_after(self) -> datetime:
+        """End of the CA certificate's validity; nothing it issues may outlive it."""
         return self.certificate.not_valid_after_utc
 
     # -- issuing
