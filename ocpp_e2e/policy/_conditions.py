@@ -161,28 +161,26 @@ def _walk(node: Any, steps: tuple[Step, ...], i: int, done: tuple[Step, ...]) ->
     yield Branch(done, node)
 
 
-def _values(node: Any, steps: tuple[Step, ...], i: int) -> Iterator[Any]:
-    """The values a path leads to (fast path); MISSING for a dead end or an empty list."""
-    n = len(steps)
-    while i < n:
-        step = steps[i]
+def _values(nodes: list[Any], steps: tuple[Step, ...]) -> list[Any]:
+    """The values a path leads to from ``nodes``, in document order (fast path, breadth-first);
+    MISSING stands for a dead end or an empty list, so the result is never empty."""
+    for step in steps:
         if step is STAR:
-            if type(node) is not list or not node:
-                yield MISSING
-                return
-            for item in node:
-                yield from _values(item, steps, i + 1)
-            return
-        if type(step) is int:
-            if type(node) is not list or step >= len(node):
-                yield MISSING
-                return
-        elif type(node) is not dict or step not in node:
-            yield MISSING
-            return
-        node = node[step]
-        i += 1
-    yield node
+            nxt: list[Any] = []
+            for n in nodes:
+                if type(n) is list and n:
+                    nxt.extend(n)
+                else:
+                    nxt.append(MISSING)
+            nodes = nxt
+        elif type(step) is str:
+            nodes = [n.get(step, MISSING) if type(n) is dict else MISSING for n in nodes]
+        else:
+            nodes = [
+                n[step] if type(n) is list and step < len(n) else MISSING  # type: ignore[operator,index]
+                for n in nodes
+            ]
+    return nodes
 
 
 def _single(node: Any, steps: tuple[Step, ...]) -> Any:
@@ -205,6 +203,10 @@ def _ordering_test(op: str, want: Any) -> Callable[[Any], bool]:
     want_type = json_type(want)
     if want_type == "number":
         bound = number_value(want)
+        if isinstance(bound, int) or bound == bound.to_integral_value():
+            # An integral bound compares exactly with ints as ints; floats still go through Decimal.
+            whole = int(bound)
+            return _int_ordering(op, whole, bound)
         if op == "gt":
             return lambda x: (type(x) is int or type(x) is float) and number_value(x) > bound
         if op == "gte":
@@ -219,6 +221,24 @@ def _ordering_test(op: str, want: Any) -> Callable[[Any], bool]:
     if op == "lt":
         return lambda x: type(x) is str and x < want
     return lambda x: type(x) is str and x <= want
+
+
+def _int_ordering(op: str, whole: int, bound: int | Decimal) -> Callable[[Any], bool]:
+    if op == "gt":
+        return lambda x: (
+            (x > whole) if type(x) is int else type(x) is float and Decimal(repr(x)) > bound
+        )
+    if op == "gte":
+        return lambda x: (
+            (x >= whole) if type(x) is int else type(x) is float and Decimal(repr(x)) >= bound
+        )
+    if op == "lt":
+        return lambda x: (
+            (x < whole) if type(x) is int else type(x) is float and Decimal(repr(x)) < bound
+        )
+    return lambda x: (
+        (x <= whole) if type(x) is int else type(x) is float and Decimal(repr(x)) <= bound
+    )
 
 
 def _scalar_key(value: Any) -> Any:
@@ -274,8 +294,10 @@ class Condition:
     """
 
     __slots__ = (
+        "_prefix",
         "_quantifier_set",
         "_single_path",
+        "_suffix",
         "_test",
         "op",
         "path",
@@ -294,6 +316,11 @@ class Condition:
         self.quantifier = quantifier or ("any" if forbid else "all")
         self.steps = parse_path(path)
         self._single_path = not any(s is STAR for s in self.steps)
+        last_star = max((i for i, s in enumerate(self.steps) if s is STAR), default=-1)
+        # The part up to the last [*] is often shared by several conditions (the periods of a
+        # charging schedule); evaluate() resolves it once per object through a memo.
+        self._prefix = self.steps[: last_star + 1]
+        self._suffix = self.steps[last_star + 1 :]
         self._test = None if op == "absent" else make_test(op, value)
 
     @classmethod
@@ -319,14 +346,66 @@ class Condition:
             return False
         return self._test(x)
 
-    def holds(self, payload: Any) -> bool:
-        """Whether the condition holds on a signing payload (SPEC §7 semantics)."""
+    def holds(self, payload: Any, memo: dict[tuple[Step, ...], list[Any]] | None = None) -> bool:
+        """Whether the condition holds on a signing payload (SPEC §7 semantics).
+
+        ``memo`` (one per payload) shares resolved ``[*]`` prefixes between conditions.
+        """
         if self._single_path:
             return self._test_one(_single(payload, self.steps))
-        # _values yields at least one value: MISSING stands for a dead end or an empty list.
+        if memo is None:
+            base = _values([payload], self._prefix)
+        else:
+            base = memo.get(self._prefix)  # type: ignore[assignment]
+            if base is None:
+                base = memo[self._prefix] = _values([payload], self._prefix)
+        suffix = self._suffix
+        if len(suffix) == 1 and type(suffix[0]) is str:
+            return self._holds_member(base, suffix[0])
+        values = _values(base, suffix)
+        test = self._test
+        if test is None:  # absent
+            if self.quantifier == "all":
+                return all(x is MISSING for x in values)
+            return any(x is MISSING for x in values)
+        # Plain loops: measurably faster than all()/any() over a generator on long schedules.
         if self.quantifier == "all":
-            return all(self._test_one(x) for x in _values(payload, self.steps, 0))
-        return any(self._test_one(x) for x in _values(payload, self.steps, 0))
+            for x in values:  # noqa: SIM110
+                if x is MISSING or not test(x):
+                    return False
+            return True
+        for x in values:  # noqa: SIM110
+            if x is not MISSING and test(x):
+                return True
+        return False
+
+    def _holds_member(self, base: list[Any], key: str) -> bool:
+        """``holds`` for the common ``...[*].member`` shape, without building a value list."""
+        test = self._test
+        if self.quantifier == "all":
+            if test is None:
+                for n in base:  # noqa: SIM110
+                    if type(n) is dict and key in n:
+                        return False
+                return True
+            for n in base:
+                if type(n) is not dict:
+                    return False
+                x = n.get(key, MISSING)
+                if x is MISSING or not test(x):
+                    return False
+            return True
+        if test is None:
+            for n in base:  # noqa: SIM110
+                if type(n) is not dict or key not in n:
+                    return True
+            return False
+        for n in base:
+            if type(n) is dict:
+                x = n.get(key, MISSING)
+                if x is not MISSING and test(x):
+                    return True
+        return False
 
     def describe(self) -> str:
         """The condition in words, e.g. ``limit ≥ 4200 (every element)``."""

@@ -318,11 +318,12 @@ def evaluate(policy: Policy, verification: Verification, *, now: datetime) -> De
             "an invalid signature from a known key denies whatever the rules say",
         )
     forbids, permits = policy.index.candidates(context)
+    memo: dict[Any, Any] = {}
     for rule in forbids:
-        if all(c.holds(payload) for c in rule.where):
+        if all(c.holds(payload, memo) for c in rule.where):
             return decide(Effect.DENY, rule.id, f"forbidden by rule {rule.id}")
     for rule in permits:
-        if all(c.holds(payload) for c in rule.where) and (
+        if all(c.holds(payload, memo) for c in rule.where) and (
             rule.signers is None or satisfied(rule.signers, signers)
         ):
             return decide(Effect.PERMIT, rule.id, f"permitted by rule {rule.id}")
