@@ -12,9 +12,9 @@ from test_integration_harness import ROOT, bounded
 
 sys.path.insert(0, str(ROOT / "examples" / "websocket"))
 
-import csms as demo_csms
-import relay as demo_relay
-import station as demo_station
+import csms as demo_csms  # type: ignore[import-not-found]
+import relay as demo_relay  # type: ignore[import-not-found]
+import station as demo_station  # type: ignore[import-not-found]
 
 
 def test_demo_onboards_over_16_then_runs_signed_commands_through_the_relay(
