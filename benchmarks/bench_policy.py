@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (long OCPP paths in the benchmark policy)
 """Policy decisions per second for a 40-rule policy, beside the Ed25519 verify rate (SPEC §7).
 
 Target (issue #3): evaluating the policy costs under 10% of verifying one Ed25519 signature.

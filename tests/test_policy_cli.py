@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (expected output lines are compared whole)
 """``ocpp-e2e policy``: lint, check, explain, sign, upgrade; exit codes 0, 1 and 2."""
 
 from __future__ import annotations

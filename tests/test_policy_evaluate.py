@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (expected messages are compared whole)
 """Decisions (SPEC §7) on hand-built verifications: counting, roles, order of effects, modes."""
 
 from __future__ import annotations

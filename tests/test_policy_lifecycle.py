@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (expected messages are compared whole)
 """Policy life cycle (SPEC §7): signing, upgrades judged by the installed version, the store."""
 
 from __future__ import annotations

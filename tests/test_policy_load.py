@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (expected messages are compared whole)
 """Loading policies (SPEC §7): strict YAML 1.2, the shipped schema, semantic checks, every problem."""
 
 from __future__ import annotations
