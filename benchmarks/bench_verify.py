@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from ocpp_e2e.canonical import dumps
-from ocpp_e2e.keys import KeySigner, Keyring, generate_private_key
+from ocpp_e2e.keys import Keyring, KeySigner, generate_private_key
 from ocpp_e2e.sign import sign_frame
 from ocpp_e2e.verify import Verifier
 
@@ -36,7 +36,12 @@ def meter_values_frame(i: int, rng: random.Random) -> list[object]:
         )
     payload = {
         "evseId": 1 + i % 4,
-        "meterValue": [{"timestamp": (NOW - timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"), "sampledValue": samples}],
+        "meterValue": [
+            {
+                "timestamp": (NOW - timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "sampledValue": samples,
+            }
+        ],
     }
     return [2, f"mv-{i:08d}", "MeterValues", payload]
 
@@ -51,7 +56,9 @@ def main() -> None:
     ring = Keyring()
     ring.add(key.public_key(), name="cs-0001")
     frames = [
-        sign_frame(meter_values_frame(i, rng), signer, ocpp="2.0.1", station="cs-0001", timestamp=NOW).encode()
+        sign_frame(
+            meter_values_frame(i, rng), signer, ocpp="2.0.1", station="cs-0001", timestamp=NOW
+        ).encode()
         for i in range(args.frames)
     ]
     size = sum(len(f) for f in frames) / len(frames)
@@ -66,8 +73,18 @@ def main() -> None:
         payload = frame[3]
         sig = payload["customData"]["signatures"][0]
         del payload["customData"]
-        data = dumps({"context": {"ocpp": "2.0.1", "station": "cs-0001", "action": "MeterValues", "kind": "request"},
-                      "payload": payload, "signature": {k: v for k, v in sig.items() if k != "value"}})
+        data = dumps(
+            {
+                "context": {
+                    "ocpp": "2.0.1",
+                    "station": "cs-0001",
+                    "action": "MeterValues",
+                    "kind": "request",
+                },
+                "payload": payload,
+                "signature": {k: v for k, v in sig.items() if k != "value"},
+            }
+        )
         inputs.append((data, signer.sign(data)))
     pub = key.public_key()
 

@@ -44,7 +44,13 @@ _BOM = b"\xef\xbb\xbf"
 # A literal with at most 15 significant digits and a two-digit exponent always survives a double
 # unchanged, so for everything else orjson's reading is the one SPEC §2 allows.
 _NUMBER_SHAPE = bytes(
-    ord("0") if chr(c) in "0123456789." else ord("e") if chr(c) in "eE" else ord("-") if chr(c) in "+-" else ord(" ")
+    ord("0")
+    if chr(c) in "0123456789."
+    else ord("e")
+    if chr(c) in "eE"
+    else ord("-")
+    if chr(c) in "+-"
+    else ord(" ")
     for c in range(256)
 )
 _LONG_RUN = b"0" * 16
@@ -83,7 +89,9 @@ def parse(data: bytes | str) -> Parsed:
     else:
         raise TypeError(f"expected bytes or str, got {type(data).__name__}")
     if len(raw) > MAX_BYTES:
-        raise IJSONError(f"input of {len(raw)} bytes exceeds the limit of {MAX_BYTES} bytes (1 MiB)", "$")
+        raise IJSONError(
+            f"input of {len(raw)} bytes exceeds the limit of {MAX_BYTES} bytes (1 MiB)", "$"
+        )
     if raw.startswith(_BOM):
         raise IJSONError("input starts with a byte-order mark", "$ (line 1, column 1)")
     fast = _fast(raw)
@@ -101,7 +109,7 @@ def parse(data: bytes | str) -> Parsed:
 
 
 def _fast(raw: bytes) -> Parsed | None:
-    if b"\\u" in raw:
+    if b"\\" in raw and b"\\u" in raw:
         return None
     shape = raw.translate(_NUMBER_SHAPE)
     if _LONG_RUN in shape or b"0e000" in shape or b"0e-000" in shape:
@@ -116,7 +124,10 @@ def _fast(raw: bytes) -> Parsed | None:
     # content also goes to the precise reader). Duplicates: without escapes, every ':' of the text
     # is a member separator or inside a string; the value written again has the same strings, so a
     # member lost to a duplicate name shows as a lost ':'.
-    shown = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    try:
+        shown = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    except orjson.JSONEncodeError:  # nesting beyond orjson's writer limit
+        return None
     if _DEEP_LINE in shown or raw.count(b":") != shown.count(b":"):
         return None
     safe = raw.isascii() or _HIGH_CHARS.search(raw.decode("utf-8")) is None
@@ -152,11 +163,18 @@ def _middle(text: str) -> Parsed | None:
         return None
     try:
         value = json.loads(
-            text, object_pairs_hook=_pairs, parse_float=_number, parse_int=_number, parse_constant=_constant
+            text,
+            object_pairs_hook=_pairs,
+            parse_float=_number,
+            parse_int=_number,
+            parse_constant=_constant,
         )
     except (_Refused, ValueError, RecursionError):
         return None
-    if _DEEP_LINE in orjson.dumps(value, option=orjson.OPT_INDENT_2):
+    try:
+        if _DEEP_LINE in orjson.dumps(value, option=orjson.OPT_INDENT_2):
+            return None
+    except orjson.JSONEncodeError:  # nesting beyond orjson's writer limit
         return None
     safe = _HIGH_CHARS.search(text) is None and _HIGH_ESCAPE.search(text) is None
     return Parsed(value, safe)
@@ -226,6 +244,8 @@ def json_path(parts: tuple[str | int, ...]) -> str:
 def check_number(literal: str) -> int | float:
     """Read a JSON number literal as SPEC §2 allows, or raise ValueError with the reason."""
     if "." not in literal and "e" not in literal and "E" not in literal:
+        if len(literal.lstrip("-")) > 16:  # before int(), which refuses over 4300 digits
+            raise ValueError(f"integer of {len(literal.lstrip('-'))} digits is beyond ±(2^53−1)")
         number = int(literal)
         if abs(number) > MAX_SAFE_INTEGER:
             raise ValueError(f"integer {literal} is beyond ±(2^53−1)")
@@ -284,6 +304,8 @@ class _Reader:
         if ch == "-" or ch.isdigit():
             m = _NUMBER.match(text, self.pos)
             if m is None:
+                if text.startswith("-Infinity", self.pos):
+                    self.fail("-Infinity is not JSON", path)
                 self.fail("invalid number", path)
             assert m is not None
             try:

@@ -19,7 +19,13 @@ from .frames import OCPP_VERSIONS, Frame, MessageType
 from .model import Direction, Kind
 
 VENDOR_ID = "org.ocpp-e2e"
-STRUCTURE_TYPES = ("Tariff", "ChargingTicket", "TicketPresentation", "SignaturePolicy", "CostReceipt")
+STRUCTURE_TYPES = (
+    "Tariff",
+    "ChargingTicket",
+    "TicketPresentation",
+    "SignaturePolicy",
+    "CostReceipt",
+)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _KINDS = {
     MessageType.CALL: Kind.REQUEST,
@@ -48,12 +54,21 @@ def frame_kind(frame: Frame) -> Kind:
     return _KINDS[frame.type]
 
 
-def frame_context(ocpp: str, station: str, action: str, kind: Kind | str, request: str | None = None) -> dict[str, Any]:
+def frame_context(
+    ocpp: str, station: str, action: str, kind: Kind | str, request: str | None = None
+) -> dict[str, Any]:
     """The CONTEXT of a frame (SPEC §3); ``request`` is required for responses and errors."""
     if ocpp not in OCPP_VERSIONS:
-        raise InputError(f"unknown OCPP version {ocpp!r}; expected one of {', '.join(OCPP_VERSIONS)}")
+        raise InputError(
+            f"unknown OCPP version {ocpp!r}; expected one of {', '.join(OCPP_VERSIONS)}"
+        )
     kind = Kind(kind)
-    ctx: dict[str, Any] = {"ocpp": ocpp, "station": normalize_station(station), "action": action, "kind": kind.value}
+    ctx: dict[str, Any] = {
+        "ocpp": ocpp,
+        "station": normalize_station(station),
+        "action": action,
+        "kind": kind.value,
+    }
     if kind in (Kind.RESPONSE, Kind.ERROR, Kind.RESULT_ERROR):
         if request is None:
             raise InputError(f"a {kind.value} context needs the digest of the CALL it answers")
@@ -64,7 +79,9 @@ def frame_context(ocpp: str, station: str, action: str, kind: Kind | str, reques
 def structure_context(type_: str) -> dict[str, Any]:
     """The CONTEXT of a standalone structure (SPEC §6): ``{"type": type_}``."""
     if type_ not in STRUCTURE_TYPES:
-        raise InputError(f"unknown structure type {type_!r}; expected one of {', '.join(STRUCTURE_TYPES)}")
+        raise InputError(
+            f"unknown structure type {type_!r}; expected one of {', '.join(STRUCTURE_TYPES)}"
+        )
     return {"type": type_}
 
 
@@ -159,10 +176,10 @@ class CallTracker:
                 queue.popitem(last=False)
             return None
         if frame.is_response:
-            queue = self._pending.get((station, direction.reverse))
-            if queue is None:
+            waiting = self._pending.get((station, direction.reverse))
+            if waiting is None:
                 return None
-            return queue.pop(frame.message_id, None)
+            return waiting.pop(frame.message_id, None)
         return None
 
     def pending(self, station: str, direction: Direction) -> list[PendingCall]:

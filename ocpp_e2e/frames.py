@@ -37,16 +37,31 @@ class MessageType(enum.IntEnum):
 ERROR_CODES: Mapping[str, frozenset[str]] = {
     "1.6": frozenset(
         {
-            "NotImplemented", "NotSupported", "InternalError", "ProtocolError", "SecurityError",
-            "FormationViolation", "PropertyConstraintViolation", "OccurenceConstraintViolation",
-            "TypeConstraintViolation", "GenericError",
+            "NotImplemented",
+            "NotSupported",
+            "InternalError",
+            "ProtocolError",
+            "SecurityError",
+            "FormationViolation",
+            "PropertyConstraintViolation",
+            "OccurenceConstraintViolation",
+            "TypeConstraintViolation",
+            "GenericError",
         }
     ),
     "2.0.1": frozenset(
         {
-            "FormatViolation", "GenericError", "InternalError", "MessageTypeNotSupported",
-            "NotImplemented", "NotSupported", "OccurrenceConstraintViolation",
-            "PropertyConstraintViolation", "ProtocolError", "RpcFrameworkError", "SecurityError",
+            "FormatViolation",
+            "GenericError",
+            "InternalError",
+            "MessageTypeNotSupported",
+            "NotImplemented",
+            "NotSupported",
+            "OccurrenceConstraintViolation",
+            "PropertyConstraintViolation",
+            "ProtocolError",
+            "RpcFrameworkError",
+            "SecurityError",
             "TypeConstraintViolation",
         }
     ),
@@ -82,7 +97,11 @@ class Frame:
 
     @property
     def is_response(self) -> bool:
-        return self.type in (MessageType.CALLRESULT, MessageType.CALLERROR, MessageType.CALLRESULTERROR)
+        return self.type in (
+            MessageType.CALLRESULT,
+            MessageType.CALLERROR,
+            MessageType.CALLRESULTERROR,
+        )
 
 
 def parse_frame(data: bytes | str | list[Any], *, ocpp: str = "2.0.1") -> Frame:
@@ -92,7 +111,9 @@ def parse_frame(data: bytes | str | list[Any], *, ocpp: str = "2.0.1") -> Frame:
     (then no ``jcs_safe`` shortcut is taken when it is verified).
     """
     if ocpp not in OCPP_VERSIONS:
-        raise FrameError(f"unknown OCPP version {ocpp!r}; expected one of {', '.join(OCPP_VERSIONS)}")
+        raise FrameError(
+            f"unknown OCPP version {ocpp!r}; expected one of {', '.join(OCPP_VERSIONS)}"
+        )
     if isinstance(data, list):
         value, safe = data, False
     else:
@@ -108,12 +129,16 @@ def parse_frame(data: bytes | str | list[Any], *, ocpp: str = "2.0.1") -> Frame:
         raise FrameError(f"message type {int(kind)} ({kind.name}) exists only in OCPP 2.1", "$[0]")
     expected = {MessageType.CALL: 4, MessageType.SEND: 4, MessageType.CALLRESULT: 3}.get(kind, 5)
     if len(value) != expected:
-        raise FrameError(f"a {kind.name} frame has {expected} elements, this one has {len(value)}", "$")
+        raise FrameError(
+            f"a {kind.name} frame has {expected} elements, this one has {len(value)}", "$"
+        )
     message_id = value[1]
     if not isinstance(message_id, str) or not message_id:
         raise FrameError("the message id must be a non-empty string", "$[1]")
     if len(message_id) > MAX_MESSAGE_ID:
-        raise FrameError(f"the message id has {len(message_id)} characters; at most {MAX_MESSAGE_ID}", "$[1]")
+        raise FrameError(
+            f"the message id has {len(message_id)} characters; at most {MAX_MESSAGE_ID}", "$[1]"
+        )
     if kind in (MessageType.CALL, MessageType.SEND):
         action = value[2]
         if not isinstance(action, str) or _ACTION.fullmatch(action) is None:
@@ -138,12 +163,16 @@ def parse_frame(data: bytes | str | list[Any], *, ocpp: str = "2.0.1") -> Frame:
     return Frame(kind, message_id, None, error_object, value, code, description, details, safe)
 
 
-def call_error(message_id: str, code: str, description: str, details: Mapping[str, Any] | None = None) -> list[Any]:
+def call_error(
+    message_id: str, code: str, description: str, details: Mapping[str, Any] | None = None
+) -> list[Any]:
     """Build a CALLERROR frame ``[4, id, code, description, details]``."""
     return [int(MessageType.CALLERROR), message_id, code, description, dict(details or {})]
 
 
-def security_error(message_id: str, reason: str, details: Mapping[str, Any] | None = None) -> list[Any]:
+def security_error(
+    message_id: str, reason: str, details: Mapping[str, Any] | None = None
+) -> list[Any]:
     """A CALLERROR ``SecurityError`` that tells the peer why its message was refused.
 
     >>> security_error("42", "no valid signature of role grid-operator")[:3]

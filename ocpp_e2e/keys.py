@@ -33,7 +33,9 @@ PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 
 #: SPEC §1 algorithms: name -> (curve or None for Ed25519, hash, raw signature length)
-ALGORITHMS: Mapping[str, tuple[type[ec.EllipticCurve] | None, type[hashes.HashAlgorithm] | None, int]] = {
+ALGORITHMS: Mapping[
+    str, tuple[type[ec.EllipticCurve] | None, type[hashes.HashAlgorithm] | None, int]
+] = {
     "Ed25519": (None, None, 64),
     "ES256": (ec.SECP256R1, hashes.SHA256, 64),
     "ES384": (ec.SECP384R1, hashes.SHA384, 96),
@@ -59,8 +61,14 @@ def key_id(spki_der: bytes) -> str:
 
 def spki_der(key: PublicKey | PrivateKey) -> bytes:
     """The SubjectPublicKeyInfo DER of a key (uncompressed point for EC keys)."""
-    pub = key.public_key() if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey) else key
-    return pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pub = (
+        key.public_key()
+        if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey)
+        else key
+    )
+    return pub.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def algorithm_for(key: PublicKey | PrivateKey) -> str:
@@ -71,14 +79,20 @@ def algorithm_for(key: PublicKey | PrivateKey) -> str:
         alg = _CURVE_ALG.get(key.curve.name)
         if alg is not None:
             return alg
-        raise KeyLoadError(f"unsupported curve {key.curve.name} (use P-256, P-384, P-521 or Ed25519)")
-    raise KeyLoadError(f"unsupported key type {type(key).__name__} (use Ed25519 or ECDSA P-256/384/521)")
+        raise KeyLoadError(
+            f"unsupported curve {key.curve.name} (use P-256, P-384, P-521 or Ed25519)"
+        )
+    raise KeyLoadError(
+        f"unsupported key type {type(key).__name__} (use Ed25519 or ECDSA P-256/384/521)"
+    )
 
 
 def generate_private_key(algorithm: str = "Ed25519") -> PrivateKey:
     """Generate a new private key for ``Ed25519``, ``ES256``, ``ES384`` or ``ES512``."""
     if algorithm not in ALGORITHMS:
-        raise KeyLoadError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+        raise KeyLoadError(
+            f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}"
+        )
     curve = ALGORITHMS[algorithm][0]
     if curve is None:
         return ed25519.Ed25519PrivateKey.generate()
@@ -136,23 +150,26 @@ def load_public_key_text(text: str) -> tuple[PublicKey, bytes]:
 
 
 def verify_raw(key: PublicKey, algorithm: str, signature: bytes, data: bytes) -> bool:
-    """Verify a raw SPEC signature value (Ed25519, or JWS-style ``r‖s`` for ECDSA)."""
+    """Verify a raw SPEC signature value (Ed25519, or JWS-style ``r‖s`` for ECDSA).
+
+    The caller has checked that ``algorithm`` fits the key (:func:`algorithm_for`).
+    """
     spec = ALGORITHMS[algorithm]
     if len(signature) != spec[2]:
         return False
     try:
-        if isinstance(key, ed25519.Ed25519PublicKey):
+        if algorithm == "Ed25519":
             # RFC 8032 §5.1.7: S must be below the group order (no malleable encodings).
             if int.from_bytes(signature[32:], "little") >= _L:
                 return False
-            key.verify(signature, data)
+            key.verify(signature, data)  # type: ignore[call-arg]
             return True
         half = spec[2] // 2
         r = int.from_bytes(signature[:half], "big")
         s = int.from_bytes(signature[half:], "big")
         hash_cls = spec[1]
         assert hash_cls is not None
-        key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hash_cls()))
+        key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hash_cls()))  # type: ignore[call-arg]
         return True
     except InvalidSignature:
         return False
@@ -200,7 +217,7 @@ class KeySigner:
     def sign(self, data: bytes) -> bytes:
         if isinstance(self._key, ed25519.Ed25519PrivateKey):
             return self._key.sign(data)
-        curve, hash_cls, length = ALGORITHMS[self.algorithm]
+        _curve, hash_cls, length = ALGORITHMS[self.algorithm]
         assert hash_cls is not None
         der = self._key.sign(data, ec.ECDSA(hash_cls()))
         r, s = decode_dss_signature(der)
@@ -217,15 +234,23 @@ class KeySigner:
 def private_key_to_pem(key: PrivateKey, password: bytes | None = None) -> bytes:
     """PKCS#8 PEM, encrypted with the best available scheme when a password is given."""
     enc: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+        serialization.BestAvailableEncryption(password)
+        if password
+        else serialization.NoEncryption()
     )
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
 
 
 def public_key_to_pem(key: PublicKey | PrivateKey) -> bytes:
     """SPKI PEM of a key's public half."""
-    pub = key.public_key() if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey) else key
-    return pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pub = (
+        key.public_key()
+        if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey)
+        else key
+    )
+    return pub.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def write_private_key(path: Path, key: PrivateKey, password: bytes | None = None) -> None:
@@ -249,7 +274,9 @@ def load_private_key(path: Path | str, password: bytes | None = None) -> Private
     return load_private_key_pem(data, password, source=str(path))
 
 
-def load_private_key_pem(data: bytes, password: bytes | None = None, *, source: str = "key") -> PrivateKey:
+def load_private_key_pem(
+    data: bytes, password: bytes | None = None, *, source: str = "key"
+) -> PrivateKey:
     """Load a PEM private key from bytes (see :func:`load_private_key`)."""
     if b"PRIVATE KEY-----" not in data:
         if b"PUBLIC KEY-----" in data or b"CERTIFICATE-----" in data:
@@ -266,7 +293,9 @@ def load_private_key_pem(data: bytes, password: bytes | None = None, *, source: 
             raise KeyLoadError(f"{source}: wrong password or damaged key") from exc
         raise KeyLoadError(f"{source}: not a usable private key ({exc})") from exc
     if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
-        raise KeyLoadError(f"{source}: unsupported key type {type(key).__name__} (use Ed25519 or ECDSA)")
+        raise KeyLoadError(
+            f"{source}: unsupported key type {type(key).__name__} (use Ed25519 or ECDSA)"
+        )
     try:
         algorithm_for(key)
     except KeyLoadError as exc:
@@ -289,7 +318,9 @@ def load_public_key_file(path: Path | str) -> tuple[PublicKey, bytes]:
         raise KeyLoadError(f"{path}: {exc}") from exc
 
 
-def load_signer(uri: str, password: bytes | None = None, *, certificates: Sequence[bytes] = ()) -> KeySigner:
+def load_signer(
+    uri: str, password: bytes | None = None, *, certificates: Sequence[bytes] = ()
+) -> KeySigner:
     """Load a signer from a key URI, in the manner of securesystemslib.
 
     ``file:PATH`` (or a bare path) reads a PEM private key file; ``envvar:NAME`` reads the PEM from
@@ -300,7 +331,10 @@ def load_signer(uri: str, password: bytes | None = None, *, certificates: Sequen
         value = os.environ.get(name)
         if value is None:
             raise KeyLoadError(f"environment variable {name} is not set")
-        return KeySigner(load_private_key_pem(value.encode(), password, source=f"${name}"), certificates=certificates)
+        return KeySigner(
+            load_private_key_pem(value.encode(), password, source=f"${name}"),
+            certificates=certificates,
+        )
     path = uri[len("file:") :] if uri.startswith("file:") else uri
     return KeySigner(load_private_key(path, password), certificates=certificates)
 
@@ -312,6 +346,7 @@ def load_signer(uri: str, password: bytes | None = None, *, certificates: Sequen
 class _Entry:
     info: KeyInfo
     key: PublicKey
+    algorithm: str
 
 
 class Keyring:
@@ -349,7 +384,7 @@ class Keyring:
                 )
             roles = set(roles) | old.info.roles
         info = KeyInfo(key_id=kid, spki_der=der, name=name, roles=frozenset(roles))
-        self._entries[kid] = _Entry(info, pub)
+        self._entries[kid] = _Entry(info, pub, algorithm_for(pub))
         return info
 
     def get(self, kid: str) -> KeyInfo | None:
@@ -359,6 +394,11 @@ class Keyring:
     def public_key(self, kid: str) -> PublicKey | None:
         entry = self._entries.get(kid)
         return entry.key if entry else None
+
+    def algorithm(self, kid: str) -> str | None:
+        """The SPEC algorithm name that goes with a key of the ring."""
+        entry = self._entries.get(kid)
+        return entry.algorithm if entry else None
 
     def __contains__(self, kid: object) -> bool:
         return kid in self._entries
@@ -372,7 +412,9 @@ class Keyring:
     # -- loading
 
     @classmethod
-    def from_entries(cls, entries: Iterable[Mapping[str, Any]], *, source: str = "keyring") -> Keyring:
+    def from_entries(
+        cls, entries: Iterable[Mapping[str, Any]], *, source: str = "keyring"
+    ) -> Keyring:
         """Build from ``[{"publicKey": PEM or base64url SPKI, "name": ..., "roles": [...]}]``."""
         ring = cls()
         for i, entry in enumerate(entries):
@@ -431,7 +473,9 @@ class Keyring:
         try:
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise KeyLoadError(f"{path}: not a keyring (JSON {{\"keys\": [...]}} or PEM): {exc}") from exc
+            raise KeyLoadError(
+                f'{path}: not a keyring (JSON {{"keys": [...]}} or PEM): {exc}'
+            ) from exc
         if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
             raise KeyLoadError(f'{path}: a keyring file is a JSON object {{"keys": [...]}}')
         return cls.from_entries(doc["keys"], source=str(path))

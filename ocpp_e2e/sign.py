@@ -9,7 +9,7 @@ True
 
 from __future__ import annotations
 
-import copy
+import json
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from ._b64 import b64_encode, b64url_encode
 from ._time import format_timestamp, utcnow
-from .canonical import dumps
+from .canonical import dumps, dumps_parsed, parse
 from .context import (
     VENDOR_ID,
     PendingCall,
@@ -42,7 +42,9 @@ def _signers(signers: Signer | Sequence[Signer]) -> list[Signer]:
     return out
 
 
-def signing_input(context: bytes, payload: bytes, signature: bytes, previous: bytes | None) -> bytes:
+def signing_input(
+    context: bytes, payload: bytes, signature: bytes, previous: bytes | None
+) -> bytes:
     """The JCS bytes of the SPEC §3 signing input, from the JCS bytes of its members.
 
     RFC 8785 sorts the members ``context`` < ``payload`` < ``previous`` < ``signature``; the members'
@@ -50,7 +52,34 @@ def signing_input(context: bytes, payload: bytes, signature: bytes, previous: by
     (large) payload is canonicalized once however many signatures it carries.
     """
     middle = b',"previous":' + previous if previous is not None else b""
-    return b'{"context":' + context + b',"payload":' + payload + middle + b',"signature":' + signature + b"}"
+    return (
+        b'{"context":'
+        + context
+        + b',"payload":'
+        + payload
+        + middle
+        + b',"signature":'
+        + signature
+        + b"}"
+    )
+
+
+def _plain(obj: Any) -> tuple[Any, bool]:
+    """A fresh plain-JSON copy of ``obj`` through the strict reader, and its ``jcs_safe`` flag.
+
+    Writing with ``allow_nan=False`` refuses NaN and non-JSON types; reading back refuses what SPEC
+    §2 refuses (big integers, numbers that do not survive a double), so nothing unverifiable is
+    ever signed.
+    """
+    parsed = parse(_json_text(obj))
+    return parsed.value, parsed.jcs_safe
+
+
+def _json_text(obj: Any) -> str:
+    try:
+        return json.dumps(obj, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise SigningError(f"not a JSON value: {exc}") from exc
 
 
 def sign_object(
@@ -73,7 +102,10 @@ def sign_object(
     ``chained=True`` each new signature also covers every signature before it (a relaying node's
     endorsement); chaining needs at least one earlier signature.
     """
-    result = copy.deepcopy(dict(obj))
+    plain, safe = _plain(obj)
+    if not isinstance(plain, dict):
+        raise SigningError("only a JSON object can carry signatures")
+    result: dict[str, Any] = plain
     where, existing, problems = find_signatures(result)
     if problems:
         raise SigningError(problems[0])
@@ -82,7 +114,7 @@ def sign_object(
     if where is not None:
         carrier = "top" if where == "top" else "customData"
     sigs: list[Any] = list(existing or [])
-    payload_jcs = dumps(signing_payload(result))
+    payload_jcs = dumps_parsed(signing_payload(result), safe)
     context_jcs = dumps(dict(context))
     when = format_timestamp(timestamp or utcnow())
     for signer in _signers(signers):
@@ -90,7 +122,11 @@ def sign_object(
             raise SigningError(f"an object carries at most {MAX_SIGNATURES} signatures")
         if chained and not sigs:
             raise SigningError("a chained signature needs an earlier signature to endorse")
-        sig: dict[str, Any] = {"keyId": signer.key_id, "algorithm": signer.algorithm, "timestamp": when}
+        sig: dict[str, Any] = {
+            "keyId": signer.key_id,
+            "algorithm": signer.algorithm,
+            "timestamp": when,
+        }
         if nonce:
             sig["nonce"] = b64url_encode(os.urandom(16))
         if destination is not None:
@@ -107,7 +143,8 @@ def sign_object(
             sig["name"] = name
         if description is not None:
             sig["description"] = dict(description)
-        data = signing_input(context_jcs, payload_jcs, dumps(sig), dumps(sigs) if chained else None)
+        previous = dumps_parsed(sigs, safe) if chained else None
+        data = signing_input(context_jcs, payload_jcs, dumps(sig), previous)
         sig["value"] = b64url_encode(signer.sign(data))
         sigs.append(sig)
     if carrier == "top":
@@ -141,7 +178,12 @@ def sign_frame(
     ocpp-e2e still accept the frame), top level for 1.6 and for CALLERROR details. For a response or
     error give ``call``: the CALL it answers (frame or :class:`PendingCall`).
     """
-    parsed = frame if isinstance(frame, Frame) else parse_frame(frame, ocpp=ocpp)
+    if isinstance(frame, Frame):
+        parsed = frame
+    elif isinstance(frame, list):
+        parsed = parse_frame(_json_text(frame), ocpp=ocpp)
+    else:
+        parsed = parse_frame(frame, ocpp=ocpp)
     kind = frame_kind(parsed)
     if parsed.is_call:
         assert parsed.action is not None
@@ -149,8 +191,10 @@ def sign_frame(
     else:
         if call is None:
             raise SigningError(f"signing a {kind.value} needs the CALL it answers")
-        pending = call if isinstance(call, PendingCall) else PendingCall.of(
-            call if isinstance(call, Frame) else parse_frame(call, ocpp=ocpp)
+        pending = (
+            call
+            if isinstance(call, PendingCall)
+            else PendingCall.of(call if isinstance(call, Frame) else parse_frame(call, ocpp=ocpp))
         )
         if pending.message_id != parsed.message_id:
             raise SigningError(
@@ -158,8 +202,13 @@ def sign_frame(
             )
         ctx = frame_context(ocpp, station, pending.action, kind, pending.request)
     options: dict[str, Any] = {
-        "context": ctx, "nonce": True, "destination": destination, "chained": chained,
-        "timestamp": timestamp, "embed_public_key": embed_public_key, "name": name,
+        "context": ctx,
+        "nonce": True,
+        "destination": destination,
+        "chained": chained,
+        "timestamp": timestamp,
+        "embed_public_key": embed_public_key,
+        "name": name,
     }
     value = list(parsed.value)
     if kind in (Kind.ERROR, Kind.RESULT_ERROR):
@@ -173,11 +222,14 @@ def sign_frame(
         value[index] = sign_object(parsed.payload, signers, carrier=carrier, **options)
     # The wire form is the RFC 8785 form of the frame: valid JSON for every peer, and numbers and
     # member order already canonical, which keeps verification on its fast path.
-    return dumps(value).decode("utf-8")
+    return dumps_parsed(value, parsed.jcs_safe).decode("utf-8")
 
 
 def _sign_error_details(
-    parsed: Frame, details_payload: dict[str, Any], signers: Signer | Sequence[Signer], options: dict[str, Any]
+    parsed: Frame,
+    details_payload: dict[str, Any],
+    signers: Signer | Sequence[Signer],
+    options: dict[str, Any],
 ) -> dict[str, Any]:
     # The signed object of an error is {errorCode, errorDescription, errorDetails}; its signatures
     # live in errorDetails.signatures. Sign a wrapper and move the signatures into the details.

@@ -25,19 +25,48 @@ from cryptography import x509
 from ._b64 import Base64Error, b64_decode, b64url_decode
 from ._time import SPEC_TIMESTAMP, utcnow
 from .canonical import dumps_parsed, parse
-from .context import PendingCall, find_signatures, frame_context, frame_kind, frame_signing_payload, signing_payload
+from .context import (
+    PendingCall,
+    find_signatures,
+    frame_context,
+    frame_kind,
+    frame_signing_payload,
+    signing_payload,
+)
 from .errors import InputError, KeyLoadError
 from .frames import Frame, parse_frame
-from .keys import ALGORITHMS, Keyring, PublicKey, algorithm_for, key_id, load_spki, spki_der, verify_raw
+from .keys import (
+    ALGORITHMS,
+    Keyring,
+    PublicKey,
+    algorithm_for,
+    key_id,
+    load_spki,
+    spki_der,
+    verify_raw,
+)
 from .model import CertificateValidator, Outcome, SignatureResult, Verification
 from .replay import ReplayCache
 from .sign import MAX_SIGNATURES, signing_input
 
 _MEMBERS = frozenset(
-    {"keyId", "algorithm", "value", "timestamp", "nonce", "destination", "chained", "publicKey",
-     "certificates", "name", "description"}
+    {
+        "keyId",
+        "algorithm",
+        "value",
+        "timestamp",
+        "nonce",
+        "destination",
+        "chained",
+        "publicKey",
+        "certificates",
+        "name",
+        "description",
+    }
 )
 MAX_CERTIFICATES = 4
+# Key ids already seen to be well formed (a string's form never changes, so this is only a cache).
+_GOOD_KEY_IDS: set[str] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +88,12 @@ def _leaf_spki(der: bytes) -> bytes:
         return spki_der(cert.public_key())  # type: ignore[arg-type]
     except (ValueError, TypeError) as exc:
         raise _Malformed(f"the leaf certificate cannot be read ({exc})") from exc
+
+
+@lru_cache(maxsize=256)
+def _leaf_key(spki: bytes) -> tuple[PublicKey, str]:
+    key = load_spki(spki)
+    return key, algorithm_for(key)
 
 
 @lru_cache(maxsize=4096)
@@ -160,12 +195,21 @@ class Verifier:
         if not isinstance(value, dict):
             raise InputError("a signed structure is a JSON object", "$")
         return self._verify(
-            value, signing_payload(value), dict(context), safe, now or utcnow(), require_nonce, check_freshness, None
+            value,
+            signing_payload(value),
+            dict(context),
+            safe,
+            now or utcnow(),
+            require_nonce,
+            check_freshness,
+            None,
         )
 
     # ------------------------------------------------------------------ internals
 
-    def _all_malformed(self, ctx: Mapping[str, Any], payload: Any, sigs: Any, where: str | None, reason: str) -> Verification:
+    def _all_malformed(
+        self, ctx: Mapping[str, Any], payload: Any, sigs: Any, where: str | None, reason: str
+    ) -> Verification:
         count = len(sigs) if isinstance(sigs, list) else (1 if sigs is not None else 0)
         results = tuple(SignatureResult(i, Outcome.MALFORMED, reason) for i in range(count))
         return Verification(ctx, payload, results, (reason,) if count else (), where)
@@ -187,17 +231,23 @@ class Verifier:
         if sigs is None:
             return Verification(ctx, payload, (), (), None)
         if not isinstance(sigs, list):
-            return self._all_malformed(ctx, payload, [None], where, "signatures must be a non-empty array")
+            return self._all_malformed(
+                ctx, payload, [None], where, "signatures must be a non-empty array"
+            )
         if not sigs:
             return self._all_malformed(ctx, payload, [None], where, "signatures is an empty array")
         if len(sigs) > MAX_SIGNATURES:
-            raise InputError(f"{len(sigs)} signatures on one object; at most {MAX_SIGNATURES}", where)
+            raise InputError(
+                f"{len(sigs)} signatures on one object; at most {MAX_SIGNATURES}", where
+            )
         first = sigs[0]
         if isinstance(first, dict) and first.get("chained") is True:
-            return self._all_malformed(ctx, payload, sigs, where, "the first signature cannot be chained")
+            return self._all_malformed(
+                ctx, payload, sigs, where, "the first signature cannot be chained"
+            )
         receiver = identity if identity is not None else self.identity
         # Keys of the context are fixed ASCII names, so sorting and escaping need no checks.
-        shared = _Shared(orjson.dumps(ctx, option=orjson.OPT_SORT_KEYS), payload, safe)
+        shared = _Shared(ctx, payload, safe)
         results = tuple(
             self._one(i, sig, sigs, shared, now, require_nonce, fresh, receiver)
             for i, sig in enumerate(sigs)
@@ -218,18 +268,35 @@ class Verifier:
         try:
             checked = _check_members(sig, require_nonce)
         except _Malformed as exc:
-            kid = sig.get("keyId") if isinstance(sig, dict) and isinstance(sig.get("keyId"), str) else None
+            kid = (
+                sig.get("keyId")
+                if isinstance(sig, dict) and isinstance(sig.get("keyId"), str)
+                else None
+            )
             return SignatureResult(index, Outcome.MALFORMED, str(exc), key_id=kid)
         kid, alg, value, ts_text, ts = checked
         base: dict[str, Any] = {
-            "key_id": kid, "algorithm": alg, "timestamp": ts_text,
-            "chained": sig.get("chained") is True, "destination": sig.get("destination"),
+            "key_id": kid,
+            "algorithm": alg,
+            "timestamp": ts_text,
+            "chained": sig.get("chained") is True,
+            "destination": sig.get("destination"),
             "claimed_name": sig.get("name"),
         }
         if alg not in ALGORITHMS:
-            return SignatureResult(index, Outcome.UNSUPPORTED_ALGORITHM, f"algorithm {alg!r} is not supported (use Ed25519, ES256, ES384 or ES512)", **base)
+            return SignatureResult(
+                index,
+                Outcome.UNSUPPORTED_ALGORITHM,
+                f"algorithm {alg!r} is not supported (use Ed25519, ES256, ES384 or ES512)",
+                **base,
+            )
         if len(value) != ALGORITHMS[alg][2]:
-            return SignatureResult(index, Outcome.MALFORMED, f"an {alg} value has {ALGORITHMS[alg][2]} bytes, this one {len(value)}", **base)
+            return SignatureResult(
+                index,
+                Outcome.MALFORMED,
+                f"an {alg} value has {ALGORITHMS[alg][2]} bytes, this one {len(value)}",
+                **base,
+            )
 
         # -- which key?
         key: PublicKey | None = None
@@ -244,26 +311,35 @@ class Verifier:
                 if embedded_kid != kid:
                     raise _Malformed("keyId does not match the fingerprint of publicKey")
             certs = sig.get("certificates")
-            chain: list[bytes] | None = None
+            chain: tuple[bytes, ...] | None = None
             if certs is not None:
-                chain = _decode_chain(certs)
+                if not isinstance(certs, list) or not all(isinstance(c, str) for c in certs):
+                    raise _Malformed("certificates must be a non-empty array of base64 strings")
+                chain = _decode_chain(tuple(certs))
                 if key_id(_leaf_spki(chain[0])) != kid:
                     raise _Malformed("keyId does not match the key of the leaf certificate")
         except _Malformed as exc:
             return SignatureResult(index, Outcome.MALFORMED, str(exc), **base)
         entry = self.keyring.get(kid)
+        key_alg: str | None = None
         if chain is not None:
             if self.certificates is None:
-                return SignatureResult(index, Outcome.UNTRUSTED_CERTIFICATE, "the signature carries certificates but no trust anchors are configured", **base)
+                return SignatureResult(
+                    index,
+                    Outcome.UNTRUSTED_CERTIFICATE,
+                    "the signature carries certificates but no trust anchors are configured",
+                    **base,
+                )
             verdict = self.certificates.validate(chain, at=ts, now=now)
             if not verdict.ok:
                 return SignatureResult(index, Outcome.UNTRUSTED_CERTIFICATE, verdict.reason, **base)
             usages, issuers, identity = verdict.usages, verdict.issuers, verdict.identity
             if entry is None:
                 assert verdict.leaf_spki is not None
-                key = load_spki(verdict.leaf_spki)
+                key, key_alg = _leaf_key(verdict.leaf_spki)
         if entry is not None:
             key = self.keyring.public_key(kid)
+            key_alg = self.keyring.algorithm(kid)
             identity, roles = entry.identity, entry.roles
         if key is None:
             if embedded is not None:
@@ -272,34 +348,87 @@ class Verifier:
                 )
                 reason = (
                     f"key {kid} is not in the keyring; the signature verifies only under its embedded publicKey, which grants no trust"
-                    if ok else f"key {kid} is not in the keyring, and the signature does not verify under its embedded publicKey either"
+                    if ok
+                    else f"key {kid} is not in the keyring, and the signature does not verify under its embedded publicKey either"
                 )
                 return SignatureResult(index, Outcome.UNKNOWN_KEY, reason, **base)
-            return SignatureResult(index, Outcome.UNKNOWN_KEY, f"key {kid} is not in the keyring and no certificate vouches for it", **base)
+            return SignatureResult(
+                index,
+                Outcome.UNKNOWN_KEY,
+                f"key {kid} is not in the keyring and no certificate vouches for it",
+                **base,
+            )
 
-        known: dict[str, Any] = {**base, "identity": identity, "trusted": True, "roles": roles, "usages": usages, "issuers": issuers}
-        if not key_matches_alg(key, alg):
-            return SignatureResult(index, Outcome.INVALID, f"algorithm {alg} does not match the signer's {algorithm_for(key)} key", **known)
+        known: dict[str, Any] = {
+            **base,
+            "identity": identity,
+            "trusted": True,
+            "roles": roles,
+            "usages": usages,
+            "issuers": issuers,
+        }
+        if key_alg is None:
+            key_alg = algorithm_for(key)
+        if key_alg != alg:
+            return SignatureResult(
+                index,
+                Outcome.INVALID,
+                f"algorithm {alg} does not match the signer's {key_alg} key",
+                **known,
+            )
         data = shared.input_for(sig, sigs, index)
         if not verify_raw(key, alg, value, data):
-            return SignatureResult(index, Outcome.INVALID, "the signature does not verify: the message or a signed member was changed", **known)
+            return SignatureResult(
+                index,
+                Outcome.INVALID,
+                "the signature does not verify: the message or a signed member was changed",
+                **known,
+            )
         if fresh:
             oldest = now - self.max_signature_age - self.clock_skew
             newest = now + self.clock_skew
             if ts < oldest:
-                return SignatureResult(index, Outcome.EXPIRED, f"signed at {ts_text}, older than maxSignatureAge {_fmt(self.max_signature_age)} plus clockSkew {_fmt(self.clock_skew)} at {now.isoformat()}", **known)
+                return SignatureResult(
+                    index,
+                    Outcome.EXPIRED,
+                    f"signed at {ts_text}, older than maxSignatureAge {_fmt(self.max_signature_age)} plus clockSkew {_fmt(self.clock_skew)} at {now.isoformat()}",
+                    **known,
+                )
             if ts > newest:
-                return SignatureResult(index, Outcome.EXPIRED, f"signed at {ts_text}, later than now {now.isoformat()} plus clockSkew {_fmt(self.clock_skew)}", **known)
+                return SignatureResult(
+                    index,
+                    Outcome.EXPIRED,
+                    f"signed at {ts_text}, later than now {now.isoformat()} plus clockSkew {_fmt(self.clock_skew)}",
+                    **known,
+                )
         destination = sig.get("destination")
         if destination is not None and destination != receiver:
             shown = repr(receiver) if receiver is not None else "not configured"
-            return SignatureResult(index, Outcome.WRONG_DESTINATION, f"addressed to {destination!r}; this receiver is {shown}", **known)
-        digest = hashlib.sha256(data).digest()
+            return SignatureResult(
+                index,
+                Outcome.WRONG_DESTINATION,
+                f"addressed to {destination!r}; this receiver is {shown}",
+                **known,
+            )
         if self.replay_cache is not None:
+            digest = hashlib.sha256(data).digest()
             expires = ts + self.max_signature_age + self.clock_skew
             if self.replay_cache.check_and_add(kid, digest, expires, now):
-                return SignatureResult(index, Outcome.REPLAYED, f"this signature of {identity} was already seen (same key and signing input)", input_digest=digest.hex(), **known)
-        return SignatureResult(index, Outcome.VALID, f"valid signature of {identity}", input_digest=digest.hex(), **known)
+                return SignatureResult(
+                    index,
+                    Outcome.REPLAYED,
+                    f"this signature of {identity} was already seen (same key and signing input)",
+                    input_digest=digest.hex(),
+                    **known,
+                )
+            return SignatureResult(
+                index,
+                Outcome.VALID,
+                f"valid signature of {identity}",
+                input_digest=digest.hex(),
+                **known,
+            )
+        return SignatureResult(index, Outcome.VALID, f"valid signature of {identity}", **known)
 
 
 def key_matches_alg(key: PublicKey, alg: str) -> bool:
@@ -316,29 +445,38 @@ def _fmt(delta: timedelta) -> str:
 class _Shared:
     """What all signatures of one object share: the JCS of the context and (lazily) the payload."""
 
-    __slots__ = ("context", "payload", "payload_jcs", "safe")
+    __slots__ = ("context", "context_obj", "payload", "payload_jcs", "safe")
 
-    def __init__(self, context: bytes, payload: Any, safe: bool) -> None:
-        self.context = context
+    def __init__(self, context: Mapping[str, Any], payload: Any, safe: bool) -> None:
+        self.context_obj = context
+        self.context = orjson.dumps(context, option=orjson.OPT_SORT_KEYS)
         self.payload = payload
         self.payload_jcs: bytes | None = None
         self.safe = safe
 
     def input_for(self, sig: Mapping[str, Any], sigs: Sequence[Any], index: int) -> bytes:
-        if self.payload_jcs is None:
-            self.payload_jcs = dumps_parsed(self.payload, self.safe)
         unsigned = {k: v for k, v in sig.items() if k != "value"}
-        previous = dumps_parsed(list(sigs[:index]), self.safe) if sig.get("chained") is True else None
-        return signing_input(self.context, self.payload_jcs, dumps_parsed(unsigned, self.safe), previous)
+        if sig.get("chained") is True:
+            if self.payload_jcs is None:
+                self.payload_jcs = dumps_parsed(self.payload, self.safe)
+            previous = dumps_parsed(list(sigs[:index]), self.safe)
+            return signing_input(
+                self.context, self.payload_jcs, dumps_parsed(unsigned, self.safe), previous
+            )
+        # The common case, one canonicalization for the whole input (context keys are fixed ASCII).
+        return dumps_parsed(
+            {"context": self.context_obj, "payload": self.payload, "signature": unsigned}, self.safe
+        )
 
 
-def _decode_chain(certs: Any) -> list[bytes]:
-    if not isinstance(certs, list) or not certs or not all(isinstance(c, str) for c in certs):
+@lru_cache(maxsize=256)
+def _decode_chain(certs: tuple[str, ...]) -> tuple[bytes, ...]:
+    if not certs:
         raise _Malformed("certificates must be a non-empty array of base64 strings")
     if len(certs) > MAX_CERTIFICATES:
         raise _Malformed(f"{len(certs)} certificates; at most {MAX_CERTIFICATES}")
     try:
-        return [b64_decode(c) for c in certs]
+        return tuple(b64_decode(c) for c in certs)
     except Base64Error as exc:
         raise _Malformed(f"certificates: {exc}") from exc
 
@@ -354,11 +492,14 @@ def _check_members(sig: Any, require_nonce: bool) -> tuple[str, str, bytes, str,
         if not isinstance(sig.get(member), str):
             raise _Malformed(f"{member} is required and must be a string")
     kid: str = sig["keyId"]
-    try:
-        if len(b64url_decode(kid)) != 32:
-            raise _Malformed("keyId must be base64url of a SHA-256 digest (43 characters)")
-    except Base64Error as exc:
-        raise _Malformed(f"keyId: {exc}") from exc
+    if kid not in _GOOD_KEY_IDS:
+        try:
+            if len(b64url_decode(kid)) != 32:
+                raise _Malformed("keyId must be base64url of a SHA-256 digest (43 characters)")
+        except Base64Error as exc:
+            raise _Malformed(f"keyId: {exc}") from exc
+        if len(_GOOD_KEY_IDS) < 65536:
+            _GOOD_KEY_IDS.add(kid)
     try:
         value = b64url_decode(sig["value"])
     except Base64Error as exc:
@@ -394,6 +535,10 @@ def _check_members(sig: Any, require_nonce: bool) -> tuple[str, str, bytes, str,
         raise _Malformed("name must be a string of at most 256 characters")
     if "description" in sig:
         desc = sig["description"]
-        if not isinstance(desc, dict) or not all(isinstance(v, str) and len(v) <= 256 for v in desc.values()):
-            raise _Malformed("description must be a language map of strings of at most 256 characters")
+        if not isinstance(desc, dict) or not all(
+            isinstance(v, str) and len(v) <= 256 for v in desc.values()
+        ):
+            raise _Malformed(
+                "description must be a language map of strings of at most 256 characters"
+            )
     return kid, sig["algorithm"], value, ts_text, ts

@@ -18,8 +18,8 @@ from ..errors import OcppE2EError
 from ..frames import OCPP_VERSIONS, parse_frame
 from ..keys import (
     ALGORITHMS,
-    KeySigner,
     Keyring,
+    KeySigner,
     generate_private_key,
     load_private_key,
     public_key_to_pem,
@@ -30,8 +30,15 @@ from ..sign import sign_frame
 from ..verify import FrameVerification, Verifier
 from ._io import EXIT_FAILED, fail, parse_now, read_bytes, write_output
 
-OcppOption = Annotated[str, typer.Option("--ocpp", help="OCPP version of the connection: 1.6, 2.0.1 or 2.1.")]
-StationOption = Annotated[str, typer.Option("--station", help="Identity of the charging station whose connection carries the frame.")]
+OcppOption = Annotated[
+    str, typer.Option("--ocpp", help="OCPP version of the connection: 1.6, 2.0.1 or 2.1.")
+]
+StationOption = Annotated[
+    str,
+    typer.Option(
+        "--station", help="Identity of the charging station whose connection carries the frame."
+    ),
+]
 CallOption = Annotated[
     str | None,
     typer.Option("--call", help="For a CALLRESULT/CALLERROR: file with the CALL frame it answers."),
@@ -74,10 +81,21 @@ def _pending(call: str | None, ocpp: str) -> PendingCall | None:
 
 
 def keygen(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Private key file to write (PKCS#8 PEM, mode 0600).")],
-    algorithm: Annotated[str, typer.Option("--algorithm", "-a", help="Ed25519, ES256, ES384 or ES512.")] = "Ed25519",
-    public_out: Annotated[Path | None, typer.Option("--public-out", help="Also write the public key (SPKI PEM).")] = None,
-    password_env: Annotated[str | None, typer.Option("--password-env", help="Encrypt with the password in this environment variable.")] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Private key file to write (PKCS#8 PEM, mode 0600).")
+    ],
+    algorithm: Annotated[
+        str, typer.Option("--algorithm", "-a", help="Ed25519, ES256, ES384 or ES512.")
+    ] = "Ed25519",
+    public_out: Annotated[
+        Path | None, typer.Option("--public-out", help="Also write the public key (SPKI PEM).")
+    ] = None,
+    password_env: Annotated[
+        str | None,
+        typer.Option(
+            "--password-env", help="Encrypt with the password in this environment variable."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:
     """Generate a signing key; prints its key id (never the private key).
@@ -115,19 +133,42 @@ def canonicalize(
 
 
 def sign(
-    source: Annotated[str, typer.Argument(help="Frame file (an OCPP-J JSON array), or - for stdin.")],
-    key: Annotated[list[str], typer.Option("--key", "-k", help="Private key (PEM file or key URI file:/envvar:); repeat for several signers.")],
+    source: Annotated[
+        str, typer.Argument(help="Frame file (an OCPP-J JSON array), or - for stdin.")
+    ],
+    key: Annotated[
+        list[str],
+        typer.Option(
+            "--key",
+            "-k",
+            help="Private key (PEM file or key URI file:/envvar:); repeat for several signers.",
+        ),
+    ],
     station: StationOption,
     ocpp: OcppOption = "2.0.1",
     call: CallOption = None,
     certificates: Annotated[
         list[Path] | None,
-        typer.Option("--certificates", help="PEM chain (leaf first) to attach; one per --key, in order."),
+        typer.Option(
+            "--certificates", help="PEM chain (leaf first) to attach; one per --key, in order."
+        ),
     ] = None,
-    destination: Annotated[str | None, typer.Option("--destination", help="Intended receiver's id.")] = None,
-    chained: Annotated[bool, typer.Option("--chained", help="Endorse the signatures already present (relaying node).")] = False,
-    embed_public_key: Annotated[bool, typer.Option("--embed-public-key", help="Add publicKey (grants no trust).")] = False,
-    password_env: Annotated[str | None, typer.Option("--password-env", help="Password of encrypted keys, from this environment variable.")] = None,
+    destination: Annotated[
+        str | None, typer.Option("--destination", help="Intended receiver's id.")
+    ] = None,
+    chained: Annotated[
+        bool,
+        typer.Option("--chained", help="Endorse the signatures already present (relaying node)."),
+    ] = False,
+    embed_public_key: Annotated[
+        bool, typer.Option("--embed-public-key", help="Add publicKey (grants no trust).")
+    ] = False,
+    password_env: Annotated[
+        str | None,
+        typer.Option(
+            "--password-env", help="Password of encrypted keys, from this environment variable."
+        ),
+    ] = None,
     out: Annotated[str, typer.Option("--out", "-o", help="Output file, or - for stdout.")] = "-",
 ) -> None:
     """Sign an OCPP-J frame for a station's connection (SPEC §1, §3).
@@ -157,15 +198,27 @@ def sign(
     data, name = read_bytes(source)
     try:
         text = sign_frame(
-            data, signers, ocpp=ocpp, station=station, call=_pending(call, ocpp), destination=destination,
-            chained=chained, embed_public_key=embed_public_key,
+            data,
+            signers,
+            ocpp=ocpp,
+            station=station,
+            call=_pending(call, ocpp),
+            destination=destination,
+            chained=chained,
+            embed_public_key=embed_public_key,
         )
     except OcppE2EError as exc:
         fail(f"{name}: {exc}")
     write_output(out, text + ("\n" if out == "-" else ""))
 
 
-def _verifier(keyring: str | None, trust_anchor: list[Path] | None, max_age: int, clock_skew: int, receiver: str | None) -> Verifier:
+def _verifier(
+    keyring: str | None,
+    trust_anchor: list[Path] | None,
+    max_age: int,
+    clock_skew: int,
+    receiver: str | None,
+) -> Verifier:
     ring = Keyring()
     if keyring is not None:
         _warn_demo([keyring])
@@ -185,25 +238,44 @@ def _verifier(keyring: str | None, trust_anchor: list[Path] | None, max_age: int
                 fail(f"{path}: {exc}")
         validator = ChainValidator(anchors)
     return Verifier(
-        ring, certificates=validator, max_signature_age=timedelta(seconds=max_age),
-        clock_skew=timedelta(seconds=clock_skew), identity=receiver,
+        ring,
+        certificates=validator,
+        max_signature_age=timedelta(seconds=max_age),
+        clock_skew=timedelta(seconds=clock_skew),
+        identity=receiver,
     )
 
 
-KeyringOption = Annotated[str | None, typer.Option("--keyring", help="Keyring file (JSON) or folder of *.pem public keys.")]
-AnchorOption = Annotated[list[Path] | None, typer.Option("--trust-anchor", help="Root certificate(s) (PEM) for signatures with certificates.")]
-NowOption = Annotated[str | None, typer.Option("--now", help="Time of receipt (RFC 3339); default: the system clock.")]
+KeyringOption = Annotated[
+    str | None,
+    typer.Option("--keyring", help="Keyring file (JSON) or folder of *.pem public keys."),
+]
+AnchorOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--trust-anchor", help="Root certificate(s) (PEM) for signatures with certificates."
+    ),
+]
+NowOption = Annotated[
+    str | None, typer.Option("--now", help="Time of receipt (RFC 3339); default: the system clock.")
+]
 AgeOption = Annotated[int, typer.Option("--max-age", help="maxSignatureAge in seconds.")]
 SkewOption = Annotated[int, typer.Option("--clock-skew", help="clockSkew in seconds.")]
-ReceiverOption = Annotated[str | None, typer.Option("--receiver", help="This receiver's id, for destination checks.")]
+ReceiverOption = Annotated[
+    str | None, typer.Option("--receiver", help="This receiver's id, for destination checks.")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def _verify_one(source: str, ocpp: str, station: str, call: str | None, verifier: Verifier, now: str | None) -> FrameVerification:
+def _verify_one(
+    source: str, ocpp: str, station: str, call: str | None, verifier: Verifier, now: str | None
+) -> FrameVerification:
     _check_ocpp(ocpp)
     data, name = read_bytes(source)
     try:
-        return verifier.verify_frame(data, ocpp=ocpp, station=station, call=_pending(call, ocpp), now=parse_now(now))
+        return verifier.verify_frame(
+            data, ocpp=ocpp, station=station, call=_pending(call, ocpp), now=parse_now(now)
+        )
     except OcppE2EError as exc:
         fail(f"{name}: {exc}")
 
@@ -229,7 +301,11 @@ def verify(
     result = _verify_one(source, ocpp, station, call, verifier, now)
     v = result.verification
     if as_json:
-        typer.echo(json.dumps({"messageId": result.frame.message_id, **v.to_dict(), "ok": v.all_valid}, indent=2))
+        typer.echo(
+            json.dumps(
+                {"messageId": result.frame.message_id, **v.to_dict(), "ok": v.all_valid}, indent=2
+            )
+        )
     else:
         if not v.signatures:
             typer.echo("no signatures")
@@ -265,13 +341,21 @@ def inspect(
         return
     console = Console()
     ctx: dict[str, Any] = dict(v.context)
-    console.print(f"frame {result.frame.type.name} id={result.frame.message_id!r} context={json.dumps(ctx)}")
+    console.print(
+        f"frame {result.frame.type.name} id={result.frame.message_id!r} context={json.dumps(ctx)}"
+    )
     table = Table("#", "signer", "keyId", "algorithm", "timestamp", "chained", "verdict", "reason")
     for sig in v.signatures:
         colour = "green" if sig.valid else "red"
         table.add_row(
-            str(sig.index), sig.identity or "-", (sig.key_id or "-")[:12] + "…", sig.algorithm or "-",
-            sig.timestamp or "-", "yes" if sig.chained else "", f"[{colour}]{sig.outcome.value}[/]", sig.reason,
+            str(sig.index),
+            sig.identity or "-",
+            (sig.key_id or "-")[:12] + "…",
+            sig.algorithm or "-",
+            sig.timestamp or "-",
+            "yes" if sig.chained else "",
+            f"[{colour}]{sig.outcome.value}[/]",
+            sig.reason,
         )
     console.print(table if v.signatures else "no signatures")
     if not v.all_valid:
