@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -140,7 +141,10 @@ def load_public_key_text(text: str) -> tuple[PublicKey, bytes]:
             raise KeyLoadError(f"not a PEM public key: {exc}") from exc
         if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
             raise KeyLoadError(f"unsupported public key type {type(key).__name__}")
-        der = spki_der(key)
+        # Check the DER the PEM holds, not the key re-encoded: a compressed point is refused
+        # (SPEC §1), never silently normalized.
+        body = "".join(line for line in text.splitlines() if not line.startswith("-----"))
+        der = base64.b64decode(body)
         return load_spki(der), der
     try:
         der = b64url_decode(text)
