@@ -21,8 +21,14 @@ def _blocks(language: str) -> list[str]:
 def test_readme_starts_with_the_two_setup_commands() -> None:
     first = _blocks("sh")[0].strip().splitlines()
     assert len(first) == 2
-    assert first[0].startswith("python3 -m venv .venv && .venv/bin/pip install") and " audit " in first[0]
-    assert first[1] == "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && .venv/bin/pytest"
+    assert (
+        first[0].startswith("python3 -m venv .venv && .venv/bin/pip install")
+        and " audit " in first[0]
+    )
+    assert (
+        first[1]
+        == "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && .venv/bin/pytest"
+    )
     assert README.startswith("```sh\n" + first[0])
 
 
@@ -31,13 +37,15 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert _blocks("sh")[0].strip().splitlines()[1] in ci
 
 
-def test_python_examples_run_and_print_what_the_comments_say(capsys: pytest.CaptureFixture[str]) -> None:
+def test_python_examples_run_and_print_what_the_comments_say(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     namespace: dict[str, object] = {}
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
         for block in _blocks("python"):
-            exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+            exec(compile(block, "README.md", "exec"), namespace)  # our own README
     finally:
         os.chdir(cwd)
     out = capsys.readouterr().out.splitlines()
@@ -55,10 +63,21 @@ def test_cli_walkthrough_runs_with_the_documented_exit_codes(tmp_path: Path) -> 
         command = "\n".join(line for line in command.splitlines() if not line.startswith("#"))
         if not command.strip():
             continue
-        proc = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True)
-        results.append((command.split()[1] if command.startswith("ocpp-e2e") else "echo", proc.returncode, proc.stdout))
+        proc = subprocess.run(
+            ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        results.append(
+            (
+                command.split()[1] if command.startswith("ocpp-e2e") else "echo",
+                proc.returncode,
+                proc.stdout,
+            )
+        )
     codes = [(name, code) for name, code, _ in results]
     assert codes == [("echo", 0), ("sign", 0), ("verify", 0), ("inspect", 1), ("policy", 0)]
     assert "[0] valid: ops-1" in results[2][2]
     assert "invalid" in results[3][2]
-    assert "PERMIT — permitted by rule configuration-by-operator; signers: ops-1 [csms-operator]" in results[4][2]
+    assert (
+        "PERMIT — permitted by rule configuration-by-operator; signers: ops-1 [csms-operator]"
+        in results[4][2]
+    )
