@@ -333,7 +333,7 @@ class _Reader:
         while True:
             self.skip()
             if not self.text.startswith('"', self.pos):
-                self.fail("expected a member name in double quotes", path)
+                self.fail_separator("a member name in double quotes", path)
             key = self.string(path)
             if key in out:
                 self.fail(f"duplicate member name {orjson.dumps(key).decode()}", path)
@@ -341,7 +341,7 @@ class _Reader:
                 self.safe = False
             self.skip()
             if not self.text.startswith(":", self.pos):
-                self.fail("expected ':' after a member name", (*path, key))
+                self.fail_separator("':' after a member name", (*path, key))
             self.pos += 1
             self.skip()
             out[key] = self.value((*path, key), depth + 1)
@@ -352,7 +352,7 @@ class _Reader:
             if self.text.startswith("}", self.pos):
                 self.pos += 1
                 return out
-            self.fail_separator("'}' in an object", path)
+            self.fail_separator("',' or '}' in an object", path)
 
     def arr(self, path: tuple[str | int, ...], depth: int) -> list[Any]:
         self.pos += 1
@@ -371,12 +371,12 @@ class _Reader:
             if self.text.startswith("]", self.pos):
                 self.pos += 1
                 return out
-            self.fail_separator("']' in an array", path)
+            self.fail_separator("',' or ']' in an array", path)
 
-    def fail_separator(self, closing: str, path: tuple[str | int, ...]) -> None:
+    def fail_separator(self, expected: str, path: tuple[str | int, ...]) -> None:
         if self.pos >= len(self.text):
             self.fail("unexpected end of input (truncated JSON)", path)
-        self.fail(f"expected ',' or {closing}", path)
+        self.fail(f"expected {expected}", path)
 
     def string(self, path: tuple[str | int, ...]) -> str:
         text = self.text
