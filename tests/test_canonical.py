@@ -138,7 +138,9 @@ def test_byte_order_mark_is_refused() -> None:
     assert "byte-order mark" in refused("\ufeff{}").reason
 
 
-@pytest.mark.parametrize("escape", ["\\ud800", "\\udbff", "\\udc00", "\\udfff", "\\udc00\\ud800", "\\ud800x"])
+@pytest.mark.parametrize(
+    "escape", ["\\ud800", "\\udbff", "\\udc00", "\\udfff", "\\udc00\\ud800", "\\ud800x"]
+)
 def test_escaped_lone_surrogate_is_refused(escape: str) -> None:
     err = refused('{"k": ["' + escape + '"]}')
     assert "lone surrogate" in err.reason
@@ -180,7 +182,9 @@ def test_numbers_that_do_not_survive_a_double_are_refused(literal: str, reason: 
     assert err.where is not None and err.where.startswith("$.limit ")
 
 
-@pytest.mark.parametrize("literal", ["9007199254740992", "-9007199254740992", "123456789012345678901234567890"])
+@pytest.mark.parametrize(
+    "literal", ["9007199254740992", "-9007199254740992", "123456789012345678901234567890"]
+)
 def test_integers_beyond_the_safe_range_are_refused(literal: str) -> None:
     err = refused("[" + literal + "]")
     assert "beyond ±(2^53−1)" in err.reason
@@ -294,7 +298,21 @@ _INTS = st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER)
 _TEXT = st.text(
     st.one_of(
         st.characters(blacklist_categories=("Cs",)),
-        st.sampled_from(['"', "\\", "\n", "\x00", "\x1f", "\x7f", "\u2028", "\ue000", "\uffff", "\U0001f602", ":"]),
+        st.sampled_from(
+            [
+                '"',
+                "\\",
+                "\n",
+                "\x00",
+                "\x1f",
+                "\x7f",
+                "\u2028",
+                "\ue000",
+                "\uffff",
+                "\U0001f602",
+                ":",
+            ]
+        ),
     ),
     max_size=8,
 )
@@ -357,7 +375,11 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+        return (
+            isinstance(b, list)
+            and len(a) == len(b)
+            and all(_same(x, y) for x, y in zip(a, b, strict=True))
+        )
     return type(a) is type(b) and a == b
 
 
@@ -428,7 +450,11 @@ REFUSALS = [
 
 
 @FAST
-@given(JSON_VALUES, st.sampled_from(REFUSALS), st.sampled_from(["", '"\\n"', '"\\u00e9"', '"\\ud83d\\ude02"', "1e-7"]))
+@given(
+    JSON_VALUES,
+    st.sampled_from(REFUSALS),
+    st.sampled_from(["", '"\\n"', '"\\u00e9"', '"\\ud83d\\ude02"', "1e-7"]),
+)
 def test_every_refusal_is_refused_by_every_reader(value: Any, bad: str, steer: str) -> None:
     text = "[" + orjson.dumps(value).decode() + "," + (steer + "," if steer else "") + bad + "]"
     assert _fast(text.encode()) is None

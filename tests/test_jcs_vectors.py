@@ -28,7 +28,14 @@ def _double(ieee_hex: str) -> float:
 
 
 def test_the_vector_folder_has_all_six_pairs() -> None:
-    assert PAIRS == ["arrays.json", "french.json", "structures.json", "unicode.json", "values.json", "weird.json"]
+    assert PAIRS == [
+        "arrays.json",
+        "french.json",
+        "structures.json",
+        "unicode.json",
+        "values.json",
+        "weird.json",
+    ]
 
 
 # values.json holds 333333333.33333329: 17 significant digits whose exact decimal value is not the
@@ -69,7 +76,11 @@ def test_values_vector_is_refused_by_the_strict_reader_at_the_inexact_number() -
 
 
 def test_values_vector_with_the_number_in_its_shortest_form_canonicalizes_exactly() -> None:
-    raw = (JCS / "input" / "values.json").read_bytes().replace(b"333333333.33333329", b"333333333.3333333")
+    raw = (
+        (JCS / "input" / "values.json")
+        .read_bytes()
+        .replace(b"333333333.33333329", b"333333333.3333333")
+    )
     parsed = parse(raw)
     expected = (JCS / "output" / "values.json").read_bytes()
     assert dumps_parsed(parsed.value, parsed.jcs_safe) == expected
@@ -162,7 +173,11 @@ def _check_es6_file(path: Path, expected_lines: int) -> None:
 
 @pytest.mark.parametrize(
     ("name", "lines"),
-    [("es6testfile1k.txt", 1_000), ("es6testfile10k.txt", 10_000), ("es6testfile100k.txt.gz", 100_000)],
+    [
+        ("es6testfile1k.txt", 1_000),
+        ("es6testfile10k.txt", 10_000),
+        ("es6testfile100k.txt.gz", 100_000),
+    ],
 )
 def test_every_line_of_the_es6_number_file(name: str, lines: int) -> None:
     _check_es6_file(JCS / name, lines)

@@ -181,7 +181,9 @@ def test_unsupported_curve_private_key_is_refused(tmp_path: Path) -> None:
         load_private_key(path)
 
 
-def test_load_signer_from_file_uri_and_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_signer_from_file_uri_and_env_var(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     key = generate_private_key("ES256")
     path = tmp_path / "k.pem"
     write_private_key(path, key)
@@ -227,7 +229,11 @@ def test_compressed_p256_key_in_a_keyring_is_refused() -> None:
 
 def test_compressed_p256_key_as_pem_in_a_keyring_is_refused() -> None:
     comp = compressed_p256_spki(ec.generate_private_key(ec.SECP256R1()))
-    pem = "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(comp).decode() + "\n-----END PUBLIC KEY-----\n"
+    pem = (
+        "-----BEGIN PUBLIC KEY-----\n"
+        + base64.b64encode(comp).decode()
+        + "\n-----END PUBLIC KEY-----\n"
+    )
     with pytest.raises(KeyLoadError, match="compressed"):
         Keyring.from_entries([{"publicKey": pem, "name": "x"}])
 
@@ -250,8 +256,10 @@ def test_spki_with_trailing_bytes_is_refused() -> None:
 
 
 def test_rsa_public_key_is_refused() -> None:
-    der = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    der = (
+        rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     with pytest.raises(KeyLoadError, match="unsupported"):
         load_spki(der)
@@ -368,10 +376,15 @@ def test_single_pem_file_is_a_keyring(tmp_path: Path) -> None:
         ("[]", re.escape('a keyring file is a JSON object {"keys": [...]}')),
         ('{"keys": [{"publicKey": "x", "color": "red"}]}', r"keys\[0\]: unknown member\(s\) color"),
         ('{"keys": [{"name": "x"}]}', r"keys\[0\]\.publicKey: required"),
-        ('{"keys": [{"publicKey": "AAAA", "roles": "admin"}]}', r"keys\[0\]\.roles: must be a list"),
+        (
+            '{"keys": [{"publicKey": "AAAA", "roles": "admin"}]}',
+            r"keys\[0\]\.roles: must be a list",
+        ),
     ],
 )
-def test_bad_keyring_file_names_the_file_and_the_problem(tmp_path: Path, content: str, reason: str) -> None:
+def test_bad_keyring_file_names_the_file_and_the_problem(
+    tmp_path: Path, content: str, reason: str
+) -> None:
     path = tmp_path / "ring.json"
     path.write_text(content)
     with pytest.raises(KeyLoadError, match=reason) as info:
