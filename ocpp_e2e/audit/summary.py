@@ -1,0 +1,139 @@
+"""The summary of an audit: counts per verdict, kind, station and signer, and a timeline.
+
+Everything here is a count, so memory does not grow with the log (the timeline keeps one entry
+per minute that saw frames).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .engine import FrameResult
+from .findings import Finding
+from .logs import ReadStats
+
+VERDICTS = ("permit-signed", "permit-unsigned", "deny", "unread")
+
+
+@dataclass
+class StationCounts:
+    """Per station: frames, frames with a valid trusted signature, denied frames, findings."""
+
+    frames: int = 0
+    signed: int = 0
+    denied: int = 0
+    findings: int = 0
+
+
+@dataclass
+class Summary:
+    """Counts accumulated frame by frame (:meth:`add`), closed with :meth:`finish`."""
+
+    items: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    severities: Counter[str] = field(default_factory=Counter)
+    stations: dict[str, StationCounts] = field(default_factory=dict)
+    signers: Counter[str] = field(default_factory=Counter)
+    timeline: dict[int, Counter[str]] = field(default_factory=dict)
+    failing: int = 0
+    stats: ReadStats = field(default_factory=ReadStats)
+
+    def add(self, result: FrameResult) -> None:
+        """Count one frame's result."""
+        self.items += 1
+        self.verdicts[result.verdict] += 1
+        for finding in result.findings:
+            self.kinds[finding.kind.value] += 1
+            self.severities[finding.severity.value] += 1
+            if finding.fails:
+                self.failing += 1
+        if result.station is not None:
+            counts = self.stations.get(result.station)
+            if counts is None:
+                counts = self.stations[result.station] = StationCounts()
+            counts.frames += 1
+            counts.signed += bool(result.signers)
+            counts.denied += result.verdict == "deny"
+            counts.findings += len(result.findings)
+        for signer in result.signers:
+            self.signers[signer] += 1
+        if result.minute is not None:
+            bucket = self.timeline.get(result.minute)
+            if bucket is None:
+                bucket = self.timeline[result.minute] = Counter()
+            bucket[result.verdict] += 1
+
+    def finish(self, stats: ReadStats) -> None:
+        """Attach what the readers counted."""
+        self.stats = stats
+
+    @property
+    def passed(self) -> bool:
+        """True when no frame was denied and no finding is an error or critical."""
+        return self.failing == 0 and self.verdicts["deny"] == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``"type": "summary"``); field names are stable (docs/audit.md)."""
+        minutes = sorted(self.timeline)
+        return {
+            "type": "summary",
+            "passed": self.passed,
+            "files": dict(self.stats.formats),
+            "lines": self.stats.lines,
+            "frames": self.stats.records,
+            "unreadableLines": self.stats.unreadable,
+            "otherLines": self.stats.other,
+            "first": _minute(minutes[0]) if minutes else None,
+            "last": _minute(minutes[-1]) if minutes else None,
+            "verdicts": {v: self.verdicts[v] for v in VERDICTS},
+            "findings": sum(self.kinds.values()),
+            "failing": self.failing,
+            "byKind": dict(sorted(self.kinds.items())),
+            "bySeverity": dict(sorted(self.severities.items())),
+            "stations": {
+                s: {
+                    "frames": c.frames,
+                    "signed": c.signed,
+                    "denied": c.denied,
+                    "findings": c.findings,
+                }
+                for s, c in sorted(self.stations.items())
+            },
+            "signers": dict(sorted(self.signers.items())),
+        }
+
+    def timeline_rows(self, buckets: int = 96) -> list[dict[str, Any]]:
+        """The timeline in at most ``buckets`` bars: ``{"start", "minutes", <verdict>: count}``."""
+        if not self.timeline:
+            return []
+        first, last = min(self.timeline), max(self.timeline)
+        width = max(1, -(-(last - first + 1) // buckets))
+        rows: dict[int, Counter[str]] = {}
+        for minute, counts in self.timeline.items():
+            start = first + (minute - first) // width * width
+            rows.setdefault(start, Counter()).update(counts)
+        return [
+            {"start": _minute(m), "minutes": width, **{v: rows[m][v] for v in VERDICTS}}
+            for m in sorted(rows)
+        ]
+
+
+def _minute(minute: int) -> str:
+    return datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+@dataclass
+class AuditReport:
+    """The findings of an audit in input order, and its summary."""
+
+    findings: list[Finding]
+    summary: Summary
+
+    @property
+    def exit_status(self) -> int:
+        """0 when nothing violates the policy, 1 otherwise."""
+        return 0 if self.summary.passed else 1
