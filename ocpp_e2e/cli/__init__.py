@@ -18,7 +18,7 @@ app = typer.Typer(
 core.register(app)
 
 # Sub-command groups, each a module of this package with a typer ``app``; one name per group.
-_GROUPS: tuple[str, ...] = ("pki", "ticket", "meter", "tariff", "policy")
+_GROUPS: tuple[str, ...] = ("pki", "ticket", "meter", "tariff", "policy", "audit")
 
 for _name in _GROUPS:
     _module = importlib.import_module(f"{__name__}.{_name}")
