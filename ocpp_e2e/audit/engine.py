@@ -26,6 +26,10 @@ from .logs import LogRecord, UnreadableLine
 #: request to another (SPEC §3: a signed response is bound to its request's digest R).
 RECENT_CALLS = 64
 _CHARGING_STATION_USAGE = "chargingStation"
+# Kinds whose detail already is the policy's reason for denying.
+_SELF_EXPLAINING = frozenset(
+    {FindingKind.DENIED, FindingKind.UNSIGNED_REQUIRED, FindingKind.INVALID}
+)
 # Outcomes decided after the signature value verified: the signed bytes are authentic.
 _VERIFIED = frozenset({Outcome.VALID, Outcome.EXPIRED, Outcome.WRONG_DESTINATION, Outcome.REPLAYED})
 

@@ -200,7 +200,9 @@ def _put(inbox: Queue[Any], item: Any, proc: BaseProcess) -> None:
             return
         except queue.Full:
             if not proc.is_alive():
-                raise InputError(f"audit worker {proc.name} died (exit code {proc.exitcode})") from None
+                raise InputError(
+                    f"audit worker {proc.name} died (exit code {proc.exitcode})"
+                ) from None
 
 
 def _chunks(

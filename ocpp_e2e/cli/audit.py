@@ -1,0 +1,163 @@
+"""``ocpp-e2e audit``: audit captured OCPP message logs against a signature policy."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..audit.logs import OCPP_VERSIONS, LogFormat, ReadOptions, Side
+from ..audit.report import json_lines, render_html
+from ..audit.run import AuditSettings, audit_logs
+from ..audit.summary import AuditReport
+from ..errors import OcppE2EError
+from ._io import fail, write_output
+
+app = typer.Typer(
+    name="audit",
+    help="Audit captured OCPP message logs: every frame verified, every decision explained.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_EPILOG = (
+    "Example: ocpp-e2e audit examples/audit/day.jsonl.gz --policy examples/audit/policy.yaml "
+    "--html report.html. Exit status: 0 nothing violates the policy, 1 something does, "
+    "2 usage or input error."
+)
+
+
+@app.callback(
+    invoke_without_command=True,
+    epilog=_EPILOG,
+    context_settings={"allow_interspersed_args": True},
+)
+def audit(
+    logs: Annotated[
+        list[str],
+        typer.Argument(help="Log files (plain or gzip), or - for stdin.", show_default=False),
+    ],
+    policy: Annotated[
+        Path,
+        typer.Option(
+            "--policy", "-p", help="The signature policy (JSON or YAML) to audit against."
+        ),
+    ],
+    fmt: Annotated[
+        LogFormat, typer.Option("--format", "-f", help="Log format; auto detects it per file.")
+    ] = LogFormat.AUTO,
+    ocpp: Annotated[
+        str, typer.Option("--ocpp", help="OCPP version of frames whose record does not name one.")
+    ] = "2.0.1",
+    side: Annotated[
+        Side | None,
+        typer.Option("--side", help="ocpp-lib logs: which end wrote the log (csms or station)."),
+    ] = None,
+    station: Annotated[
+        str | None,
+        typer.Option("--station", help="EVerest logs: the identity of the logging station."),
+    ] = None,
+    tz: Annotated[
+        str, typer.Option("--tz", help="Time zone of log timestamps written without an offset.")
+    ] = "UTC",
+    csms: Annotated[
+        str | None,
+        typer.Option(
+            "--csms-id", help="The CSMS's own id, for destination checks of frames to it."
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", help="Worker processes (stations are spread).")
+    ] = 1,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per finding, then the summary.")
+    ] = False,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML report to this file.")
+    ] = None,
+    show: Annotated[
+        int, typer.Option("--show", help="Findings listed in the terminal at most.")
+    ] = 50,
+) -> None:
+    """Verify every frame of the logs, decide it under the policy and report the findings."""
+    if ocpp not in OCPP_VERSIONS:
+        fail(f"--ocpp: unknown OCPP version {ocpp!r}; use one of {', '.join(OCPP_VERSIONS)}")
+    if workers < 1:
+        fail(f"--workers must be at least 1, not {workers}")
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--tz: unknown time zone {tz!r} (use an IANA name such as Europe/Berlin)")
+    console = Console(stderr=json_out)
+    try:
+        options = ReadOptions(format=fmt, ocpp=ocpp, side=side, station=station, tz=zone)
+        settings = AuditSettings(policy=str(policy), csms_identity=csms)
+        report = _run(logs, options, settings, workers, console)
+    except OcppE2EError as exc:
+        fail(str(exc))
+    if html_out is not None:
+        write_output(str(html_out), render_html(report))
+    if json_out:
+        for line in json_lines(report):
+            sys.stdout.write(line + "\n")
+    else:
+        _print(report, console, show)
+        if html_out is not None:
+            console.print(f"HTML report written to {html_out}")
+    raise typer.Exit(report.exit_status)
+
+
+def _run(
+    logs: list[str], options: ReadOptions, settings: AuditSettings, workers: int, console: Console
+) -> AuditReport:
+    if not console.is_terminal:
+        return audit_logs(logs, options, settings, workers=workers)
+    columns = (
+        TextColumn("auditing"),
+        BarColumn(bar_width=None),
+        TextColumn("{task.completed} items"),
+    )
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("audit", total=None)
+        return audit_logs(
+            logs,
+            options,
+            settings,
+            workers=workers,
+            progress=lambda n: progress.update(task, completed=n),
+        )
+
+
+def _print(report: AuditReport, console: Console, show: int) -> None:
+    data = report.summary.to_dict()
+    for f in report.findings[:show]:
+        where = f"{f.file}:{f.line}"
+        head = f"{where}  {f.ts or ''}  {f.station or ''}  {f.action or ''}  {f.message_id or ''}"
+        console.print(f"[bold]{f.kind.value}[/bold] ({f.severity.value})  {head}", highlight=False)
+        console.print(f"    {f.detail}", highlight=False, markup=False)
+    if len(report.findings) > show:
+        console.print(f"… and {len(report.findings) - show} more (use --json or --html for all)")
+    summary = Table(title="Audit summary", show_header=False)
+    summary.add_column("what")
+    summary.add_column("count", justify="right")
+    summary.add_row("frames", str(data["frames"]))
+    for verdict, count in data["verdicts"].items():
+        summary.add_row(f"  {verdict}", str(count))
+    summary.add_row("unreadable lines", str(data["unreadableLines"]))
+    summary.add_row("other lines (not messages)", str(data["otherLines"]))
+    summary.add_row("findings", str(data["findings"]))
+    for kind, count in data["byKind"].items():
+        summary.add_row(f"  {kind}", str(count))
+    for name, counts in data["stations"].items():
+        summary.add_row(
+            f"station {name}", f"{counts['frames']} frames, {counts['findings']} findings"
+        )
+    console.print(summary)
+    verdict = "[green]PASSED[/green]" if report.summary.passed else "[red]FAILED[/red]"
+    console.print(f"audit {verdict}: {data['failing']} finding(s) violate the policy")
