@@ -192,10 +192,7 @@ class FrameAuditor:
             severity = SEVERITY[kind]
             if not decision.permitted and severity is Severity.WARNING:
                 severity = Severity.ERROR
-            if not decision.permitted and kind not in (
-                FindingKind.DENIED,
-                FindingKind.UNSIGNED_REQUIRED,
-            ):
+            if not decision.permitted and kind not in _SELF_EXPLAINING:
                 detail = f"{detail}; the policy denies the frame: {decision.reason}"
             out.append(
                 Finding(
