@@ -40,8 +40,9 @@ _BOM = b"\xef\xbb\xbf"
 # what the fast reader cannot vouch for (it then hands the text to the precise reader):
 # - 16 digits or dots in a row: integers beyond 2^53 and numbers with more than 15 significant
 #   digits, the only literals that can change value through a double (see check_number);
-# - three-digit exponents: numbers that can leave the normal range of a double.
-# A literal with at most 15 significant digits and a two-digit exponent always survives a double
+# - negative three-digit exponents: numbers that can fall below the normal range of a double
+#   (positive ones either overflow, which orjson refuses, or stay in the normal range).
+# A literal with at most 15 significant digits in the normal range of a double survives it
 # unchanged, so for everything else orjson's reading is the one SPEC §2 allows.
 _NUMBER_SHAPE = bytes(
     ord("0")
@@ -57,7 +58,7 @@ _LONG_RUN = b"0" * 16
 # orjson writes integral floats as "4200.0" and large/small ones with an exponent; RFC 8785 wants
 # "4200", "10000000000000000" and "0.000001"-style forms there.
 _INTEGRAL_FLOAT = re.compile(rb"\.0[,}\]]|\.0$")
-_EXPONENT = re.compile(rb"[0-9]e[-+][0-9]")
+_EXPONENT = re.compile(rb"e[-+][0-9]")  # preceded by a digit: checked in _has_exponent
 _HIGH_CHARS = re.compile("[\ue000-\U0010ffff]")
 _DEEP_LINE = b"\n" + b" " * (2 * MAX_DEPTH)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -112,7 +113,7 @@ def _fast(raw: bytes) -> Parsed | None:
     if b"\\" in raw and b"\\u" in raw:
         return None
     shape = raw.translate(_NUMBER_SHAPE)
-    if _LONG_RUN in shape or b"0e000" in shape or b"0e-000" in shape:
+    if _LONG_RUN in shape or b"e-000" in shape:
         return None
     try:
         value = orjson.loads(raw)
@@ -199,13 +200,19 @@ def dumps_parsed(value: Any, jcs_safe: bool) -> bytes:
     """
     if jcs_safe:
         out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        if (b"e-" not in out and b"e+" not in out) or _EXPONENT.search(out) is None:
+        if not _has_exponent(out):
             if _INTEGRAL_FLOAT.search(out) is None:
                 return out
             out = orjson.dumps(_integral_floats_to_int(value), option=orjson.OPT_SORT_KEYS)
             if _INTEGRAL_FLOAT.search(out) is None:
                 return out
     return dumps(value)
+
+
+def _has_exponent(out: bytes) -> bool:
+    # A pattern that starts with a literal is scanned at C speed; one that starts with a character
+    # class ("[0-9]e") is not, hence the digit before each (rare) candidate is checked here.
+    return any(out[m.start() - 1 : m.start()].isdigit() for m in _EXPONENT.finditer(out))
 
 
 def _integral_floats_to_int(value: Any) -> Any:

@@ -399,6 +399,11 @@ class Keyring:
         entry = self._entries.get(kid)
         return entry.key if entry else None
 
+    def lookup(self, kid: str) -> tuple[KeyInfo, PublicKey, str] | None:
+        """The entry, loaded key and algorithm of a key id, in one look-up (the verifier's)."""
+        entry = self._entries.get(kid)
+        return (entry.info, entry.key, entry.algorithm) if entry else None
+
     def algorithm(self, kid: str) -> str | None:
         """The SPEC algorithm name that goes with a key of the ring."""
         entry = self._entries.get(kid)

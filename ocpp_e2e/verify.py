@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from cryptography import x509
@@ -31,6 +31,7 @@ from .context import (
     frame_context,
     frame_kind,
     frame_signing_payload,
+    normalize_station,
     signing_payload,
 )
 from .errors import InputError, KeyLoadError
@@ -132,6 +133,8 @@ class Verifier:
         self.clock_skew = clock_skew
         self.replay_cache = replay_cache
         self.identity = identity
+        # A signature is fresh from now - maxSignatureAge - clockSkew; replay entries live as long.
+        self._window = max_signature_age + clock_skew
 
     # ------------------------------------------------------------------ frames
 
@@ -157,8 +160,13 @@ class Verifier:
         payload = frame_signing_payload(frame)
         carrier_obj = frame.error_details if frame.error_details is not None else frame.payload
         if frame.is_call:
-            assert frame.action is not None
-            ctx = frame_context(ocpp, station, frame.action, kind)
+            # parse_frame checked the version and the action; this is frame_context's result.
+            ctx = {
+                "ocpp": ocpp,
+                "station": normalize_station(station),
+                "action": frame.action,
+                "kind": kind.value,
+            }
         elif call is None or call.message_id != frame.message_id:
             ctx = {"ocpp": ocpp, "station": station, "kind": kind.value}
             where, sigs, _problems = find_signatures(carrier_obj)
@@ -266,169 +274,187 @@ class Verifier:
         receiver: str | None,
     ) -> SignatureResult:
         try:
-            checked = _check_members(sig, require_nonce)
+            kid, alg, value, ts_text, ts = _check_members(sig, require_nonce)
         except _Malformed as exc:
-            kid = (
-                sig.get("keyId")
-                if isinstance(sig, dict) and isinstance(sig.get("keyId"), str)
-                else None
-            )
-            return SignatureResult(index, Outcome.MALFORMED, str(exc), key_id=kid)
-        kid, alg, value, ts_text, ts = checked
-        base: dict[str, Any] = {
-            "key_id": kid,
-            "algorithm": alg,
-            "timestamp": ts_text,
-            "chained": sig.get("chained") is True,
-            "destination": sig.get("destination"),
-            "claimed_name": sig.get("name"),
-        }
-        if alg not in ALGORITHMS:
-            return SignatureResult(
+            bad = sig.get("keyId") if type(sig) is dict and type(sig.get("keyId")) is str else None
+            return SignatureResult(index, Outcome.MALFORMED, str(exc), key_id=bad)
+        spec = ALGORITHMS.get(alg)
+        if spec is None:
+            return _result(
                 index,
                 Outcome.UNSUPPORTED_ALGORITHM,
                 f"algorithm {alg!r} is not supported (use Ed25519, ES256, ES384 or ES512)",
-                **base,
+                sig,
             )
-        if len(value) != ALGORITHMS[alg][2]:
-            return SignatureResult(
+        if len(value) != spec[2]:
+            return _result(
                 index,
                 Outcome.MALFORMED,
-                f"an {alg} value has {ALGORITHMS[alg][2]} bytes, this one {len(value)}",
-                **base,
+                f"an {alg} value has {spec[2]} bytes, this one {len(value)}",
+                sig,
             )
 
-        # -- which key?
-        key: PublicKey | None = None
-        identity: str | None = None
-        roles: frozenset[str] = frozenset()
-        usages: frozenset[str] = frozenset()
-        issuers: tuple[str, ...] = ()
+        # -- which key? The keyring, else a certificate chain; an embedded key never grants trust.
         embedded = sig.get("publicKey")
+        certs = sig.get("certificates")
+        chain: tuple[bytes, ...] | None = None
         try:
             if embedded is not None:
                 embedded_key, embedded_kid = _embedded_key(embedded)
                 if embedded_kid != kid:
                     raise _Malformed("keyId does not match the fingerprint of publicKey")
-            certs = sig.get("certificates")
-            chain: tuple[bytes, ...] | None = None
             if certs is not None:
-                if not isinstance(certs, list) or not all(isinstance(c, str) for c in certs):
+                if type(certs) is not list or not all(type(c) is str for c in certs):
                     raise _Malformed("certificates must be a non-empty array of base64 strings")
                 chain = _decode_chain(tuple(certs))
                 if key_id(_leaf_spki(chain[0])) != kid:
                     raise _Malformed("keyId does not match the key of the leaf certificate")
         except _Malformed as exc:
-            return SignatureResult(index, Outcome.MALFORMED, str(exc), **base)
-        entry = self.keyring.get(kid)
-        key_alg: str | None = None
+            return _result(index, Outcome.MALFORMED, str(exc), sig)
+        entry = self.keyring.lookup(kid)
+        who: _Who
         if chain is not None:
             if self.certificates is None:
-                return SignatureResult(
+                return _result(
                     index,
                     Outcome.UNTRUSTED_CERTIFICATE,
                     "the signature carries certificates but no trust anchors are configured",
-                    **base,
+                    sig,
                 )
             verdict = self.certificates.validate(chain, at=ts, now=now)
             if not verdict.ok:
-                return SignatureResult(index, Outcome.UNTRUSTED_CERTIFICATE, verdict.reason, **base)
-            usages, issuers, identity = verdict.usages, verdict.issuers, verdict.identity
-            if entry is None:
+                return _result(index, Outcome.UNTRUSTED_CERTIFICATE, verdict.reason, sig)
+            if entry is not None:
+                info, key, key_alg = entry
+                who = _Who(info.identity, info.roles, verdict.usages, verdict.issuers)
+            else:
                 assert verdict.leaf_spki is not None
                 key, key_alg = _leaf_key(verdict.leaf_spki)
-        if entry is not None:
-            key = self.keyring.public_key(kid)
-            key_alg = self.keyring.algorithm(kid)
-            identity, roles = entry.identity, entry.roles
-        if key is None:
-            if embedded is not None:
-                ok = key_matches_alg(embedded_key, alg) and verify_raw(
-                    embedded_key, alg, value, shared.input_for(sig, sigs, index)
-                )
-                reason = (
-                    f"key {kid} is not in the keyring; the signature verifies only under its embedded publicKey, which grants no trust"
-                    if ok
-                    else f"key {kid} is not in the keyring, and the signature does not verify under its embedded publicKey either"
-                )
-                return SignatureResult(index, Outcome.UNKNOWN_KEY, reason, **base)
-            return SignatureResult(
+                who = _Who(verdict.identity, frozenset(), verdict.usages, verdict.issuers)
+        elif entry is not None:
+            info, key, key_alg = entry
+            who = _Who(info.identity, info.roles, frozenset(), ())
+        elif embedded is not None:
+            ok = key_matches_alg(embedded_key, alg) and verify_raw(
+                embedded_key, alg, value, shared.input_for(sig, sigs, index)
+            )
+            reason = (
+                f"key {kid} is not in the keyring; the signature verifies only under its embedded publicKey, which grants no trust"
+                if ok
+                else f"key {kid} is not in the keyring, and the signature does not verify under its embedded publicKey either"
+            )
+            return _result(index, Outcome.UNKNOWN_KEY, reason, sig)
+        else:
+            return _result(
                 index,
                 Outcome.UNKNOWN_KEY,
                 f"key {kid} is not in the keyring and no certificate vouches for it",
-                **base,
+                sig,
             )
 
-        known: dict[str, Any] = {
-            **base,
-            "identity": identity,
-            "trusted": True,
-            "roles": roles,
-            "usages": usages,
-            "issuers": issuers,
-        }
-        if key_alg is None:
-            key_alg = algorithm_for(key)
         if key_alg != alg:
-            return SignatureResult(
+            return _result(
                 index,
                 Outcome.INVALID,
                 f"algorithm {alg} does not match the signer's {key_alg} key",
-                **known,
+                sig,
+                who,
             )
         data = shared.input_for(sig, sigs, index)
         if not verify_raw(key, alg, value, data):
-            return SignatureResult(
+            return _result(
                 index,
                 Outcome.INVALID,
                 "the signature does not verify: the message or a signed member was changed",
-                **known,
+                sig,
+                who,
             )
         if fresh:
-            oldest = now - self.max_signature_age - self.clock_skew
-            newest = now + self.clock_skew
-            if ts < oldest:
-                return SignatureResult(
+            if ts < now - self._window:
+                return _result(
                     index,
                     Outcome.EXPIRED,
                     f"signed at {ts_text}, older than maxSignatureAge {_fmt(self.max_signature_age)} plus clockSkew {_fmt(self.clock_skew)} at {now.isoformat()}",
-                    **known,
+                    sig,
+                    who,
                 )
-            if ts > newest:
-                return SignatureResult(
+            if ts > now + self.clock_skew:
+                return _result(
                     index,
                     Outcome.EXPIRED,
                     f"signed at {ts_text}, later than now {now.isoformat()} plus clockSkew {_fmt(self.clock_skew)}",
-                    **known,
+                    sig,
+                    who,
                 )
         destination = sig.get("destination")
         if destination is not None and destination != receiver:
             shown = repr(receiver) if receiver is not None else "not configured"
-            return SignatureResult(
+            return _result(
                 index,
                 Outcome.WRONG_DESTINATION,
                 f"addressed to {destination!r}; this receiver is {shown}",
-                **known,
+                sig,
+                who,
             )
         if self.replay_cache is not None:
             digest = hashlib.sha256(data).digest()
-            expires = ts + self.max_signature_age + self.clock_skew
-            if self.replay_cache.check_and_add(kid, digest, expires, now):
-                return SignatureResult(
-                    index,
-                    Outcome.REPLAYED,
-                    f"this signature of {identity} was already seen (same key and signing input)",
-                    input_digest=digest.hex(),
-                    **known,
-                )
-            return SignatureResult(
-                index,
-                Outcome.VALID,
-                f"valid signature of {identity}",
-                input_digest=digest.hex(),
-                **known,
+            seen = self.replay_cache.check_and_add(kid, digest, ts + self._window, now)
+            if seen:
+                reason = f"this signature of {who.identity} was already seen (same key and signing input)"
+                return _result(index, Outcome.REPLAYED, reason, sig, who, digest.hex())
+            return _result(
+                index, Outcome.VALID, f"valid signature of {who.identity}", sig, who, digest.hex()
             )
-        return SignatureResult(index, Outcome.VALID, f"valid signature of {identity}", **known)
+        return _result(index, Outcome.VALID, f"valid signature of {who.identity}", sig, who)
+
+
+class _Who(NamedTuple):
+    """The signer behind a trusted key."""
+
+    identity: str | None
+    roles: frozenset[str]
+    usages: frozenset[str]
+    issuers: tuple[str, ...]
+
+
+def _result(
+    index: int,
+    outcome: Outcome,
+    reason: str,
+    sig: dict[str, Any],
+    who: _Who | None = None,
+    digest: str | None = None,
+) -> SignatureResult:
+    get = sig.get
+    if who is None:
+        return SignatureResult(
+            index,
+            outcome,
+            reason,
+            key_id=get("keyId"),
+            algorithm=get("algorithm"),
+            timestamp=get("timestamp"),
+            chained=get("chained") is True,
+            destination=get("destination"),
+            claimed_name=get("name"),
+        )
+    return SignatureResult(
+        index,
+        outcome,
+        reason,
+        get("keyId"),
+        get("algorithm"),
+        get("timestamp"),
+        who.identity,
+        True,
+        who.roles,
+        who.usages,
+        who.issuers,
+        get("chained") is True,
+        get("destination"),
+        get("name"),
+        digest,
+    )
 
 
 def key_matches_alg(key: PublicKey, alg: str) -> bool:
@@ -483,15 +509,24 @@ def _decode_chain(certs: tuple[str, ...]) -> tuple[bytes, ...]:
 
 def _check_members(sig: Any, require_nonce: bool) -> tuple[str, str, bytes, str, datetime]:
     """Structural checks of SPEC §1; returns (keyId, algorithm, raw value, timestamp text, time)."""
-    if not isinstance(sig, dict):
+    if type(sig) is not dict:
         raise _Malformed("a signature must be a JSON object")
-    unknown = sig.keys() - _MEMBERS
-    if unknown:
-        raise _Malformed(f"unknown member(s) {', '.join(sorted(unknown))}")
-    for member in ("keyId", "algorithm", "value", "timestamp"):
-        if not isinstance(sig.get(member), str):
+    if not sig.keys() <= _MEMBERS:
+        raise _Malformed(f"unknown member(s) {', '.join(sorted(sig.keys() - _MEMBERS))}")
+    kid = sig.get("keyId")
+    alg = sig.get("algorithm")
+    value_text = sig.get("value")
+    ts_text = sig.get("timestamp")
+    for member, item in (
+        ("keyId", kid),
+        ("algorithm", alg),
+        ("value", value_text),
+        ("timestamp", ts_text),
+    ):
+        if type(item) is not str:
             raise _Malformed(f"{member} is required and must be a string")
-    kid: str = sig["keyId"]
+    assert isinstance(kid, str) and isinstance(alg, str)
+    assert isinstance(value_text, str) and isinstance(ts_text, str)
     if kid not in _GOOD_KEY_IDS:
         try:
             if len(b64url_decode(kid)) != 32:
@@ -501,44 +536,46 @@ def _check_members(sig: Any, require_nonce: bool) -> tuple[str, str, bytes, str,
         if len(_GOOD_KEY_IDS) < 65536:
             _GOOD_KEY_IDS.add(kid)
     try:
-        value = b64url_decode(sig["value"])
+        value = b64url_decode(value_text)
     except Base64Error as exc:
         raise _Malformed(f"value: {exc}") from exc
-    ts_text: str = sig["timestamp"]
     if SPEC_TIMESTAMP.fullmatch(ts_text) is None:
         raise _Malformed("timestamp must be UTC in the form YYYY-MM-DDTHH:MM:SS[.mmm]Z")
     try:
         ts = datetime.fromisoformat(ts_text)
     except ValueError as exc:
         raise _Malformed(f"timestamp is not a real date and time ({exc})") from exc
-    nonce = sig.get("nonce")
-    if nonce is None:
-        if require_nonce:
-            raise _Malformed("nonce is required on frame signatures")
-    else:
-        if not isinstance(nonce, str):
-            raise _Malformed("nonce must be a string")
+    if "nonce" in sig:
+        nonce = sig["nonce"]
+        if type(nonce) is not str:
+            raise _Malformed("nonce must be a base64url string")
         try:
             size = len(b64url_decode(nonce))
         except Base64Error as exc:
             raise _Malformed(f"nonce: {exc}") from exc
         if not 12 <= size <= 32:
             raise _Malformed(f"nonce must be 12 to 32 random bytes, this one has {size}")
-    if "destination" in sig and not isinstance(sig["destination"], str):
+    elif require_nonce:
+        raise _Malformed("nonce is required on frame signatures")
+    if len(sig) > 5:
+        _check_optional_members(sig)
+    return kid, alg, value, ts_text, ts
+
+
+def _check_optional_members(sig: dict[str, Any]) -> None:
+    if "destination" in sig and type(sig["destination"]) is not str:
         raise _Malformed("destination must be a string")
-    if "chained" in sig and not isinstance(sig["chained"], bool):
+    if "chained" in sig and type(sig["chained"]) is not bool:
         raise _Malformed("chained must be true or false")
-    if "publicKey" in sig and not isinstance(sig["publicKey"], str):
+    if "publicKey" in sig and type(sig["publicKey"]) is not str:
         raise _Malformed("publicKey must be a base64url string")
-    name = sig.get("name")
-    if name is not None and (not isinstance(name, str) or len(name) > 256):
+    if "name" in sig and (type(sig["name"]) is not str or len(sig["name"]) > 256):
         raise _Malformed("name must be a string of at most 256 characters")
     if "description" in sig:
         desc = sig["description"]
-        if not isinstance(desc, dict) or not all(
-            isinstance(v, str) and len(v) <= 256 for v in desc.values()
+        if type(desc) is not dict or not all(
+            type(v) is str and len(v) <= 256 for v in desc.values()
         ):
             raise _Malformed(
                 "description must be a language map of strings of at most 256 characters"
             )
-    return kid, sig["algorithm"], value, ts_text, ts
