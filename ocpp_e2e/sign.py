@@ -143,7 +143,8 @@ def sign_object(
             sig["name"] = name
         if description is not None:
             sig["description"] = dict(description)
-        previous = dumps_parsed(sigs, safe) if chained else None
+        # New signatures may hold a caller's description, whose keys the reader never saw.
+        previous = dumps_parsed(sigs, safe and description is None) if chained else None
         data = signing_input(context_jcs, payload_jcs, dumps(sig), previous)
         sig["value"] = b64url_encode(signer.sign(data))
         sigs.append(sig)
