@@ -430,3 +430,21 @@ def test_signature_with_a_certificate_chain_under_a_trust_anchor(keys_example: P
     sig = result.verification.signatures[0]
     assert sig.outcome is Outcome.VALID and sig.trusted
     assert sig.identity is not None and "csmsOperator" in sig.usages
+
+
+def test_chained_signature_after_signatures_with_a_non_bmp_sorted_description(
+    signers: dict[str, KeySigner], ring: Keyring
+) -> None:
+    """Description keys U+FB33 and U+1F602 sort differently in UTF-8 and in UTF-16 (RFC 8785)."""
+    ctx = structure_context("Tariff")
+    doc = sign_object({"tariffId": "t"}, signers["ES256"], context=ctx, timestamp=NOW)
+    doc = sign_object(
+        doc,
+        [signers["ES384"], signers["Ed25519"]],
+        context=ctx,
+        chained=True,
+        timestamp=NOW,
+        description={"\ufb33": "dalet", "\U0001f602": "smiley"},
+    )
+    result = verifier(ring).verify_object(doc, context=ctx, now=NOW)
+    assert [s.outcome for s in result.signatures] == [Outcome.VALID] * 3
