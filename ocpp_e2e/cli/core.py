@@ -21,7 +21,7 @@ from ..keys import (
     Keyring,
     KeySigner,
     generate_private_key,
-    load_private_key,
+    load_signer,
     public_key_to_pem,
     write_private_key,
 )
@@ -191,10 +191,12 @@ def sign(
     signers = []
     for i, uri in enumerate(key):
         try:
-            private = load_private_key(uri.removeprefix("file:"), _password(password_env))
+            signer = load_signer(
+                uri, _password(password_env), certificates=chains[i] if chains else ()
+            )
         except OcppE2EError as exc:
             fail(str(exc))
-        signers.append(KeySigner(private, certificates=chains[i] if chains else ()))
+        signers.append(signer)
     data, name = read_bytes(source)
     try:
         text = sign_frame(
