@@ -116,7 +116,8 @@ class FrameAuditor:
         self.csms_identity = csms_identity
         self.meter_check = meter_check
         self._tracker = CallTracker()
-        self._answered: dict[str, deque[PendingCall]] = {}
+        # Recent CALLs per station, kept as frames: their digest is computed only when probed.
+        self._recent: dict[str, deque[Frame]] = {}
 
     def audit(self, seq: int, record: LogRecord) -> FrameResult:
         """Audit one captured frame and return its result with every finding."""
@@ -126,13 +127,14 @@ class FrameAuditor:
         base: dict[str, Any] = {
             "file": record.source,
             "line": record.line,
-            "ts": _ts(now),
+            "ts": None,  # formatted only when there is a finding
             "station": station,
             "direction": record.direction.value,
         }
         try:
             frame = parse_frame(record.frame, ocpp=record.ocpp)
         except InputError as exc:
+            base["ts"] = _ts(now)
             finding = Finding(
                 FindingKind.MALFORMED, SEVERITY[FindingKind.MALFORMED], detail=str(exc), **base
             )
@@ -147,6 +149,7 @@ class FrameAuditor:
                 frame, ocpp=record.ocpp, station=station, call=call, now=now, identity=receiver
             )
         except InputError as exc:
+            base["ts"] = _ts(now)
             finding = Finding(
                 FindingKind.MALFORMED, SEVERITY[FindingKind.MALFORMED], detail=str(exc), **base
             )
@@ -175,7 +178,10 @@ class FrameAuditor:
                 unsigned = not verification.signatures and not decision.forbidden
                 kind = FindingKind.UNSIGNED_REQUIRED if unsigned else FindingKind.DENIED
                 raw.append((kind, decision.reason))
-        findings = self._findings(raw, base, decision)
+        findings: tuple[Finding, ...] = ()
+        if raw:
+            base["ts"] = _ts(now)
+            findings = self._findings(raw, base, decision)
         return FrameResult(seq, minute, station, verdict, signers, findings)
 
     # ------------------------------------------------------------------ internals
@@ -208,8 +214,10 @@ class FrameAuditor:
         return tuple(out)
 
     def _remember(self, station: str, frame: Frame) -> None:
-        recent = self._answered.setdefault(station, deque(maxlen=RECENT_CALLS))
-        recent.append(PendingCall.of(frame))
+        recent = self._recent.get(station)
+        if recent is None:
+            recent = self._recent[station] = deque(maxlen=RECENT_CALLS)
+        recent.append(frame)
 
     def _no_call_detail(self, frame: Frame, verification: Verification) -> str:
         detail = f"no pending CALL with id {frame.message_id!r} on this connection"
@@ -284,7 +292,8 @@ class FrameAuditor:
         if self.probe is None:
             return None
         kind = frame_kind(frame)
-        for earlier in reversed(self._answered.get(station, ())):
+        for earlier_frame in reversed(self._recent.get(station, ())):
+            earlier = PendingCall.of(earlier_frame)
             if earlier.request == call.request:
                 continue
             context = frame_context(record.ocpp, station, earlier.action, kind, earlier.request)
