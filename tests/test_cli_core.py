@@ -380,7 +380,12 @@ def test_example_keyring_verifies_a_frame_signed_with_a_demo_key(
 def test_frame_file_that_is_not_json(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     bad = tmp_path / "frame.json"
     bad.write_text("this is not JSON")
-    for command in (["sign", bad, "--key", keys[0]], ["verify", bad], ["inspect", bad]):
+    commands: list[list[str | Path]] = [
+        ["sign", bad, "--key", keys[0]],
+        ["verify", bad],
+        ["inspect", bad],
+    ]
+    for command in commands:
         code, _stdout, stderr = run(*command, "--station", STATION)
         assert code == 2, command
         assert_one_line_error(stderr, str(bad))
@@ -389,7 +394,8 @@ def test_frame_file_that_is_not_json(tmp_path: Path, keys: tuple[Path, Path]) ->
 def test_truncated_frame(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     bad = tmp_path / "cut.json"
     bad.write_text('[2, "42", "Reset", {"type": "Imme')
-    for command in (["sign", bad, "--key", keys[0]], ["verify", bad]):
+    commands: list[list[str | Path]] = [["sign", bad, "--key", keys[0]], ["verify", bad]]
+    for command in commands:
         code, _, stderr = run(*command, "--station", STATION)
         assert code == 2
         assert_one_line_error(stderr, str(bad), "truncated")
