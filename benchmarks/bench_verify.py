@@ -23,7 +23,7 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 def meter_values_frame(i: int, rng: random.Random) -> list[object]:
     samples = []
-    for n in range(19):
+    for n in range(16):
         samples.append(
             {
                 "value": round(rng.uniform(0, 50000), 1),

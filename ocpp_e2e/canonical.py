@@ -21,9 +21,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import rfc8785
@@ -55,18 +54,16 @@ _NUMBER_SHAPE = bytes(
     for c in range(256)
 )
 _LONG_RUN = b"0" * 16
-# orjson writes integral floats as "4200.0" and large/small ones with an exponent; RFC 8785 wants
-# "4200", "10000000000000000" and "0.000001"-style forms there.
-_INTEGRAL_FLOAT = re.compile(rb"\.0[,}\]]|\.0$")
-_EXPONENT = re.compile(rb"e[-+][0-9]")  # preceded by a digit: checked in _has_exponent
+# orjson writes integral floats as "4200.0" and large/small ones with an exponent, where RFC 8785
+# wants "4200", "10000000000000000" or "0.000001": _has_integral_float and _has_exponent find those
+# (a string that merely looks like one only costs the slower writer).
 _HIGH_CHARS = re.compile("[\ue000-\U0010ffff]")
 _DEEP_LINE = b"\n" + b" " * (2 * MAX_DEPTH)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _HIGH_ESCAPE = re.compile(r"\\u[eEfF]")
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
+class Parsed(NamedTuple):
     """A parsed value and whether the fast JCS writer may serialize values taken from it."""
 
     value: Any
@@ -201,18 +198,33 @@ def dumps_parsed(value: Any, jcs_safe: bool) -> bytes:
     if jcs_safe:
         out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         if not _has_exponent(out):
-            if _INTEGRAL_FLOAT.search(out) is None:
+            if not _has_integral_float(out):
                 return out
             out = orjson.dumps(_integral_floats_to_int(value), option=orjson.OPT_SORT_KEYS)
-            if _INTEGRAL_FLOAT.search(out) is None:
+            if not _has_integral_float(out):
                 return out
     return dumps(value)
 
 
 def _has_exponent(out: bytes) -> bool:
-    # A pattern that starts with a literal is scanned at C speed; one that starts with a character
-    # class ("[0-9]e") is not, hence the digit before each (rare) candidate is checked here.
-    return any(out[m.start() - 1 : m.start()].isdigit() for m in _EXPONENT.finditer(out))
+    """Does orjson's output hold a number in exponent form ("1e-7", "1e+16")?"""
+    for marker in (b"e-", b"e+"):
+        i = out.find(marker)
+        while i != -1:
+            if i and 48 <= out[i - 1] <= 57 and i + 2 < len(out) and 48 <= out[i + 2] <= 57:
+                return True
+            i = out.find(marker, i + 2)
+    return False
+
+
+def _has_integral_float(out: bytes) -> bool:
+    """Does orjson's output hold an integral float ("4200.0"), which RFC 8785 writes "4200"?"""
+    i = out.find(b".0")
+    while i != -1:
+        if i and 48 <= out[i - 1] <= 57 and out[i + 2 : i + 3] in (b",", b"}", b"]", b""):
+            return True
+        i = out.find(b".0", i + 2)
+    return False
 
 
 def _integral_floats_to_int(value: Any) -> Any:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -72,8 +71,7 @@ _ACTION = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 MAX_MESSAGE_ID = 36
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
     """A checked OCPP-J frame.
 
     ``payload`` is the object that signatures protect: the payload of CALL/CALLRESULT/SEND, or for

@@ -1,6 +1,8 @@
 """Plain data models shared by signing, verification, PKI and policy (no behaviour beyond views).
 
-Names follow SPEC.md: ``keyId``, ``context``, ``chained``, outcomes of §4.
+Names follow SPEC.md: ``keyId``, ``context``, ``chained``, outcomes of §4. The results built once per
+verified message are immutable named tuples: as read-only as frozen dataclasses and several times
+cheaper to build, which matters on the verification hot path.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 class Outcome(enum.StrEnum):
@@ -74,8 +76,7 @@ class CertificateValidator(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class SignatureResult:
+class SignatureResult(NamedTuple):
     """The verdict on one signature object of a signed object.
 
     ``identity`` names the signer for counting and reports: the keyring entry's ``name`` (or its
@@ -83,7 +84,7 @@ class SignatureResult:
     ``trusted`` is true when the key came from the keyring or a validated chain.
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # the position in the array; shadows tuple.index
     outcome: Outcome
     reason: str
     key_id: str | None = None
@@ -127,8 +128,7 @@ class SignatureResult:
         return out
 
 
-@dataclass(frozen=True)
-class Verification:
+class Verification(NamedTuple):
     """The result of verifying every signature of one signed object.
 
     ``payload`` is the signing payload of SPEC §3 (the object without its signatures), which is

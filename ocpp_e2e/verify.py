@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -70,8 +69,7 @@ MAX_CERTIFICATES = 4
 _GOOD_KEY_IDS: set[str] = set()
 
 
-@dataclass(frozen=True, slots=True)
-class FrameVerification:
+class FrameVerification(NamedTuple):
     """A checked frame with the verdict on its signatures."""
 
     frame: Frame
