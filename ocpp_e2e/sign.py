@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -26,12 +27,13 @@ from .context import (
     frame_kind,
     signing_payload,
 )
-from .errors import SigningError
+from .errors import IJSONError, SigningError
 from .frames import Frame, MessageType, parse_frame
 from .keys import Signer
 from .model import Kind
 
 Carrier = Literal["top", "customData"]
+_LONG_DIGITS = re.compile(rb"[0-9]{16}")
 MAX_SIGNATURES = 16
 
 
@@ -223,7 +225,15 @@ def sign_frame(
         value[index] = sign_object(parsed.payload, signers, carrier=carrier, **options)
     # The wire form is the RFC 8785 form of the frame: valid JSON for every peer, and numbers and
     # member order already canonical, which keeps verification on its fast path.
-    return dumps_parsed(value, parsed.jcs_safe).decode("utf-8")
+    wire = dumps_parsed(value, parsed.jcs_safe)
+    # RFC 8785 writes an integral double of 2^53 or more (1e16) as an integer literal, which SPEC §2
+    # readers refuse; such a frame keeps the readable spelling of json.dumps (1e+16) instead.
+    if _LONG_DIGITS.search(wire) is not None:
+        try:
+            parse(wire)
+        except IJSONError:
+            return _json_text(value)
+    return wire.decode("utf-8")
 
 
 def _sign_error_details(
