@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ocpp_e2e.canonical import dumps, loads
 from ocpp_e2e.context import VENDOR_ID, PendingCall, structure_context
@@ -27,6 +29,7 @@ RESET_ERROR = '[4, "19223201", "SecurityError", "refused", {"reason": "no signat
 RESET_RESULT_ERROR = '[5, "19223201", "InternalError", "failed later", {}]'
 SEND = '[6, "77", "NotifyPeriodicEventStream", {"id": 1, "pending": 0, "basetime": "2026-11-22T10:00:00Z", "data": [{"t": 0, "v": "1.5"}]}]'
 ALGS = list(ALGORITHMS)
+_SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
 
 
 @pytest.fixture(scope="module")
@@ -448,3 +451,53 @@ def test_chained_signature_after_signatures_with_a_non_bmp_sorted_description(
     )
     result = verifier(ring).verify_object(doc, context=ctx, now=NOW)
     assert [s.outcome for s in result.signatures] == [Outcome.VALID] * 3
+
+
+# --------------------------------------------------------------------------- property: any payload
+
+_KEYS = st.text(
+    st.one_of(
+        st.characters(exclude_categories=_SURROGATES),
+        st.sampled_from(["\ue000", "\ufb33", "\U0001f602", "\x00", '"', "é"]),
+    ),
+    max_size=5,
+)
+_VALUES: st.SearchStrategy[Any] = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _KEYS,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_KEYS, children, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=_VALUES, ascii_only=st.booleans(), indent=st.sampled_from([None, 1]))
+def test_any_json_payload_signed_verifies_in_any_spelling(
+    signers: dict[str, KeySigner], ring: Keyring, data: Any, ascii_only: bool, indent: int | None
+) -> None:
+    frame = json.dumps(
+        [2, "1", "DataTransfer", {"vendorId": "\ufb33", "data": data}], ensure_ascii=False
+    )
+    signed = sign(frame, [signers["Ed25519"], signers["ES256"]])
+    signed = sign(signed, signers["ES384"], chained=True)
+    respelled = json.dumps(json.loads(signed), ensure_ascii=ascii_only, indent=indent)
+    for text in (signed, respelled):
+        result = verifier(ring).verify_frame(text, ocpp="2.0.1", station=STATION, now=NOW)
+        assert outcomes(result) == [Outcome.VALID] * 3
+
+
+@pytest.mark.parametrize("literal", ["1e16", "9007199254740992.0", "-1.5e300", "1e21"])
+def test_frame_with_a_large_integral_double_stays_verifiable(
+    signers: dict[str, KeySigner], ring: Keyring, literal: str
+) -> None:
+    """RFC 8785 would write 1e16 as 10000000000000000, an integer literal SPEC §2 refuses."""
+    text = sign(
+        f'[2, "1", "DataTransfer", {{"vendorId": "x", "data": {literal}}}]', signers["Ed25519"]
+    )
+    result = verifier(ring).verify_frame(text, ocpp="2.0.1", station=STATION, now=NOW)
+    assert outcomes(result) == [Outcome.VALID]
