@@ -195,13 +195,13 @@ def test_cache_entries_are_per_key(ring: Keyring, signers: dict[str, KeySigner])
 DIGEST = hashlib.sha256(b"signing input").digest()
 
 
-def caches(tmp_path: Path) -> list[ReplayCache]:
-    return [MemoryReplayCache(), SQLiteReplayCache(tmp_path / "c.sqlite")]
+def make_cache(tmp_path: Path, kind: str) -> ReplayCache:
+    return MemoryReplayCache() if kind == "memory" else SQLiteReplayCache(tmp_path / "c.sqlite")
 
 
-@pytest.mark.parametrize("kind", [0, 1])
-def test_cache_remembers_until_expiry(tmp_path: Path, kind: int) -> None:
-    cache = caches(tmp_path)[kind]
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_cache_remembers_until_expiry(tmp_path: Path, kind: str) -> None:
+    cache = make_cache(tmp_path, kind)
     expires = NOW + timedelta(minutes=5)
     assert cache.check_and_add("k", DIGEST, expires, NOW) is False
     assert cache.check_and_add("k", DIGEST, expires, NOW + timedelta(minutes=1)) is True
@@ -210,9 +210,9 @@ def test_cache_remembers_until_expiry(tmp_path: Path, kind: int) -> None:
     assert cache.check_and_add("k", hashlib.sha256(b"x").digest(), expires, NOW) is False
 
 
-@pytest.mark.parametrize("kind", [0, 1])
-def test_cache_forgets_after_expiry(tmp_path: Path, kind: int) -> None:
-    cache = caches(tmp_path)[kind]
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_cache_forgets_after_expiry(tmp_path: Path, kind: str) -> None:
+    cache = make_cache(tmp_path, kind)
     expires = NOW + timedelta(minutes=5)
     assert cache.check_and_add("k", DIGEST, expires, NOW) is False
     after = expires + timedelta(seconds=1)
