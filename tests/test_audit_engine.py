@@ -78,7 +78,11 @@ def _rec(
 
 
 def _reset(
-    kind: str = "OnIdle", mid: str = "1", at: datetime = T0, signer: KeySigner = OPS, **kw: object
+    kind: str = "OnIdle",
+    mid: str = "1",
+    at: datetime = T0,
+    signer: KeySigner = OPS,
+    destination: str | None = None,
 ) -> str:
     return sign_frame(
         f'[2,"{mid}","Reset",{{"type":"{kind}"}}]',
@@ -86,8 +90,8 @@ def _reset(
         ocpp="2.0.1",
         station="cs-0001",
         timestamp=at,
-        **kw,
-    )  # type: ignore[arg-type]
+        destination=destination,
+    )
 
 
 def _kinds(result: FrameResult) -> list[str]:

@@ -152,10 +152,14 @@ class Day:
         message_id = self.next_id(station)
         call = json.dumps([2, message_id, action, payload], separators=(",", ":"))
         if signers:
-            call = sign_frame(call, [self.keys(n) for n in signers], ocpp=OCPP, station=station, timestamp=at)
+            call = sign_frame(
+                call, [self.keys(n) for n in signers], ocpp=OCPP, station=station, timestamp=at
+            )
         if tamper:
             call = _tamper(call)
-        self.add_call_text(at, station, call, response, from_station=from_station, answer_signers=answer_signers)
+        self.add_call_text(
+            at, station, call, response, from_station=from_station, answer_signers=answer_signers
+        )
         return call
 
     def add_call_text(
@@ -199,7 +203,10 @@ def _station_day(day: Day, station: str, offset: int) -> None:
         at,
         station,
         "BootNotification",
-        {"chargingStation": {"model": "Example AC 22", "vendorName": "ocpp-e2e"}, "reason": "PowerUp"},
+        {
+            "chargingStation": {"model": "Example AC 22", "vendorName": "ocpp-e2e"},
+            "reason": "PowerUp",
+        },
         {"currentTime": _iso(at), "interval": 120, "status": "Accepted"},
         from_station=True,
         signers=[me],
@@ -210,7 +217,12 @@ def _station_day(day: Day, station: str, offset: int) -> None:
             at + timedelta(seconds=connector),
             station,
             "StatusNotification",
-            {"timestamp": _iso(at), "connectorStatus": "Available", "evseId": connector, "connectorId": 1},
+            {
+                "timestamp": _iso(at),
+                "connectorStatus": "Available",
+                "evseId": connector,
+                "connectorId": 1,
+            },
             {},
             from_station=True,
             signers=[],
@@ -218,10 +230,21 @@ def _station_day(day: Day, station: str, offset: int) -> None:
         )
     for beat in range(1, 720):
         t = DAY + timedelta(minutes=2 * beat, seconds=offset, milliseconds=day.rng.randint(0, 900))
-        day.exchange(t, station, "Heartbeat", {}, {"currentTime": _iso(t)}, from_station=True, signers=[], answer_signers=[])
+        day.exchange(
+            t,
+            station,
+            "Heartbeat",
+            {},
+            {"currentTime": _iso(t)},
+            from_station=True,
+            signers=[],
+            answer_signers=[],
+        )
 
 
-def _transaction(day: Day, station: str, start: datetime, minutes: int, tx: str, *, tamper_at: int = -1) -> None:
+def _transaction(
+    day: Day, station: str, start: datetime, minutes: int, tx: str, *, tamper_at: int = -1
+) -> None:
     me = STATIONS[station]
     energy = 0.0
     seq = 0
@@ -236,11 +259,25 @@ def _transaction(day: Day, station: str, start: datetime, minutes: int, tx: str,
             "transactionInfo": {"transactionId": tx},
             "evse": {"id": 1, "connectorId": 1},
             "meterValue": [
-                {"timestamp": _iso(at), "sampledValue": [{"value": round(energy, 1), "measurand": "Energy.Active.Import.Register"}]}
+                {
+                    "timestamp": _iso(at),
+                    "sampledValue": [
+                        {"value": round(energy, 1), "measurand": "Energy.Active.Import.Register"}
+                    ],
+                }
             ],
         }
         seq += 1
-        day.exchange(at, station, "TransactionEvent", payload, {}, from_station=True, signers=[me], answer_signers=["csms-operator"])
+        day.exchange(
+            at,
+            station,
+            "TransactionEvent",
+            payload,
+            {},
+            from_station=True,
+            signers=[me],
+            answer_signers=["csms-operator"],
+        )
 
     event("Started", start, "CablePluggedIn")
     for i in range(1, minutes // 10 + 1):
@@ -249,11 +286,24 @@ def _transaction(day: Day, station: str, start: datetime, minutes: int, tx: str,
         payload = {
             "evseId": 1,
             "meterValue": [
-                {"timestamp": _iso(at), "sampledValue": [{"value": round(energy, 1), "measurand": "Energy.Active.Import.Register"}]}
+                {
+                    "timestamp": _iso(at),
+                    "sampledValue": [
+                        {"value": round(energy, 1), "measurand": "Energy.Active.Import.Register"}
+                    ],
+                }
             ],
         }
         day.exchange(
-            at, station, "MeterValues", payload, {}, from_station=True, signers=[me], answer_signers=["csms-operator"], tamper=i == tamper_at
+            at,
+            station,
+            "MeterValues",
+            payload,
+            {},
+            from_station=True,
+            signers=[me],
+            answer_signers=["csms-operator"],
+            tamper=i == tamper_at,
         )
     event("Ended", start + timedelta(minutes=minutes, seconds=30), "EVCommunicationLost")
 
@@ -284,7 +334,7 @@ def _profile(limit: float) -> dict[str, Any]:
 
 def build(keys: Keys, seed: int = 20260302) -> list[Line]:
     """All frames of the example day, sorted by capture time."""
-    day = Day(keys, random.Random(seed))
+    day = Day(keys, random.Random(seed))  # noqa: S311 - a fixed seed for reproducible timing, no secret
     _station_day(day, "cs-0001", 0)
     _station_day(day, "cs-0002", 2)
     # Charging sessions; the third MeterValues of the 08:00 session at cs-0001 is tampered (1).
@@ -298,47 +348,100 @@ def build(keys: Keys, seed: int = 20260302) -> list[Line]:
     for station in STATIONS:
         me = STATIONS[station]
         day.exchange(
-            DAY + timedelta(hours=3, minutes=0, seconds=1), station, "UpdateFirmware",
-            {"requestId": 11, "firmware": {"location": "https://firmware.example/ac22-1.4.2.bin", "retrieveDateTime": "2026-03-02T03:00:00Z"}},
-            {"status": "Accepted"}, from_station=False, signers=["csms-operator", "security-officer"], answer_signers=[me],
+            DAY + timedelta(hours=3, minutes=0, seconds=1),
+            station,
+            "UpdateFirmware",
+            {
+                "requestId": 11,
+                "firmware": {
+                    "location": "https://firmware.example/ac22-1.4.2.bin",
+                    "retrieveDateTime": "2026-03-02T03:00:00Z",
+                },
+            },
+            {"status": "Accepted"},
+            from_station=False,
+            signers=["csms-operator", "security-officer"],
+            answer_signers=[me],
         )
         day.exchange(
-            DAY + timedelta(hours=17), station, "SetChargingProfile", _profile(11000.0),
-            {"status": "Accepted"}, from_station=False, signers=["grid-operator"], answer_signers=[me],
+            DAY + timedelta(hours=17),
+            station,
+            "SetChargingProfile",
+            _profile(11000.0),
+            {"status": "Accepted"},
+            from_station=False,
+            signers=["grid-operator"],
+            answer_signers=[me],
         )
     day.exchange(
-        DAY + timedelta(hours=4, minutes=30), "cs-0001", "Reset", {"type": "OnIdle"},
-        {"status": "Accepted"}, from_station=False, signers=["csms-operator"], answer_signers=["station-1"],
+        DAY + timedelta(hours=4, minutes=30),
+        "cs-0001",
+        "Reset",
+        {"type": "OnIdle"},
+        {"status": "Accepted"},
+        from_station=False,
+        signers=["csms-operator"],
+        answer_signers=["station-1"],
     )
     # (2) a Reset to cs-0002 and, two minutes later, the same signed frame again under a new id.
     reset_at = DAY + timedelta(hours=10)
     reset = day.exchange(
-        reset_at, "cs-0002", "Reset", {"type": "OnIdle"},
-        {"status": "Accepted"}, from_station=False, signers=["csms-operator"], answer_signers=["station-2"],
+        reset_at,
+        "cs-0002",
+        "Reset",
+        {"type": "OnIdle"},
+        {"status": "Accepted"},
+        from_station=False,
+        signers=["csms-operator"],
+        answer_signers=["station-2"],
     )
     replay = json.loads(reset)
     replay[1] = day.next_id("cs-0002")
     day.add_call_text(
-        reset_at + timedelta(minutes=2), "cs-0002", json.dumps(replay, separators=(",", ":")),
-        {"status": "Accepted"}, from_station=False, answer_signers=["station-2"],
+        reset_at + timedelta(minutes=2),
+        "cs-0002",
+        json.dumps(replay, separators=(",", ":")),
+        {"status": "Accepted"},
+        from_station=False,
+        answer_signers=["station-2"],
     )
     # (3) an unsigned UpdateFirmware to cs-0001 (the station still answers, signed).
     day.exchange(
-        DAY + timedelta(hours=21, minutes=12), "cs-0001", "UpdateFirmware",
-        {"requestId": 12, "firmware": {"location": "https://firmware.example/ac22-9.9.9.bin", "retrieveDateTime": "2026-03-02T21:12:00Z"}},
-        {"status": "Accepted"}, from_station=False, signers=[], answer_signers=["station-1"],
+        DAY + timedelta(hours=21, minutes=12),
+        "cs-0001",
+        "UpdateFirmware",
+        {
+            "requestId": 12,
+            "firmware": {
+                "location": "https://firmware.example/ac22-9.9.9.bin",
+                "retrieveDateTime": "2026-03-02T21:12:00Z",
+            },
+        },
+        {"status": "Accepted"},
+        from_station=False,
+        signers=[],
+        answer_signers=["station-1"],
     )
     # (4) a grid limit of 3.7 kW to cs-0002, validly signed by the grid operator.
     day.exchange(
-        DAY + timedelta(hours=19, minutes=45), "cs-0002", "SetChargingProfile", _profile(3700.0),
-        {"status": "Accepted"}, from_station=False, signers=["grid-operator"], answer_signers=["station-2"],
+        DAY + timedelta(hours=19, minutes=45),
+        "cs-0002",
+        "SetChargingProfile",
+        _profile(3700.0),
+        {"status": "Accepted"},
+        from_station=False,
+        signers=["grid-operator"],
+        answer_signers=["station-2"],
     )
     return sorted(day.lines, key=lambda line: line.ts)
 
 
 def write(lines: list[Line], path: Path) -> None:
     """Write the log as gzip'd JSON Lines with a fixed gzip header (no name, mtime 0)."""
-    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out,
+    ):
         for line in lines:
             out.write(line.to_json().encode("utf-8") + b"\n")
 
@@ -349,14 +452,18 @@ def _anchor(keys: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--keys", type=Path, default=Path("keys-example"))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent)
     args = parser.parse_args(argv)
     (args.out / "policy.yaml").write_text(POLICY.format(anchor=_anchor(args.keys)), "utf-8")
     lines = build(Keys(args.keys))
     write(lines, args.out / "day.jsonl.gz")
-    print(f"wrote {len(lines)} frames to {args.out / 'day.jsonl.gz'} and {args.out / 'policy.yaml'}")
+    print(
+        f"wrote {len(lines)} frames to {args.out / 'day.jsonl.gz'} and {args.out / 'policy.yaml'}"
+    )
     return 0
 
 
