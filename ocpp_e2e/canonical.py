@@ -197,34 +197,44 @@ def dumps_parsed(value: Any, jcs_safe: bool) -> bytes:
     """
     if jcs_safe:
         out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        if not _has_exponent(out):
-            if not _has_integral_float(out):
+        exponent, integral = _float_forms(out)
+        if not exponent:
+            if not integral:
                 return out
             out = orjson.dumps(_integral_floats_to_int(value), option=orjson.OPT_SORT_KEYS)
-            if not _has_integral_float(out):
+            if not _float_forms(out)[1]:
                 return out
     return dumps(value)
 
 
-def _has_exponent(out: bytes) -> bool:
-    """Does orjson's output hold a number in exponent form ("1e-7", "1e+16")?"""
-    for marker in (b"e-", b"e+"):
-        i = out.find(marker)
-        while i != -1:
-            if i and 48 <= out[i - 1] <= 57 and i + 2 < len(out) and 48 <= out[i + 2] <= 57:
-                return True
-            i = out.find(marker, i + 2)
-    return False
+# orjson's output seen through _FLOAT_SHAPE: '0' reads '0', the other digits '1', '.' and 'e' read
+# themselves ('E' reads 'e'), signs read '-', the delimiters after a number (',', '}', ']') read ','
+# and all else ' '. An integral float "4200.0" then shows as ".0," and an exponent form such as
+# "1e-7" or "5e+16" as a digit, 'e', '-', a digit. Look-alikes inside strings only cost the slower
+# writer.
+_FLOAT_SHAPE = bytes(
+    ord("0")
+    if c == ord("0")
+    else ord("1")
+    if chr(c) in "123456789"
+    else c
+    if chr(c) in ".e"
+    else ord("e")
+    if chr(c) == "E"
+    else ord("-")
+    if chr(c) in "+-"
+    else ord(",")
+    if chr(c) in ",}]"
+    else ord(" ")
+    for c in range(256)
+)
+_EXPONENT_SHAPES = (b"0e-0", b"0e-1", b"1e-0", b"1e-1")
 
 
-def _has_integral_float(out: bytes) -> bool:
-    """Does orjson's output hold an integral float ("4200.0"), which RFC 8785 writes "4200"?"""
-    i = out.find(b".0")
-    while i != -1:
-        if i and 48 <= out[i - 1] <= 57 and out[i + 2 : i + 3] in (b",", b"}", b"]", b""):
-            return True
-        i = out.find(b".0", i + 2)
-    return False
+def _float_forms(out: bytes) -> tuple[bool, bool]:
+    """(exponent form present, integral float present) in orjson's output."""
+    shape = (out + b",").translate(_FLOAT_SHAPE)
+    return any(s in shape for s in _EXPONENT_SHAPES), b".0," in shape
 
 
 def _integral_floats_to_int(value: Any) -> Any:
