@@ -67,6 +67,14 @@ ERROR_CODES: Mapping[str, frozenset[str]] = {
 }
 ERROR_CODES = {**ERROR_CODES, "2.1": ERROR_CODES["2.0.1"]}
 
+_TYPES: Mapping[int, MessageType] = {int(t): t for t in MessageType}
+_LENGTHS: Mapping[MessageType, int] = {
+    MessageType.CALL: 4,
+    MessageType.SEND: 4,
+    MessageType.CALLRESULT: 3,
+    MessageType.CALLERROR: 5,
+    MessageType.CALLRESULTERROR: 5,
+}
 _ACTION = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 MAX_MESSAGE_ID = 36
 
@@ -120,12 +128,12 @@ def parse_frame(data: bytes | str | list[Any], *, ocpp: str = "2.0.1") -> Frame:
     if not isinstance(value, list) or not value:
         raise FrameError("an OCPP-J frame is a non-empty JSON array", "$")
     mtype = value[0]
-    if type(mtype) is not int or mtype not in MessageType._value2member_map_:
+    kind = _TYPES.get(mtype) if type(mtype) is int else None
+    if kind is None:
         raise FrameError(f"unknown message type {orjson.dumps(mtype).decode()}", "$[0]")
-    kind = MessageType(mtype)
     if kind in (MessageType.SEND, MessageType.CALLRESULTERROR) and ocpp != "2.1":
         raise FrameError(f"message type {int(kind)} ({kind.name}) exists only in OCPP 2.1", "$[0]")
-    expected = {MessageType.CALL: 4, MessageType.SEND: 4, MessageType.CALLRESULT: 3}.get(kind, 5)
+    expected = _LENGTHS[kind]
     if len(value) != expected:
         raise FrameError(
             f"a {kind.name} frame has {expected} elements, this one has {len(value)}", "$"

@@ -166,7 +166,7 @@ class Verifier:
                 "kind": kind.value,
             }
         elif call is None or call.message_id != frame.message_id:
-            ctx = {"ocpp": ocpp, "station": station, "kind": kind.value}
+            ctx = {"ocpp": ocpp, "station": normalize_station(station), "kind": kind.value}
             where, sigs, _problems = find_signatures(carrier_obj)
             reason = f"no pending CALL with id {frame.message_id!r} on this connection"
             return FrameVerification(frame, self._all_malformed(ctx, payload, sigs, where, reason))
@@ -255,8 +255,10 @@ class Verifier:
         # Keys of the context are fixed ASCII names, so sorting and escaping need no checks.
         shared = _Shared(ctx, payload, safe)
         results = tuple(
-            self._one(i, sig, sigs, shared, now, require_nonce, fresh, receiver)
-            for i, sig in enumerate(sigs)
+            [
+                self._one(i, sig, sigs, shared, now, require_nonce, fresh, receiver)
+                for i, sig in enumerate(sigs)
+            ]
         )
         return Verification(ctx, payload, results, (), where)
 
