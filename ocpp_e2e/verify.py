@@ -517,16 +517,16 @@ def _check_members(sig: Any, require_nonce: bool) -> tuple[str, str, bytes, str,
     alg = sig.get("algorithm")
     value_text = sig.get("value")
     ts_text = sig.get("timestamp")
-    for member, item in (
-        ("keyId", kid),
-        ("algorithm", alg),
-        ("value", value_text),
-        ("timestamp", ts_text),
+    if (
+        not isinstance(kid, str)
+        or not isinstance(alg, str)
+        or not isinstance(value_text, str)
+        or not isinstance(ts_text, str)
     ):
-        if type(item) is not str:
-            raise _Malformed(f"{member} is required and must be a string")
-    assert isinstance(kid, str) and isinstance(alg, str)
-    assert isinstance(value_text, str) and isinstance(ts_text, str)
+        missing = [
+            m for m in ("keyId", "algorithm", "value", "timestamp") if type(sig.get(m)) is not str
+        ]
+        raise _Malformed(f"{missing[0]} is required and must be a string")
     if kid not in _GOOD_KEY_IDS:
         try:
             if len(b64url_decode(kid)) != 32:
