@@ -149,10 +149,13 @@ class PendingCall:
 
 
 class CallTracker:
-    """Pairs responses with the pending CALL of the same id, per station and direction (SPEC §3).
+    """Pairs responses with the CALL of the same id, per station and direction (SPEC §3).
 
-    A CALL travelling in one direction is answered in the other. At most ``limit`` CALLs wait per
-    connection and direction; the oldest are forgotten first.
+    A CALL travelling in one direction is answered in the other by a CALLRESULT or CALLERROR. An
+    OCPP 2.1 CALLRESULTERROR reports a CALLRESULT its receiver could not process, so it travels
+    the CALL's way, after the CALLRESULT: answered CALLs are therefore remembered too. At most
+    ``limit`` CALLs are kept per connection and direction, in each of the two tables; the oldest
+    are forgotten first.
 
     >>> from ocpp_e2e.frames import parse_frame
     >>> tracker = CallTracker()
@@ -164,22 +167,40 @@ class CallTracker:
     def __init__(self, limit: int = 1024) -> None:
         self._limit = limit
         self._pending: dict[tuple[str, Direction], OrderedDict[str, PendingCall]] = {}
+        self._answered: dict[tuple[str, Direction], OrderedDict[str, PendingCall]] = {}
+
+    def _remember(
+        self,
+        table: dict[tuple[str, Direction], OrderedDict[str, PendingCall]],
+        key: tuple[str, Direction],
+        call: PendingCall,
+    ) -> None:
+        queue = table.setdefault(key, OrderedDict())
+        queue.pop(call.message_id, None)
+        queue[call.message_id] = call
+        while len(queue) > self._limit:
+            queue.popitem(last=False)
 
     def observe(self, frame: Frame, station: str, direction: Direction) -> PendingCall | None:
-        """Record a CALL (returns None), or pop and return the CALL a response answers (or None)."""
+        """Record a CALL (returns None), or return the CALL a response or error answers (or None).
+
+        CALLRESULT and CALLERROR travel against their CALL and settle it; a CALLRESULTERROR travels
+        with it and refers to a CALL already answered by a CALLRESULT.
+        """
         station = normalize_station(station)
         if frame.type is MessageType.CALL:
-            queue = self._pending.setdefault((station, direction), OrderedDict())
-            queue.pop(frame.message_id, None)
-            queue[frame.message_id] = PendingCall.of(frame)
-            while len(queue) > self._limit:
-                queue.popitem(last=False)
+            self._remember(self._pending, (station, direction), PendingCall.of(frame))
             return None
-        if frame.is_response:
-            waiting = self._pending.get((station, direction.reverse))
-            if waiting is None:
-                return None
-            return waiting.pop(frame.message_id, None)
+        if frame.type is MessageType.CALLRESULTERROR:
+            answered = self._answered.get((station, direction))
+            return answered.pop(frame.message_id, None) if answered is not None else None
+        if frame.type in (MessageType.CALLRESULT, MessageType.CALLERROR):
+            key = (station, direction.reverse)
+            waiting = self._pending.get(key)
+            call = waiting.pop(frame.message_id, None) if waiting is not None else None
+            if call is not None and frame.type is MessageType.CALLRESULT:
+                self._remember(self._answered, key, call)
+            return call
         return None
 
     def pending(self, station: str, direction: Direction) -> list[PendingCall]:

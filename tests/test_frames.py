@@ -402,3 +402,36 @@ def test_tracker_ignores_send() -> None:
     send = parse_frame('[6, "1", "NotifyPeriodicEventStream", {}]', ocpp="2.1")
     assert tracker.observe(send, "cs-1", Direction.TO_CSMS) is None
     assert tracker.pending("cs-1", Direction.TO_CSMS) == []
+
+
+def test_tracker_pairs_a_callresulterror_with_the_answered_call_it_reports_on() -> None:
+    # OCPP 2.1: the CALL's sender reports a CALLRESULT it cannot process; the error travels the
+    # CALL's way, after the CALLRESULT settled the CALL.
+    tracker = CallTracker()
+    call = parse_frame('[2, "1", "Reset", {"type": "Immediate"}]', ocpp="2.1")
+    tracker.observe(call, "cs-1", Direction.TO_STATION)
+    tracker.observe(
+        parse_frame('[3, "1", {"status": "Bogus"}]', ocpp="2.1"), "cs-1", Direction.TO_CSMS
+    )
+    error = parse_frame('[5, "1", "FormatViolation", "bad status", {}]', ocpp="2.1")
+    assert tracker.observe(error, "cs-1", Direction.TO_STATION) == PendingCall.of(call)
+    assert tracker.observe(error, "cs-1", Direction.TO_STATION) is None  # reported once
+
+
+def test_tracker_refuses_a_callresulterror_against_the_calls_direction_or_before_a_result() -> None:
+    tracker = CallTracker()
+    tracker.observe(parse_frame('[2, "1", "Reset", {}]', ocpp="2.1"), "cs-1", Direction.TO_STATION)
+    error = parse_frame('[5, "1", "FormatViolation", "", {}]', ocpp="2.1")
+    assert tracker.observe(error, "cs-1", Direction.TO_STATION) is None  # no CALLRESULT yet
+    tracker.observe(parse_frame('[3, "1", {}]', ocpp="2.1"), "cs-1", Direction.TO_CSMS)
+    assert tracker.observe(error, "cs-1", Direction.TO_CSMS) is None  # the wrong way
+
+
+def test_tracker_does_not_keep_calls_answered_by_a_callerror() -> None:
+    tracker = CallTracker()
+    tracker.observe(parse_frame('[2, "1", "Reset", {}]', ocpp="2.1"), "cs-1", Direction.TO_STATION)
+    tracker.observe(
+        parse_frame('[4, "1", "NotSupported", "", {}]', ocpp="2.1"), "cs-1", Direction.TO_CSMS
+    )
+    error = parse_frame('[5, "1", "FormatViolation", "", {}]', ocpp="2.1")
+    assert tracker.observe(error, "cs-1", Direction.TO_STATION) is None
