@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -27,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from ._b64 import Base64Error, b64url_decode, b64url_encode
-from .errors import KeyLoadError
+from .canonical import loads
+from .errors import InputError, KeyLoadError
 from .model import KeyInfo
 
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
@@ -480,8 +480,8 @@ class Keyring:
             ring.add(pub, name=path.stem)
             return ring
         try:
-            doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            doc = loads(raw)  # strict I-JSON: a duplicate member must not silently swap a key
+        except InputError as exc:
             raise KeyLoadError(
                 f'{path}: not a keyring (JSON {{"keys": [...]}} or PEM): {exc}'
             ) from exc

@@ -395,3 +395,14 @@ def test_bad_keyring_file_names_the_file_and_the_problem(
 def test_missing_keyring_file_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(KeyLoadError, match="cannot read keyring"):
         Keyring.load(tmp_path / "absent.json")
+
+
+def test_keyring_file_with_a_duplicate_member_is_refused(tmp_path: Path) -> None:
+    from ocpp_e2e.keys import Keyring, generate_private_key, public_key_to_pem
+
+    pem = public_key_to_pem(generate_private_key()).decode()
+    text = '{"keys": [{"publicKey": %s, "name": "ops-1", "name": "ops-2"}]}' % json.dumps(pem)
+    path = tmp_path / "ring.json"
+    path.write_text(text)
+    with pytest.raises(KeyLoadError, match="duplicate member"):
+        Keyring.load(path)
