@@ -401,7 +401,8 @@ def test_keyring_file_with_a_duplicate_member_is_refused(tmp_path: Path) -> None
     from ocpp_e2e.keys import Keyring, generate_private_key, public_key_to_pem
 
     pem = public_key_to_pem(generate_private_key()).decode()
-    text = '{"keys": [{"publicKey": %s, "name": "ops-1", "name": "ops-2"}]}' % json.dumps(pem)
+    key = json.dumps(pem)
+    text = '{"keys": [{"publicKey": ' + key + ', "name": "ops-1", "name": "ops-2"}]}'
     path = tmp_path / "ring.json"
     path.write_text(text)
     with pytest.raises(KeyLoadError, match="duplicate member"):
