@@ -13,7 +13,10 @@ their shortest round-trip form, never as binary floats.
 from __future__ import annotations
 
 import json
+import math
+import operator
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,6 +35,8 @@ class _Star:
 
 STAR = _Star()
 Step = str | int | _Star
+Test = Callable[[Any], bool]
+Interval = tuple[int | float, int | float]
 
 
 class _Missing:
@@ -40,6 +45,7 @@ class _Missing:
 
 
 MISSING = _Missing()
+
 
 OPS = ("eq", "ne", "in", "notIn", "gt", "gte", "lt", "lte", "matches", "present", "absent")
 ORDERING = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
@@ -199,67 +205,84 @@ def _single(node: Any, steps: tuple[Step, ...]) -> Any:
     return node
 
 
-def _ordering_test(op: str, want: Any) -> Callable[[Any], bool]:
-    want_type = json_type(want)
-    if want_type == "number":
-        bound = number_value(want)
-        if isinstance(bound, int) or bound == bound.to_integral_value():
-            # An integral bound compares exactly with ints as ints; floats still go through Decimal.
-            whole = int(bound)
-            return _int_ordering(op, whole, bound)
-        if op == "gt":
-            return lambda x: (type(x) is int or type(x) is float) and number_value(x) > bound
-        if op == "gte":
-            return lambda x: (type(x) is int or type(x) is float) and number_value(x) >= bound
-        if op == "lt":
-            return lambda x: (type(x) is int or type(x) is float) and number_value(x) < bound
-        return lambda x: (type(x) is int or type(x) is float) and number_value(x) <= bound
-    if op == "gt":
-        return lambda x: type(x) is str and x > want
-    if op == "gte":
-        return lambda x: type(x) is str and x >= want
-    if op == "lt":
-        return lambda x: type(x) is str and x < want
-    return lambda x: type(x) is str and x <= want
+# ----------------------------------------------------------------------------- value tests
+#
+# Numbers compare by the exact value of their shortest decimal (SPEC §7). Python compares an int
+# with an int or a float exactly, by binary value, and that gives the same answer as comparing the
+# shortest decimals when both numbers are floats, or when the int lies within ±2**53: rounding a
+# decimal to the nearest float is monotonic, every float is what its shortest decimal rounds to,
+# and every int within ±2**53 is a float, so two such numbers and their decimals are ordered alike
+# (and an integral float within ±2**53 prints as that integer). Only an int beyond ±2**53 meeting a
+# float (or a NaN, which JSON cannot carry) goes through Decimal.
+
+_EXACT_INT = 2**53
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
 
 
-def _int_ordering(op: str, whole: int, bound: int | Decimal) -> Callable[[Any], bool]:
-    if op == "gt":
-        return lambda x: (
-            (x > whole) if type(x) is int else type(x) is float and Decimal(repr(x)) > bound
-        )
-    if op == "gte":
-        return lambda x: (
-            (x >= whole) if type(x) is int else type(x) is float and Decimal(repr(x)) >= bound
-        )
-    if op == "lt":
-        return lambda x: (
-            (x < whole) if type(x) is int else type(x) is float and Decimal(repr(x)) < bound
-        )
-    return lambda x: (
-        (x <= whole) if type(x) is int else type(x) is float and Decimal(repr(x)) <= bound
-    )
+def _number_test(op: str, want: int | float) -> Callable[[Any], bool]:
+    """``x op want`` for a JSON number ``x`` by exact decimal value; False for other types."""
+    cmp = _COMPARE[op]
+    exact = number_value(want)
+    want_float = type(want) is float
+    floats_in_binary = want_float or -_EXACT_INT <= want <= _EXACT_INT
+
+    def test(x: Any) -> bool:
+        t = type(x)
+        if t is int:
+            if not want_float or -_EXACT_INT <= x <= _EXACT_INT:
+                return cmp(x, want)
+            return cmp(x, exact)
+        if t is float:
+            if floats_in_binary and x == x:  # x == x: not NaN
+                return cmp(x, want)
+            return cmp(Decimal(repr(x)), exact)
+        return False
+
+    return test
 
 
-def _scalar_key(value: Any) -> Any:
-    """A hashable key equal for equal JSON scalars (type-tagged, numbers as exact values)."""
-    t = json_type(value)
-    if t == "number":
-        return ("number", number_value(value))
-    if t in ("array", "object"):
-        return None
-    return (t, value)
+def _string_test(op: str, want: str) -> Callable[[Any], bool]:
+    """``x op want`` for a JSON string ``x`` by code points; False for other types."""
+    cmp = _COMPARE[op]
+    return lambda x: type(x) is str and cmp(x, want)
+
+
+def _eq_test(want: Any) -> Callable[[Any], bool]:
+    t = type(want)
+    if t is int or t is float:
+        return _number_test("eq", want)
+    if t is str:
+        return _string_test("eq", want)
+    if want is None or t is bool:
+        return lambda x: x is want
+    return lambda x: json_equal(x, want)
 
 
 def _in_test(values: list[Any]) -> Callable[[Any], bool]:
-    keys = {_scalar_key(v) for v in values if _scalar_key(v) is not None}
-    composite = [v for v in values if _scalar_key(v) is None]
+    """Membership by JSON equality: strings and exact numbers by hash, the rest one by one."""
+    strings = frozenset(v for v in values if type(v) is str)
+    # ints and Decimals that are equal hash alike, so 3 finds 3.0 (stored as Decimal("3.0")).
+    numbers = frozenset(number_value(v) for v in values if type(v) is int or type(v) is float)
+    constants = [v for v in values if v is None or type(v) is bool]
+    composites = [v for v in values if type(v) is list or type(v) is dict]
 
     def test(x: Any) -> bool:
-        key = _scalar_key(x)
-        if key is not None:
-            return key in keys
-        return any(json_equal(x, v) for v in composite)
+        t = type(x)
+        if t is str:
+            return x in strings
+        if t is int:
+            return x in numbers
+        if t is float:
+            return Decimal(repr(x)) in numbers
+        if x is None or t is bool:
+            return any(x is v for v in constants)
+        return any(json_equal(x, v) for v in composites)
 
     return test
 
@@ -267,16 +290,19 @@ def _in_test(values: list[Any]) -> Callable[[Any], bool]:
 def make_test(op: str, value: Any) -> Callable[[Any], bool]:
     """The test of ``op`` on one present value; the caller validated ``value`` beforehand."""
     if op == "eq":
-        return lambda x: json_equal(x, value)
+        return _eq_test(value)
     if op == "ne":
-        return lambda x: not json_equal(x, value)
+        equal = _eq_test(value)
+        return lambda x: not equal(x)
     if op == "in":
         return _in_test(value)
     if op == "notIn":
         inside = _in_test(value)
         return lambda x: not inside(x)
     if op in ORDERING:
-        return _ordering_test(op, value)
+        if type(value) is str:
+            return _string_test(op, value)
+        return _number_test(op, value)
     if op == "matches":
         pattern = compile_iregexp(value)
         return lambda x: type(x) is str and pattern.fullmatch(x) is not None
@@ -285,8 +311,207 @@ def make_test(op: str, value: Any) -> Callable[[Any], bool]:
     raise ValueError(f"no test for op {op!r}")
 
 
+_NO_INTS = (1, 0)  # an empty interval
+
+
+def int_interval(op: str, value: Any) -> tuple[int | float, int | float]:
+    """``(low, high)`` such that an int ``x`` passes the test of ``op value`` when
+    ``low <= x <= high`` — a shortcut the loops below try before calling the test. Every int
+    outside it fails the test too (the test still decides those).
+
+    >>> int_interval("gt", 4200), int_interval("lte", 6.5), int_interval("eq", 7.0)
+    ((4201, inf), (-inf, 6), (7, 7))
+    """
+    if type(value) not in (int, float) or op not in _COMPARE:
+        return _NO_INTS
+    bound = number_value(value)
+    if op == "eq":
+        return (int(bound), int(bound)) if bound == int(bound) else _NO_INTS
+    if op == "gt":
+        return math.floor(bound) + 1, math.inf
+    if op == "gte":
+        return math.ceil(bound), math.inf
+    if op == "lt":
+        return -math.inf, math.ceil(bound) - 1
+    return -math.inf, math.floor(bound)
+
+
+# ----------------------------------------------------------------------------- compiled checks
+#
+# A check answers ``holds`` for one condition: ``check(payload, memo) -> bool``; the shape of the
+# path picks the loop. ``memo`` (one dict per payload) keeps what a ``[*]`` prefix leads to, which
+# several conditions share (the periods of a charging schedule): its values, and the member names
+# of the objects among them, so "every period lacks ``setpoint``" is one set look-up. Loops over
+# the values try the int interval inline first (most limits are ints), then the condition's test.
+
+Memo = dict[str, Any]
+Check = Callable[[Any, Memo], bool]
+_JUST_DICT = {dict}
+
+
+def _spread(node: Any, segments: tuple[tuple[Step, ...], ...], i: int, out: list[Any]) -> None:
+    """Append to ``out`` the values of a path that ends with ``[*]``, in document order; its
+    ``segments`` are the steps before each ``[*]``. MISSING stands for a dead end or an empty
+    list (as in :func:`_values`)."""
+    node = _single(node, segments[i])
+    if type(node) is not list or not node:
+        out.append(MISSING)
+    elif i == len(segments) - 1:
+        out.extend(node)
+    else:
+        for item in node:
+            _spread(item, segments, i + 1, out)
+
+
+class _Prefix:
+    """The part of a path up to its last ``[*]``, resolved at most once per payload (memo)."""
+
+    __slots__ = ("_names_key", "_segments", "_values_key")
+
+    def __init__(self, steps: tuple[Step, ...]) -> None:
+        text = render_path(steps)
+        # Interned: every condition on the same prefix finds the entry by identity.
+        self._values_key = sys.intern(text)
+        self._names_key = sys.intern(text + " names")
+        segments: list[tuple[Step, ...]] = []
+        start = 0
+        for i, step in enumerate(steps):
+            if step is STAR:
+                segments.append(steps[start:i])
+                start = i + 1
+        self._segments = tuple(segments)
+
+    def values(self, payload: Any, memo: Memo) -> list[Any]:
+        """The values the prefix leads to, in document order; never empty (MISSING stands for a
+        dead end or an empty list)."""
+        out: list[Any] | None = memo.get(self._values_key)
+        if out is None:
+            out = memo[self._values_key] = []
+            _spread(payload, self._segments, 0, out)
+        return out
+
+    def names(self, payload: Any, memo: Memo) -> set[str]:
+        """The member names of the objects among the values."""
+        names: set[str] | None = memo.get(self._names_key)
+        if names is None:
+            values = self.values(payload, memo)
+            if set(map(type, values)) == _JUST_DICT:
+                names = set().union(*values)  # one C-level pass when every value is an object
+            else:
+                names = set()
+                for n in values:
+                    if type(n) is dict:
+                        names.update(n)
+            memo[self._names_key] = names
+        return names
+
+
+def _compile_single(steps: tuple[Step, ...], test: Test | None, ints: Interval) -> Check:
+    """A path without ``[*]``: one value or MISSING."""
+    if test is None:  # absent
+        return lambda payload, memo: _single(payload, steps) is MISSING
+    low, high = ints
+
+    def check(payload: Any, memo: Memo) -> bool:
+        x = _single(payload, steps)
+        if type(x) is int and low <= x <= high:
+            return True
+        return x is not MISSING and test(x)
+
+    return check
+
+
+def _compile_member(
+    prefix: _Prefix, key: str, test: Test | None, ints: Interval, every: bool
+) -> Check:
+    """``<prefix>[*].key``: set look-ups where the member names decide, else one loop over the
+    prefix's values without building a value list."""
+    low, high = ints
+    if every and test is None:
+        # Every value lacks the member: no object among them has it (a non-object has none).
+        return lambda payload, memo: key not in prefix.names(payload, memo)
+    if every and test is not None:
+
+        def every_holds(payload: Any, memo: Memo) -> bool:
+            for n in prefix.values(payload, memo):
+                if type(n) is not dict:
+                    return False
+                x = n.get(key, MISSING)
+                if type(x) is int and low <= x <= high:
+                    continue
+                if x is MISSING or not test(x):
+                    return False
+            return True
+
+        return every_holds
+    if test is None:
+
+        def some_absent(payload: Any, memo: Memo) -> bool:
+            for n in prefix.values(payload, memo):  # noqa: SIM110
+                if type(n) is not dict or key not in n:
+                    return True
+            return False
+
+        return some_absent
+
+    def some_holds(payload: Any, memo: Memo) -> bool:
+        if key not in prefix.names(payload, memo):
+            return False  # no value has the member (a forbidden mode that is not there)
+        for n in prefix.values(payload, memo):
+            if type(n) is dict:
+                x = n.get(key, MISSING)
+                if x is MISSING:
+                    continue
+                if type(x) is int and low <= x <= high:
+                    return True
+                if test(x):
+                    return True
+        return False
+
+    return some_holds
+
+
+def _compile_values(
+    prefix: _Prefix, suffix: tuple[Step, ...], test: Test | None, every: bool
+) -> Check:
+    """``<prefix>[*]<suffix>`` for any other suffix: resolve it into a value list, then test."""
+
+    def check(payload: Any, memo: Memo) -> bool:
+        values = _values(prefix.values(payload, memo), suffix)
+        if test is None:  # absent
+            if every:
+                return all(x is MISSING for x in values)
+            return any(x is MISSING for x in values)
+        if every:
+            for x in values:  # noqa: SIM110
+                if x is MISSING or not test(x):
+                    return False
+            return True
+        for x in values:  # noqa: SIM110
+            if x is not MISSING and test(x):
+                return True
+        return False
+
+    return check
+
+
+def _compile_star(
+    steps: tuple[Step, ...], test: Test | None, ints: Interval, every: bool
+) -> Check:
+    """A path with ``[*]``: the values up to the last ``[*]`` (shared through the memo), then the
+    part after it on each."""
+    last_star = max(i for i, s in enumerate(steps) if s is STAR)
+    prefix, suffix = _Prefix(steps[: last_star + 1]), steps[last_star + 1 :]
+    if len(suffix) == 1 and type(suffix[0]) is str:
+        return _compile_member(prefix, suffix[0], test, ints, every)
+    return _compile_values(prefix, suffix, test, every)
+
+
 class Condition:
     """A compiled ``where`` condition: path, op, value and quantifier.
+
+    ``check(payload, memo)`` is :meth:`holds` compiled for this path shape and operator; decisions
+    call it directly with one ``memo`` dict per payload.
 
     >>> c = Condition.compile({"path": "a[*].b", "op": "gte", "value": 4200}, forbid=False)
     >>> c.holds({"a": [{"b": 4200}, {"b": 4200.0}]}), c.holds({"a": [{"b": 3700}]})
@@ -294,11 +519,10 @@ class Condition:
     """
 
     __slots__ = (
-        "_prefix",
         "_quantifier_set",
         "_single_path",
-        "_suffix",
         "_test",
+        "check",
         "op",
         "path",
         "quantifier",
@@ -316,12 +540,14 @@ class Condition:
         self.quantifier = quantifier or ("any" if forbid else "all")
         self.steps = parse_path(path)
         self._single_path = not any(s is STAR for s in self.steps)
-        last_star = max((i for i, s in enumerate(self.steps) if s is STAR), default=-1)
-        # The part up to the last [*] is often shared by several conditions (the periods of a
-        # charging schedule); evaluate() resolves it once per object through a memo.
-        self._prefix = self.steps[: last_star + 1]
-        self._suffix = self.steps[last_star + 1 :]
         self._test = None if op == "absent" else make_test(op, value)
+        ints = int_interval(op, value)
+        self.check: Check
+        if self._single_path:
+            self.check = _compile_single(self.steps, self._test, ints)
+        else:
+            every = self.quantifier == "all"
+            self.check = _compile_star(self.steps, self._test, ints, every)
 
     @classmethod
     def compile(cls, data: dict[str, Any], *, forbid: bool) -> Condition:
@@ -346,66 +572,13 @@ class Condition:
             return False
         return self._test(x)
 
-    def holds(self, payload: Any, memo: dict[tuple[Step, ...], list[Any]] | None = None) -> bool:
+    def holds(self, payload: Any, memo: Memo | None = None) -> bool:
         """Whether the condition holds on a signing payload (SPEC §7 semantics).
 
         ``memo`` (one per payload) shares resolved ``[*]`` prefixes between conditions.
         """
-        if self._single_path:
-            return self._test_one(_single(payload, self.steps))
-        if memo is None:
-            base = _values([payload], self._prefix)
-        else:
-            base = memo.get(self._prefix)  # type: ignore[assignment]
-            if base is None:
-                base = memo[self._prefix] = _values([payload], self._prefix)
-        suffix = self._suffix
-        if len(suffix) == 1 and type(suffix[0]) is str:
-            return self._holds_member(base, suffix[0])
-        values = _values(base, suffix)
-        test = self._test
-        if test is None:  # absent
-            if self.quantifier == "all":
-                return all(x is MISSING for x in values)
-            return any(x is MISSING for x in values)
-        # Plain loops: measurably faster than all()/any() over a generator on long schedules.
-        if self.quantifier == "all":
-            for x in values:  # noqa: SIM110
-                if x is MISSING or not test(x):
-                    return False
-            return True
-        for x in values:  # noqa: SIM110
-            if x is not MISSING and test(x):
-                return True
-        return False
+        return self.check(payload, {} if memo is None else memo)
 
-    def _holds_member(self, base: list[Any], key: str) -> bool:
-        """``holds`` for the common ``...[*].member`` shape, without building a value list."""
-        test = self._test
-        if self.quantifier == "all":
-            if test is None:
-                for n in base:  # noqa: SIM110
-                    if type(n) is dict and key in n:
-                        return False
-                return True
-            for n in base:
-                if type(n) is not dict:
-                    return False
-                x = n.get(key, MISSING)
-                if x is MISSING or not test(x):
-                    return False
-            return True
-        if test is None:
-            for n in base:  # noqa: SIM110
-                if type(n) is not dict or key not in n:
-                    return True
-            return False
-        for n in base:
-            if type(n) is dict:
-                x = n.get(key, MISSING)
-                if x is not MISSING and test(x):
-                    return True
-        return False
 
     def describe(self) -> str:
         """The condition in words, e.g. ``limit ≥ 4200 (every element)``."""

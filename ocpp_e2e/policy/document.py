@@ -36,7 +36,7 @@ from .._time import parse_duration, parse_rfc3339
 from ..errors import KeyLoadError, PolicyError
 from ..keys import Keyring, load_public_key_text
 from ..model import CertificateValidator
-from ._conditions import ORDERING, Condition, json_type, parse_path
+from ._conditions import ORDERING, Check, Condition, json_type, parse_path
 from ._regexp import IRegexpError, compile_iregexp
 from ._yaml import load_yaml
 
@@ -420,11 +420,15 @@ class Policy:
 
 
 _OTHER = "\x00other"  # stands for every action/type no rule names
+#: A rule with the compiled checks of its ``where`` conditions.
+_Plan = tuple[Rule, tuple[Check, ...]]
+#: (forbid plans, permit plans) whose ``match`` holds for one context shape, in policy order.
+_Candidates = tuple[tuple[_Plan, ...], tuple[_Plan, ...]]
 
 
 class RuleIndex:
-    """Precomputed lookups for fast decisions: the rules whose ``match`` holds per context shape,
-    and the roles the ``keys`` entries give each key id.
+    """Precomputed lookups for fast decisions: the rules whose ``match`` holds per context shape
+    (with their compiled ``where`` checks), and the roles the ``keys`` entries give each key id.
 
     The memo is keyed by (action, kind, type) where names no rule mentions collapse into one
     key, so frames with attacker-chosen action names cannot grow it.
@@ -434,7 +438,7 @@ class RuleIndex:
         self.rules = rules
         self._actions = {a for r in rules if r.match.actions for a in r.match.actions}
         self._types = {t for r in rules if r.match.types for t in r.match.types}
-        self._memo: dict[tuple[Any, Any, Any], tuple[tuple[Rule, ...], tuple[Rule, ...]]] = {}
+        self._memo: dict[tuple[Any, Any, Any], _Candidates] = {}
         self.key_roles: dict[str, frozenset[str]] = {}
         from ..keys import key_id
 
@@ -445,6 +449,11 @@ class RuleIndex:
 
     def candidates(self, context: Mapping[str, Any]) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
         """(forbid rules, permit rules) whose ``match`` holds for ``context``, in policy order."""
+        found = self.plans(context)
+        return tuple(r for r, _ in found[0]), tuple(r for r, _ in found[1])
+
+    def plans(self, context: Mapping[str, Any]) -> _Candidates:
+        """Like :meth:`candidates`, each rule paired with the ``check`` of its conditions."""
         action = context.get("action")
         kind = context.get("kind")
         type_ = context.get("type")
@@ -457,10 +466,14 @@ class RuleIndex:
         if found is None:
             probe = {"action": key[0], "kind": key[1], "type": key[2]}
             probe = {k: v for k, v in probe.items() if v is not None}
-            matching = [r for r in self.rules if r.match.failure(probe) is None]
+            matching = [
+                (r, tuple(c.check for c in r.where))
+                for r in self.rules
+                if r.match.failure(probe) is None
+            ]
             found = (
-                tuple(r for r in matching if r.effect is RuleEffect.FORBID),
-                tuple(r for r in matching if r.effect is RuleEffect.PERMIT),
+                tuple(p for p in matching if p[0].effect is RuleEffect.FORBID),
+                tuple(p for p in matching if p[0].effect is RuleEffect.PERMIT),
             )
             self._memo[key] = found
         return found
