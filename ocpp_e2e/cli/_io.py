@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -10,6 +12,7 @@ from typing import NoReturn
 import typer
 
 from .._time import parse_rfc3339
+from ..errors import OcppE2EError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -20,6 +23,17 @@ def fail(message: str) -> NoReturn:
     """Print ``error: message`` on stderr and exit with status 2 (usage or input error)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(EXIT_USAGE)
+
+
+@contextmanager
+def input_errors() -> Iterator[None]:
+    """Turn the library's input errors and file errors into one-line messages with status 2."""
+    try:
+        yield
+    except OcppE2EError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename or 'file'}: {exc.strerror}")
 
 
 def read_bytes(source: str) -> tuple[bytes, str]:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
@@ -26,17 +26,13 @@ from ..meter import (
     supported_algorithms,
     unsupported_algorithms,
 )
+from ._io import fail as _fail
 
 app = typer.Typer(
     help="OCMF signed meter values (Eichrecht): verify records and their transactions.",
     no_args_is_help=True,
     add_completion=False,
 )
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _read(source: str) -> tuple[str, str]:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
 from ..canonical import loads
-from ..errors import InputError, OcppE2EError
+from ..errors import InputError
 from ..keys import Keyring, KeySigner, load_signer
 from ..pki import ChainValidator, pem_chain_der
 from ..tariffs import (
@@ -33,6 +32,7 @@ from ..tariffs import (
     verify_tariff,
 )
 from ..verify import Verifier
+from ._io import input_errors as _input_errors
 
 app = typer.Typer(
     help="Signed OCPP 2.1 tariffs (SPEC §6), their cost calculator and signed cost receipts.",
@@ -55,21 +55,6 @@ KeyringOpt = Annotated[
     typer.Option("--keyring", help='Keyring: JSON {"keys": [...]} or a folder of PEM keys.'),
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")]
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-@contextmanager
-def _input_errors() -> Iterator[None]:
-    try:
-        yield
-    except OcppE2EError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(f"{exc.filename or 'file'}: {exc.strerror}")
 
 
 def _read(path: Path) -> bytes:

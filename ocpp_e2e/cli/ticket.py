@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
 from .._time import parse_duration, utcnow
-from ..errors import OcppE2EError
 from ..keys import KeySigner, load_private_key, load_signer, write_private_key
 from ..pki import ChainValidator
 from ..pki.validate import pem_chain_der
@@ -32,6 +30,8 @@ from ..tickets import (
     present_ticket,
 )
 from ..tickets.model import parse_timestamp
+from ._io import fail as _fail
+from ._io import input_errors as _input_errors
 
 app = typer.Typer(
     help="Charging tickets (SPEC §6): offline, anonymous authorization at a charging station.",
@@ -40,21 +40,6 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-@contextmanager
-def _input_errors() -> Iterator[None]:
-    try:
-        yield
-    except OcppE2EError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(f"{exc.filename or 'file'}: {exc.strerror}")
 
 
 def _read_json(path: Path) -> Any:
