@@ -469,13 +469,14 @@ def _fmt(delta: timedelta) -> str:
 
 
 class _Shared:
-    """What all signatures of one object share: the JCS of the context and (lazily) the payload."""
+    """What all signatures of one object share: the context and payload, and (for chained
+    signatures, lazily) their JCS."""
 
-    __slots__ = ("context", "context_obj", "payload", "payload_jcs", "safe")
+    __slots__ = ("context", "context_jcs", "payload", "payload_jcs", "safe")
 
     def __init__(self, context: Mapping[str, Any], payload: Any, safe: bool) -> None:
-        self.context_obj = context
-        self.context = orjson.dumps(context, option=orjson.OPT_SORT_KEYS)
+        self.context = context
+        self.context_jcs: bytes | None = None
         self.payload = payload
         self.payload_jcs: bytes | None = None
         self.safe = safe
@@ -483,15 +484,17 @@ class _Shared:
     def input_for(self, sig: Mapping[str, Any], sigs: Sequence[Any], index: int) -> bytes:
         unsigned = {k: v for k, v in sig.items() if k != "value"}
         if sig.get("chained") is True:
-            if self.payload_jcs is None:
+            if self.payload_jcs is None or self.context_jcs is None:
+                # Context keys are fixed ASCII names: sorting and escaping need no checks.
+                self.context_jcs = orjson.dumps(self.context, option=orjson.OPT_SORT_KEYS)
                 self.payload_jcs = dumps_parsed(self.payload, self.safe)
             previous = dumps_parsed(list(sigs[:index]), self.safe)
             return signing_input(
-                self.context, self.payload_jcs, dumps_parsed(unsigned, self.safe), previous
+                self.context_jcs, self.payload_jcs, dumps_parsed(unsigned, self.safe), previous
             )
         # The common case, one canonicalization for the whole input (context keys are fixed ASCII).
         return dumps_parsed(
-            {"context": self.context_obj, "payload": self.payload, "signature": unsigned}, self.safe
+            {"context": self.context, "payload": self.payload, "signature": unsigned}, self.safe
         )
 
 
