@@ -473,3 +473,30 @@ def test_every_double_reads_back_from_its_shortest_form(number: float) -> None:
     assert loads(text) == number
     assert dumps(loads(text)) == rfc8785.dumps(number)
     assert not math.isnan(loads(text))
+
+
+def test_fast_writer_matches_rfc8785_on_doubles_of_every_magnitude() -> None:
+    # The fast writer relies on orjson and RFC 8785 differing only for integral floats below 1e16
+    # and the exponents e-6 and e+16..e+20; this sweeps doubles across the whole range.
+    import random
+    import struct
+
+    import rfc8785
+
+    from ocpp_e2e.canonical import dumps_parsed
+
+    rng = random.Random(20261122)
+    checked = 0
+    for i in range(30_000):
+        if i % 3 == 0:
+            number = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+            if number != number or abs(number) == float("inf"):
+                continue
+        elif i % 3 == 1:
+            number = rng.uniform(-1, 1) * 10.0 ** rng.randint(-30, 30)
+        else:
+            number = float(rng.randint(-(10**6), 10**6)) * 10.0 ** rng.randint(-12, 25)
+        value = {"v": [number, {"w": number}]}
+        assert dumps_parsed(value, True) == rfc8785.dumps(value), number
+        checked += 1
+    assert checked > 25_000
