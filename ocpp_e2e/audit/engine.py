@@ -9,7 +9,7 @@ independent, which is what lets :mod:`ocpp_e2e.audit.run` spread them over proce
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -21,6 +21,7 @@ from ..model import Direction, Outcome, SignatureResult, Verification
 from ..verify import Verifier
 from .findings import SEVERITY, Finding, FindingKind, Severity
 from .logs import LogRecord, UnreadableLine
+from .meters import MeterAudit, Place
 
 #: How many answered CALLs per station are remembered to recognise a response moved from one
 #: request to another (SPEC §3: a signed response is bound to its request's digest R).
@@ -53,10 +54,6 @@ class Decide(Protocol):
     """Decides a verified frame at its capture time (an adapter over :mod:`ocpp_e2e.policy`)."""
 
     def __call__(self, verification: Verification, now: datetime) -> AuditDecision: ...
-
-
-#: Inspects a verified frame for signed meter values; returns (detail) strings of meter findings.
-MeterCheck = Callable[[str, Frame, str, datetime], list[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +95,8 @@ class FrameAuditor:
     ``verifier`` must have a replay cache for replays to be found (SPEC §4: audits detect replays
     the same way as receivers); ``probe`` is the same verifier without a replay cache, used only to
     recognise responses moved to another request. ``csms_identity`` is the CSMS's id for
-    ``destination`` checks of frames sent to the CSMS.
+    ``destination`` checks of frames sent to the CSMS; ``meter`` checks the signed meter values
+    (OCMF) of the requests that carry them.
     """
 
     def __init__(
@@ -108,13 +106,13 @@ class FrameAuditor:
         *,
         probe: Verifier | None = None,
         csms_identity: str | None = None,
-        meter_check: MeterCheck | None = None,
+        meter: MeterAudit | None = None,
     ) -> None:
         self.verifier = verifier
         self.decide = decide
         self.probe = probe
         self.csms_identity = csms_identity
-        self.meter_check = meter_check
+        self.meter = meter
         self._tracker = CallTracker()
         # Recent CALLs per station, kept as frames: their digest is computed only when probed.
         self._recent: dict[str, deque[Frame]] = {}
@@ -164,10 +162,6 @@ class FrameAuditor:
             )
         else:
             raw.extend(self._signature_findings(frame, verification, station, record, call))
-        if self.meter_check is not None and frame.is_call and frame.action is not None:
-            raw.extend(
-                (FindingKind.METER, d) for d in self.meter_check(station, frame, record.ocpp, now)
-            )
         decision = self.decide(verification, now)
         signers = tuple(s.identity for s in verification.valid_signers if s.identity is not None)
         if decision.permitted:
@@ -178,17 +172,37 @@ class FrameAuditor:
                 unsigned = not verification.signatures and not decision.forbidden
                 kind = FindingKind.UNSIGNED_REQUIRED if unsigned else FindingKind.DENIED
                 raw.append((kind, decision.reason))
+        metered: list[tuple[FindingKind, str]] = []
+        if self.meter is not None and frame.type is MessageType.CALL:
+            place = Place(
+                record.source, record.line, _ts(now), station, record.direction.value,
+                frame.message_id, action,
+            )  # fmt: skip
+            metered = self.meter.check(frame, record.ocpp, place)
         findings: tuple[Finding, ...] = ()
-        if raw:
+        if raw or metered:
             base["ts"] = _ts(now)
-            findings = self._findings(raw, base, decision)
+            findings = self._findings(raw, base, decision) + self._findings(
+                metered, base, decision, own=True
+            )
         return FrameResult(seq, minute, station, verdict, signers, findings)
+
+    def finish(self) -> list[Finding]:
+        """Findings known only at the end: meter transactions without an end reading."""
+        return self.meter.finish() if self.meter is not None else []
 
     # ------------------------------------------------------------------ internals
 
     def _findings(
-        self, raw: Iterable[tuple[FindingKind, str]], base: dict[str, Any], decision: AuditDecision
+        self,
+        raw: Iterable[tuple[FindingKind, str]],
+        base: dict[str, Any],
+        decision: AuditDecision,
+        *,
+        own: bool = False,
     ) -> tuple[Finding, ...]:
+        # ``own``: meter findings are about the records, not the frame; they keep their severity
+        # and do not carry the policy's denial (which has its own finding).
         out: list[Finding] = []
         seen: set[tuple[FindingKind, str]] = set()
         for kind, detail in raw:
@@ -196,10 +210,11 @@ class FrameAuditor:
                 continue
             seen.add((kind, detail))
             severity = SEVERITY[kind]
-            if not decision.permitted and severity is Severity.WARNING:
-                severity = Severity.ERROR
-            if not decision.permitted and kind not in _SELF_EXPLAINING:
-                detail = f"{detail}; the policy denies the frame: {decision.reason}"
+            if not own and not decision.permitted:
+                if severity is Severity.WARNING:
+                    severity = Severity.ERROR
+                if kind not in _SELF_EXPLAINING:
+                    detail = f"{detail}; the policy denies the frame: {decision.reason}"
             out.append(
                 Finding(
                     kind,

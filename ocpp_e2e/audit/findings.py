@@ -42,7 +42,10 @@ class FindingKind(enum.StrEnum):
     WRONG_DESTINATION = "wrong-destination"
     MALFORMED = "malformed"
     UNREADABLE_LINE = "unreadable-line"
-    METER = "meter"
+    METER_INVALID = "meter-invalid"
+    METER_UNTRUSTED = "meter-untrusted"
+    METER_MALFORMED = "meter-malformed"
+    METER_TRANSACTION = "meter-transaction"
 
 
 #: The severity of each kind when the policy permitted the frame; a finding on a denied frame is
@@ -61,7 +64,10 @@ SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.WRONG_DESTINATION: Severity.ERROR,
     FindingKind.MALFORMED: Severity.ERROR,
     FindingKind.UNREADABLE_LINE: Severity.ERROR,
-    FindingKind.METER: Severity.ERROR,
+    FindingKind.METER_INVALID: Severity.CRITICAL,
+    FindingKind.METER_UNTRUSTED: Severity.ERROR,
+    FindingKind.METER_MALFORMED: Severity.ERROR,
+    FindingKind.METER_TRANSACTION: Severity.ERROR,
 }
 
 

@@ -16,8 +16,8 @@ import multiprocessing
 import queue
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Any
@@ -31,6 +31,7 @@ from ..replay import MemoryReplayCache
 from .engine import AuditDecision, FrameAuditor, FrameResult, unreadable_result
 from .findings import Finding
 from .logs import LogRecord, ReadOptions, ReadStats, UnreadableLine, read_logs
+from .meters import MeterAudit, load_meter_keyring
 from .summary import AuditReport, Summary
 
 #: Items per batch handed to the workers; big enough to amortise the inter-process traffic, small
@@ -43,11 +44,18 @@ class AuditSettings:
     """What every worker needs to build its :class:`FrameAuditor` (picklable: paths, not keys).
 
     ``policy`` is the policy file; ``csms_identity`` the CSMS's own id for ``destination`` checks
-    of frames sent to the CSMS.
+    of frames sent to the CSMS. Trusted meter keys for signed meter values (OCMF):
+    ``meter_keys`` (public key files), ``meter_keyrings`` (meter keyring files) and
+    ``meter_certificates`` (chain files with the ``meterSigning`` usage, validated against the
+    policy's trust anchors at ``meter_trust_time``, by default when the audit starts).
     """
 
     policy: str
     csms_identity: str | None = None
+    meter_keys: tuple[str, ...] = ()
+    meter_keyrings: tuple[str, ...] = ()
+    meter_certificates: tuple[str, ...] = ()
+    meter_trust_time: datetime | None = None
 
 
 class PolicyDecide:
@@ -87,11 +95,19 @@ class PolicyDecide:
 def build_auditor(settings: AuditSettings) -> FrameAuditor:
     """Load the policy and build a :class:`FrameAuditor` with an in-memory replay cache."""
     policy = load_policy(settings.policy)
+    meter_keys = load_meter_keyring(
+        keys=settings.meter_keys,
+        keyrings=settings.meter_keyrings,
+        certificates=settings.meter_certificates,
+        validator=policy.certificate_validator() if settings.meter_certificates else None,
+        at=settings.meter_trust_time or datetime.now(UTC),
+    )
     return FrameAuditor(
         policy.verifier(replay_cache=MemoryReplayCache()),
         PolicyDecide(policy),
         probe=policy.verifier(),
         csms_identity=settings.csms_identity,
+        meter=MeterAudit(meter_keys),
     )
 
 
@@ -116,11 +132,17 @@ def audit_logs(
     """
     if workers < 1:
         raise InputError(f"--workers must be at least 1, not {workers}")
+    if settings.meter_certificates and settings.meter_trust_time is None:
+        settings = replace(settings, meter_trust_time=datetime.now(UTC))  # one time, all workers
     stats = ReadStats()
     summary = Summary()
     findings: list[Finding] = []
+    late: list[Finding] = []
     items = read_logs(paths, options, stats)
-    results = _single(items, settings) if workers == 1 else _parallel(items, settings, workers)
+    if workers == 1:
+        results = _single(items, settings, late)
+    else:
+        results = _parallel(items, settings, workers, late)
     done = 0
     for result in results:
         summary.add(result)
@@ -130,12 +152,15 @@ def audit_logs(
             progress(done)
     if progress is not None:
         progress(done)
+    for finding in late:
+        summary.add_late(finding)
+    findings.extend(late)
     summary.finish(stats)
     return AuditReport(findings, summary)
 
 
 def _single(
-    items: Iterator[LogRecord | UnreadableLine], settings: AuditSettings
+    items: Iterator[LogRecord | UnreadableLine], settings: AuditSettings, late: list[Finding]
 ) -> Iterator[FrameResult]:
     auditor = build_auditor(settings)
     for seq, item in enumerate(items):
@@ -143,6 +168,7 @@ def _single(
             yield unreadable_result(seq, item)
         else:
             yield auditor.audit(seq, item)
+    late.extend(auditor.finish())
 
 
 def _worker(settings: AuditSettings, inbox: Queue[Any], outbox: Queue[Any]) -> None:
@@ -154,6 +180,7 @@ def _worker(settings: AuditSettings, inbox: Queue[Any], outbox: Queue[Any]) -> N
     while True:
         batch = inbox.get()
         if batch is None:
+            outbox.put(("done", auditor.finish()))
             return
         try:
             outbox.put(("ok", [auditor.audit(seq, record) for seq, record in batch]))
@@ -163,7 +190,10 @@ def _worker(settings: AuditSettings, inbox: Queue[Any], outbox: Queue[Any]) -> N
 
 
 def _parallel(
-    items: Iterator[LogRecord | UnreadableLine], settings: AuditSettings, workers: int
+    items: Iterator[LogRecord | UnreadableLine],
+    settings: AuditSettings,
+    workers: int,
+    late: list[Finding],
 ) -> Iterator[FrameResult]:
     # spawn, not fork: the parent may run threads (a progress bar) whose locks fork would copy.
     ctx = multiprocessing.get_context("spawn")
@@ -183,6 +213,11 @@ def _parallel(
             pending.append(local)
         if pending:
             yield from _collect(pending.pop(), outboxes, procs)
+        for inbox, proc in zip(inboxes, procs, strict=True):
+            _put(inbox, None, proc)
+        ends = [f for outbox, proc in zip(outboxes, procs, strict=True)
+                for f in _get(outbox, proc, "done")]  # fmt: skip
+        late.extend(sorted(ends, key=lambda f: f.station or ""))  # stable: meter order kept
     finally:
         for inbox in inboxes:
             with contextlib.suppress(queue.Full):
@@ -230,22 +265,26 @@ def _chunks(
         yield local
 
 
+def _get(outbox: Queue[Any], proc: BaseProcess, expected: str) -> Any:
+    while True:
+        try:
+            status, payload = outbox.get(timeout=1)
+            break
+        except queue.Empty:
+            if not proc.is_alive():
+                raise InputError(
+                    f"audit worker {proc.name} died (exit code {proc.exitcode})"
+                ) from None
+    if status != expected:
+        raise InputError(payload)
+    return payload
+
+
 def _collect(
     local: list[FrameResult], outboxes: list[Queue[Any]], procs: list[BaseProcess]
 ) -> Iterator[FrameResult]:
     merged = list(local)
     for outbox, proc in zip(outboxes, procs, strict=True):
-        while True:
-            try:
-                status, payload = outbox.get(timeout=1)
-                break
-            except queue.Empty:
-                if not proc.is_alive():
-                    raise InputError(
-                        f"audit worker {proc.name} died (exit code {proc.exitcode})"
-                    ) from None
-        if status != "ok":
-            raise InputError(payload)
-        merged.extend(payload)
+        merged.extend(_get(outbox, proc, "ok"))
     merged.sort(key=lambda r: r.seq)
     yield from merged

@@ -67,6 +67,17 @@ class Summary:
                 bucket = self.timeline[result.minute] = Counter()
             bucket[result.verdict] += 1
 
+    def add_late(self, finding: Finding) -> None:
+        """Count a finding known only at the end of the input (not tied to a new frame)."""
+        self.kinds[finding.kind.value] += 1
+        self.severities[finding.severity.value] += 1
+        self.failing += finding.fails
+        if finding.station is not None:
+            counts = self.stations.get(finding.station)
+            if counts is None:
+                counts = self.stations[finding.station] = StationCounts()
+            counts.findings += 1
+
     def finish(self, stats: ReadStats) -> None:
         """Attach what the readers counted."""
         self.stats = stats

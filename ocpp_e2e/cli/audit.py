@@ -72,6 +72,28 @@ def audit(
             "--csms-id", help="The CSMS's own id, for destination checks of frames to it."
         ),
     ] = None,
+    meter_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--meter-key",
+            help="A trusted meter public key file for signed meter values (OCMF): PEM, DER, hex "
+            "or base64. Repeatable.",
+        ),
+    ] = None,
+    meter_keyring: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--meter-keyring", help='A meter keyring JSON file {"keys": [...]}. Repeatable.'
+        ),
+    ] = None,
+    meter_cert: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--meter-cert",
+            help="A meter certificate chain file (PEM, leaf first) with the usage meterSigning, "
+            "validated against the policy's trust anchors. Repeatable.",
+        ),
+    ] = None,
     workers: Annotated[
         int, typer.Option("--workers", "-w", help="Worker processes (stations are spread).")
     ] = 1,
@@ -97,7 +119,13 @@ def audit(
     console = Console(stderr=json_out)
     try:
         options = ReadOptions(format=fmt, ocpp=ocpp, side=side, station=station, tz=zone)
-        settings = AuditSettings(policy=str(policy), csms_identity=csms)
+        settings = AuditSettings(
+            policy=str(policy),
+            csms_identity=csms,
+            meter_keys=tuple(str(p) for p in meter_key or ()),
+            meter_keyrings=tuple(str(p) for p in meter_keyring or ()),
+            meter_certificates=tuple(str(p) for p in meter_cert or ()),
+        )
         report = _run(logs, options, settings, workers, console)
     except OcppE2EError as exc:
         fail(str(exc))
