@@ -36,7 +36,7 @@ class _Star:
 STAR = _Star()
 Step = str | int | _Star
 Test = Callable[[Any], bool]
-Interval = tuple[int | float, int | float]
+Interval = tuple[int, int]
 
 
 class _Missing:
@@ -311,16 +311,17 @@ def make_test(op: str, value: Any) -> Callable[[Any], bool]:
     raise ValueError(f"no test for op {op!r}")
 
 
+_FAR = 2**64  # the int shortcut stops here, so both its comparisons stay int-to-int
 _NO_INTS = (1, 0)  # an empty interval
 
 
-def int_interval(op: str, value: Any) -> tuple[int | float, int | float]:
-    """``(low, high)`` such that an int ``x`` passes the test of ``op value`` when
-    ``low <= x <= high`` — a shortcut the loops below try before calling the test. Every int
-    outside it fails the test too (the test still decides those).
+def int_interval(op: str, value: Any) -> Interval:
+    """``(low, high)``: every int ``x`` with ``low <= x <= high`` passes the test of
+    ``op value``. The loops below try this inline before calling the test, which still decides
+    every other value (so the interval may be smaller than the exact set: it stops at ±2**64).
 
     >>> int_interval("gt", 4200), int_interval("lte", 6.5), int_interval("eq", 7.0)
-    ((4201, inf), (-inf, 6), (7, 7))
+    ((4201, 18446744073709551616), (-18446744073709551616, 6), (7, 7))
     """
     if type(value) not in (int, float) or op not in _COMPARE:
         return _NO_INTS
@@ -328,81 +329,73 @@ def int_interval(op: str, value: Any) -> tuple[int | float, int | float]:
     if op == "eq":
         return (int(bound), int(bound)) if bound == int(bound) else _NO_INTS
     if op == "gt":
-        return math.floor(bound) + 1, math.inf
+        return math.floor(bound) + 1, _FAR
     if op == "gte":
-        return math.ceil(bound), math.inf
+        return math.ceil(bound), _FAR
     if op == "lt":
-        return -math.inf, math.ceil(bound) - 1
-    return -math.inf, math.floor(bound)
+        return -_FAR, math.ceil(bound) - 1
+    return -_FAR, math.floor(bound)
 
 
 # ----------------------------------------------------------------------------- compiled checks
 #
 # A check answers ``holds`` for one condition: ``check(payload, memo) -> bool``; the shape of the
-# path picks the loop. ``memo`` (one dict per payload) keeps what a ``[*]`` prefix leads to, which
-# several conditions share (the periods of a charging schedule): its values, and the member names
-# of the objects among them, so "every period lacks ``setpoint``" is one set look-up. Loops over
+# path picks the loop. ``memo`` (one dict per payload) keeps the values each ``[*]`` prefix leads
+# to, which several conditions share (the periods of a charging schedule); a check reads it as
+# ``memo.get(key) or prefix.values(payload, memo)`` (a resolved list is never empty). Loops over
 # the values try the int interval inline first (most limits are ints), then the condition's test.
 
 Memo = dict[str, Any]
 Check = Callable[[Any, Memo], bool]
-_JUST_DICT = {dict}
-
-
-def _spread(node: Any, segments: tuple[tuple[Step, ...], ...], i: int, out: list[Any]) -> None:
-    """Append to ``out`` the values of a path that ends with ``[*]``, in document order; its
-    ``segments`` are the steps before each ``[*]``. MISSING stands for a dead end or an empty
-    list (as in :func:`_values`)."""
-    node = _single(node, segments[i])
-    if type(node) is not list or not node:
-        out.append(MISSING)
-    elif i == len(segments) - 1:
-        out.extend(node)
-    else:
-        for item in node:
-            _spread(item, segments, i + 1, out)
 
 
 class _Prefix:
-    """The part of a path up to its last ``[*]``, resolved at most once per payload (memo)."""
+    """A path ending with ``[*]`` (a condition's path up to its last ``[*]``), resolved at most
+    once per payload; a prefix with several ``[*]`` builds on the one up to its previous ``[*]``.
+    """
 
-    __slots__ = ("_names_key", "_segments", "_values_key")
+    __slots__ = ("_head", "_names_key", "_parent", "key")
 
     def __init__(self, steps: tuple[Step, ...]) -> None:
-        text = render_path(steps)
-        # Interned: every condition on the same prefix finds the entry by identity.
-        self._values_key = sys.intern(text)
-        self._names_key = sys.intern(text + " names")
-        segments: list[tuple[Step, ...]] = []
-        start = 0
-        for i, step in enumerate(steps):
-            if step is STAR:
-                segments.append(steps[start:i])
-                start = i + 1
-        self._segments = tuple(segments)
+        # Interned: every condition on the same prefix finds its memo entries by identity.
+        self.key = sys.intern(render_path(steps))
+        self._names_key = sys.intern(self.key + " names")
+        stars = [i for i, s in enumerate(steps) if s is STAR]
+        self._parent = _Prefix(steps[: stars[-2] + 1]) if len(stars) > 1 else None
+        self._head = steps[stars[-2] + 1 : -1] if len(stars) > 1 else steps[:-1]
 
     def values(self, payload: Any, memo: Memo) -> list[Any]:
-        """The values the prefix leads to, in document order; never empty (MISSING stands for a
-        dead end or an empty list)."""
-        out: list[Any] | None = memo.get(self._values_key)
+        """The values, in document order; MISSING stands for each dead end or empty list (as in
+        :func:`_values`), so the list is never empty. Read-only: it may be the payload's list."""
+        out = memo.get(self.key)
         if out is None:
-            out = memo[self._values_key] = []
-            _spread(payload, self._segments, 0, out)
+            if self._parent is None:
+                node = _single(payload, self._head)
+                out = node if type(node) is list and node else [MISSING]
+            else:
+                out = []
+                for parent in self._parent.values(payload, memo):
+                    node = _single(parent, self._head)
+                    if type(node) is list and node:
+                        out.extend(node)
+                    else:
+                        out.append(MISSING)
+            memo[self.key] = out
         return out
 
-    def names(self, payload: Any, memo: Memo) -> set[str]:
-        """The member names of the objects among the values."""
-        names: set[str] | None = memo.get(self._names_key)
-        if names is None:
-            values = self.values(payload, memo)
-            if set(map(type, values)) == _JUST_DICT:
-                names = set().union(*values)  # one C-level pass when every value is an object
-            else:
-                names = set()
-                for n in values:
-                    if type(n) is dict:
-                        names.update(n)
-            memo[self._names_key] = names
+    def names(self, payload: Any, memo: Memo) -> set[Any] | None:
+        """A superset of the member names of the objects among the values (iterating a value
+        yields its names, or for a string or array its characters or items), so a name that is
+        not in it is in no object; None when some value cannot be iterated that way (a number,
+        MISSING, an array holding an array or object)."""
+        if self._names_key in memo:
+            known: set[Any] | None = memo[self._names_key]
+            return known
+        try:
+            names: set[Any] | None = set().union(*self.values(payload, memo))  # one C-level pass
+        except TypeError:
+            names = None
+        memo[self._names_key] = names
         return names
 
 
@@ -411,29 +404,52 @@ def _compile_single(steps: tuple[Step, ...], test: Test | None, ints: Interval) 
     if test is None:  # absent
         return lambda payload, memo: _single(payload, steps) is MISSING
     low, high = ints
+    if not all(type(s) is str for s in steps):
 
-    def check(payload: Any, memo: Memo) -> bool:
-        x = _single(payload, steps)
+        def check(payload: Any, memo: Memo) -> bool:
+            x = _single(payload, steps)
+            if type(x) is int and low <= x <= high:
+                return True
+            return x is not MISSING and test(x)
+
+        return check
+
+    def check_members(payload: Any, memo: Memo) -> bool:
+        # Member names only (the usual case): _single without its call and index branch.
+        x = payload
+        for name in steps:
+            if type(x) is not dict:
+                return False
+            x = x.get(name, MISSING)
         if type(x) is int and low <= x <= high:
             return True
         return x is not MISSING and test(x)
 
-    return check
+    return check_members
 
 
 def _compile_member(
     prefix: _Prefix, key: str, test: Test | None, ints: Interval, every: bool
 ) -> Check:
-    """``<prefix>[*].key``: set look-ups where the member names decide, else one loop over the
-    prefix's values without building a value list."""
+    """``<prefix>[*].key``: one loop over the prefix's values, without building a value list."""
+    values_key = prefix.key
     low, high = ints
     if every and test is None:
-        # Every value lacks the member: no object among them has it (a non-object has none).
-        return lambda payload, memo: key not in prefix.names(payload, memo)
+
+        def every_absent(payload: Any, memo: Memo) -> bool:
+            names = prefix.names(payload, memo)
+            if names is not None and key not in names:
+                return True
+            for n in memo.get(values_key) or prefix.values(payload, memo):
+                if type(n) is dict and key in n:
+                    return False
+            return True
+
+        return every_absent
     if every and test is not None:
 
         def every_holds(payload: Any, memo: Memo) -> bool:
-            for n in prefix.values(payload, memo):
+            for n in memo.get(values_key) or prefix.values(payload, memo):
                 if type(n) is not dict:
                     return False
                 x = n.get(key, MISSING)
@@ -447,7 +463,7 @@ def _compile_member(
     if test is None:
 
         def some_absent(payload: Any, memo: Memo) -> bool:
-            for n in prefix.values(payload, memo):  # noqa: SIM110
+            for n in memo.get(values_key) or prefix.values(payload, memo):
                 if type(n) is not dict or key not in n:
                     return True
             return False
@@ -455,13 +471,12 @@ def _compile_member(
         return some_absent
 
     def some_holds(payload: Any, memo: Memo) -> bool:
-        if key not in prefix.names(payload, memo):
-            return False  # no value has the member (a forbidden mode that is not there)
-        for n in prefix.values(payload, memo):
-            if type(n) is dict:
-                x = n.get(key, MISSING)
-                if x is MISSING:
-                    continue
+        names = prefix.names(payload, memo)
+        if names is not None and key not in names:
+            return False  # no value has the member (e.g. a forbidden mode that is not there)
+        for n in memo.get(values_key) or prefix.values(payload, memo):
+            if type(n) is dict and key in n:
+                x = n[key]
                 if type(x) is int and low <= x <= high:
                     return True
                 if test(x):
@@ -495,9 +510,7 @@ def _compile_values(
     return check
 
 
-def _compile_star(
-    steps: tuple[Step, ...], test: Test | None, ints: Interval, every: bool
-) -> Check:
+def _compile_star(steps: tuple[Step, ...], test: Test | None, ints: Interval, every: bool) -> Check:
     """A path with ``[*]``: the values up to the last ``[*]`` (shared through the memo), then the
     part after it on each."""
     last_star = max(i for i, s in enumerate(steps) if s is STAR)
@@ -578,7 +591,6 @@ class Condition:
         ``memo`` (one per payload) shares resolved ``[*]`` prefixes between conditions.
         """
         return self.check(payload, {} if memo is None else memo)
-
 
     def describe(self) -> str:
         """The condition in words, e.g. ``limit ≥ 4200 (every element)``."""
