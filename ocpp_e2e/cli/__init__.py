@@ -3,12 +3,49 @@
 from __future__ import annotations
 
 import importlib
+import sys
+from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from . import core
 
+DEMO_MARKER = "keys-example"
+DEMO_WARNING = (
+    "warning: this uses the DEMO keys of keys-example/ — they are published, for examples and "
+    "tests only; never deploy them"
+)
+
+
+def uses_demo_material(args: list[str]) -> bool:
+    """Does any argument name the demo keys, or a file (a policy, a key, a chain) that refers to them?"""
+    for arg in args:
+        value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
+        if DEMO_MARKER in value:
+            return True
+        path = Path(value)
+        try:
+            if path.is_file() and DEMO_MARKER.encode() in path.read_bytes()[:65536]:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+class _Group(TyperGroup):
+    """The top-level group: warns on stderr, before anything runs, when demo keys are in play."""
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
+        if uses_demo_material(argv):
+            typer.echo(DEMO_WARNING, err=True)
+        return super().main(args, *rest, **kwargs)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="ocpp-e2e",
     help="End-to-end signatures, signature policies, PKI and audits for OCPP.",
     no_args_is_help=True,

@@ -44,9 +44,6 @@ CallOption = Annotated[
     typer.Option("--call", help="For a CALLRESULT/CALLERROR: file with the CALL frame it answers."),
 ]
 
-DEMO_MARKER = "keys-example"
-
-
 def _password(env: str | None) -> bytes | None:
     if env is None:
         return None
@@ -54,15 +51,6 @@ def _password(env: str | None) -> bytes | None:
     if value is None:
         fail(f"--password-env: environment variable {env} is not set")
     return value.encode("utf-8")
-
-
-def _warn_demo(paths: list[str]) -> None:
-    if any(DEMO_MARKER in Path(p).resolve().as_posix() for p in paths):
-        typer.echo(
-            "warning: using DEMO keys from keys-example/ — published, for examples and tests only, "
-            "never deploy them",
-            err=True,
-        )
 
 
 def _check_ocpp(ocpp: str) -> None:
@@ -176,7 +164,6 @@ def sign(
     Example: ocpp-e2e sign reset.json --key keys-example/csms-operator.key.pem --station cs-0001
     """
     _check_ocpp(ocpp)
-    _warn_demo(key)
     from ..pki import pem_chain_der
 
     chains: list[list[bytes]] = []
@@ -223,7 +210,6 @@ def _verifier(
 ) -> Verifier:
     ring = Keyring()
     if keyring is not None:
-        _warn_demo([keyring])
         try:
             ring = Keyring.load(keyring)
         except OcppE2EError as exc:
