@@ -329,7 +329,12 @@ class Verifier:
                 who = _Who(info.identity, info.roles, verdict.usages, verdict.issuers)
             else:
                 assert verdict.leaf_spki is not None
-                key, key_alg = _leaf_key(verdict.leaf_spki)
+                try:
+                    key, key_alg = _leaf_key(verdict.leaf_spki)
+                except KeyLoadError as exc:  # e.g. an Ed25519 key of small order, another curve
+                    return _result(
+                        index, Outcome.MALFORMED, f"the leaf certificate's key: {exc}", sig
+                    )
                 who = _Who(verdict.identity, frozenset(), verdict.usages, verdict.issuers)
         elif entry is not None:
             info, key, key_alg = entry

@@ -913,3 +913,73 @@ def test_nesting_deeper_than_32_in_a_frame_is_refused(ring: Keyring) -> None:
 def test_frames_that_are_not_i_json_get_no_verdict(ring: Keyring, data: bytes, reason: str) -> None:
     with pytest.raises(IJSONError, match=reason):
         check(ring, data)
+
+
+def _secp256k1_signed_frame(now: datetime) -> tuple[str, bytes, bytes]:
+    """A Reset signed with a secp256k1 key (not a SPEC algorithm) under a demo-like root."""
+    import json as _json
+    from datetime import timedelta
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    from ocpp_e2e._b64 import b64_encode, b64url_encode
+    from ocpp_e2e.keys import generate_private_key, key_id, spki_der
+    from ocpp_e2e.pki import create_root
+
+    root = create_root(generate_private_key("ES256"), "root", valid_for=timedelta(days=2))
+    k1 = ec.generate_private_key(ec.SECP256K1())
+    leaf = root.issue(k1.public_key(), "odd-1", ["csmsOperator"], valid_for=timedelta(days=1))
+    sig = {
+        "keyId": key_id(spki_der(k1.public_key())),
+        "algorithm": "ES256",
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "nonce": b64url_encode(b"0123456789abcdef"),
+        "certificates": [b64_encode(leaf.public_bytes(serialization.Encoding.DER))],
+    }
+    r, s_ = decode_dss_signature(k1.sign(b"x", ec.ECDSA(hashes.SHA256())))
+    sig["value"] = b64url_encode(r.to_bytes(32, "big") + s_.to_bytes(32, "big"))
+    payload = {"type": "Immediate", "customData": {"vendorId": "org.ocpp-e2e", "signatures": [sig]}}
+    root_der = root.certificate.public_bytes(serialization.Encoding.DER)
+    return _json.dumps([2, "1", "Reset", payload]), root_der, spki_der(k1.public_key())
+
+
+def test_a_chain_whose_leaf_key_is_no_spec_key_is_untrusted() -> None:
+    from datetime import UTC, datetime
+
+    from ocpp_e2e.model import Outcome
+    from ocpp_e2e.pki import ChainValidator
+    from ocpp_e2e.verify import Verifier
+
+    now = datetime.now(UTC)
+    frame, root_der, _ = _secp256k1_signed_frame(now)
+    result = Verifier(certificates=ChainValidator([root_der])).verify_frame(
+        frame, ocpp="2.0.1", station="cs-1", now=now
+    )
+    (only,) = result.verification.signatures
+    assert only.outcome is Outcome.UNTRUSTED_CERTIFICATE
+    assert "unsupported curve secp256k1" in only.reason
+
+
+def test_a_validator_that_vouches_for_a_non_spec_leaf_key_yields_malformed_not_a_crash() -> None:
+    # CertificateValidator is pluggable; whatever it says, the verifier needs a SPEC key.
+    from collections.abc import Sequence
+    from datetime import UTC, datetime
+
+    from ocpp_e2e.model import ChainResult, Outcome
+    from ocpp_e2e.verify import Verifier
+
+    now = datetime.now(UTC)
+    frame, _, leaf_spki = _secp256k1_signed_frame(now)
+
+    class Lenient:
+        def validate(self, chain: Sequence[bytes], *, at: datetime, now: datetime) -> ChainResult:
+            return ChainResult(True, "ok", leaf_spki, "odd-1", frozenset({"csmsOperator"}), ())
+
+    result = Verifier(certificates=Lenient()).verify_frame(
+        frame, ocpp="2.0.1", station="cs-1", now=now
+    )
+    (only,) = result.verification.signatures
+    assert only.outcome is Outcome.MALFORMED
+    assert "leaf certificate's key" in only.reason and "secp256k1" in only.reason
