@@ -326,10 +326,14 @@ def holds(path: str, op: str, value: Any, payload: Any, **kw: Any) -> bool:
         ("gt", 0.3, 0.1 + 0.2, True),  # 0.30000000000000004
         ("eq", 1e16, 10**16, True),
         ("eq", -0.0, 0, True),
-        # Ints beyond the ±2**64 shortcut are decided by the test.
+        # Numbers beyond the ±2**53 shortcut are decided by the test.
         ("gte", 4200, 2**64 + 1, True),
         ("lte", 4200, -(2**64) - 1, True),
         ("gt", 4200, 10**30, True),
+        ("gte", 4200, 1e300, True),
+        # 2**60 + 256 is a float that prints as 1152921504606847200: below this bound.
+        ("gte", 1152921504606847222, float(2**60 + 256), False),
+        ("lt", 1152921504606847222, float(2**60 + 256), True),
     ],
 )
 def test_numbers_compare_by_shortest_decimal(op: str, bound: Any, x: Any, expected: bool) -> None:

@@ -1,9 +1,10 @@
 """``where`` conditions of SPEC §7, compiled once at load time.
 
 A path (``a.b[0].c[*].d``) becomes a tuple of steps; a condition becomes a test function over one
-present value. :meth:`Condition.holds` is the fast path used for decisions;
-:meth:`Condition.failure` walks the payload again, slowly, to say which element failed and why
-(only for explanations).
+present value, and a ``check`` compiled for its path shape (the fast path decisions call, see
+"compiled checks" below). :meth:`Condition.failure` walks the payload again, slowly, to say which
+element failed and why (only for explanations). Payloads are JSON values as the verifier reads
+them: dicts, lists, strings, ints, floats (JSON carries no NaN or infinity), booleans and None.
 
 Value semantics (SPEC §7): JSON types never mix (``true`` is not ``1``, and Python's ``bool`` is an
 ``int`` subclass, so every check here tests the exact type); numbers compare by value as decimals of
@@ -311,30 +312,31 @@ def make_test(op: str, value: Any) -> Callable[[Any], bool]:
     raise ValueError(f"no test for op {op!r}")
 
 
-_FAR = 2**64  # the int shortcut stops here, so both its comparisons stay int-to-int
-_NO_INTS = (1, 0)  # an empty interval
+_NO_NUMBERS = (1, 0)  # an empty interval
 
 
-def int_interval(op: str, value: Any) -> Interval:
-    """``(low, high)``: every int ``x`` with ``low <= x <= high`` passes the test of
+def number_interval(op: str, value: Any) -> Interval:
+    """``(low, high)``: every int or float ``x`` with ``low <= x <= high`` passes the test of
     ``op value``. The loops below try this inline before calling the test, which still decides
-    every other value (so the interval may be smaller than the exact set: it stops at ±2**64).
+    every other value. The interval is the exact set of ints that pass, cut to ±2**53 where binary
+    and decimal order agree (see above): a float above an int ``low`` of that range has a shortest
+    decimal of at least ``low``.
 
-    >>> int_interval("gt", 4200), int_interval("lte", 6.5), int_interval("eq", 7.0)
-    ((4201, 18446744073709551616), (-18446744073709551616, 6), (7, 7))
+    >>> number_interval("gt", 4200), number_interval("lte", 6.5), number_interval("eq", 7.0)
+    ((4201, 9007199254740992), (-9007199254740992, 6), (7, 7))
     """
     if type(value) not in (int, float) or op not in _COMPARE:
-        return _NO_INTS
+        return _NO_NUMBERS
     bound = number_value(value)
     if op == "eq":
-        return (int(bound), int(bound)) if bound == int(bound) else _NO_INTS
-    if op == "gt":
-        return math.floor(bound) + 1, _FAR
-    if op == "gte":
-        return math.ceil(bound), _FAR
-    if op == "lt":
-        return -_FAR, math.ceil(bound) - 1
-    return -_FAR, math.floor(bound)
+        low = high = int(bound)
+        if low != bound:
+            return _NO_NUMBERS
+    elif op in ("gt", "gte"):
+        low, high = math.floor(bound) + 1 if op == "gt" else math.ceil(bound), _EXACT_INT
+    else:
+        low, high = -_EXACT_INT, math.ceil(bound) - 1 if op == "lt" else math.floor(bound)
+    return max(low, -_EXACT_INT), min(high, _EXACT_INT)
 
 
 # ----------------------------------------------------------------------------- compiled checks
@@ -343,7 +345,7 @@ def int_interval(op: str, value: Any) -> Interval:
 # path picks the loop. ``memo`` (one dict per payload) keeps the values each ``[*]`` prefix leads
 # to, which several conditions share (the periods of a charging schedule); a check reads it as
 # ``memo.get(key) or prefix.values(payload, memo)`` (a resolved list is never empty). Loops over
-# the values try the int interval inline first (most limits are ints), then the condition's test.
+# the values try the number interval inline first (most limits pass it), then the condition's test.
 
 Memo = dict[str, Any]
 Check = Callable[[Any, Memo], bool]
@@ -399,16 +401,16 @@ class _Prefix:
         return names
 
 
-def _compile_single(steps: tuple[Step, ...], test: Test | None, ints: Interval) -> Check:
+def _compile_single(steps: tuple[Step, ...], test: Test | None, numbers: Interval) -> Check:
     """A path without ``[*]``: one value or MISSING."""
     if test is None:  # absent
         return lambda payload, memo: _single(payload, steps) is MISSING
-    low, high = ints
+    low, high = numbers
     if not all(type(s) is str for s in steps):
 
         def check(payload: Any, memo: Memo) -> bool:
             x = _single(payload, steps)
-            if type(x) is int and low <= x <= high:
+            if (type(x) is int or type(x) is float) and low <= x <= high:
                 return True
             return x is not MISSING and test(x)
 
@@ -421,7 +423,7 @@ def _compile_single(steps: tuple[Step, ...], test: Test | None, ints: Interval) 
             if type(x) is not dict:
                 return False
             x = x.get(name, MISSING)
-        if type(x) is int and low <= x <= high:
+        if (type(x) is int or type(x) is float) and low <= x <= high:
             return True
         return x is not MISSING and test(x)
 
@@ -429,11 +431,11 @@ def _compile_single(steps: tuple[Step, ...], test: Test | None, ints: Interval) 
 
 
 def _compile_member(
-    prefix: _Prefix, key: str, test: Test | None, ints: Interval, every: bool
+    prefix: _Prefix, key: str, test: Test | None, numbers: Interval, every: bool
 ) -> Check:
     """``<prefix>[*].key``: one loop over the prefix's values, without building a value list."""
     values_key = prefix.key
-    low, high = ints
+    low, high = numbers
     if every and test is None:
 
         def every_absent(payload: Any, memo: Memo) -> bool:
@@ -453,7 +455,7 @@ def _compile_member(
                 if type(n) is not dict:
                     return False
                 x = n.get(key, MISSING)
-                if type(x) is int and low <= x <= high:
+                if (type(x) is int or type(x) is float) and low <= x <= high:
                     continue
                 if x is MISSING or not test(x):
                     return False
@@ -477,7 +479,7 @@ def _compile_member(
         for n in memo.get(values_key) or prefix.values(payload, memo):
             if type(n) is dict and key in n:
                 x = n[key]
-                if type(x) is int and low <= x <= high:
+                if (type(x) is int or type(x) is float) and low <= x <= high:
                     return True
                 if test(x):
                     return True
@@ -510,13 +512,13 @@ def _compile_values(
     return check
 
 
-def _compile_star(steps: tuple[Step, ...], test: Test | None, ints: Interval, every: bool) -> Check:
+def _compile_star(steps: tuple[Step, ...], test: Test | None, numbers: Interval, every: bool) -> Check:
     """A path with ``[*]``: the values up to the last ``[*]`` (shared through the memo), then the
     part after it on each."""
     last_star = max(i for i, s in enumerate(steps) if s is STAR)
     prefix, suffix = _Prefix(steps[: last_star + 1]), steps[last_star + 1 :]
     if len(suffix) == 1 and type(suffix[0]) is str:
-        return _compile_member(prefix, suffix[0], test, ints, every)
+        return _compile_member(prefix, suffix[0], test, numbers, every)
     return _compile_values(prefix, suffix, test, every)
 
 
@@ -554,13 +556,13 @@ class Condition:
         self.steps = parse_path(path)
         self._single_path = not any(s is STAR for s in self.steps)
         self._test = None if op == "absent" else make_test(op, value)
-        ints = int_interval(op, value)
+        numbers = number_interval(op, value)
         self.check: Check
         if self._single_path:
-            self.check = _compile_single(self.steps, self._test, ints)
+            self.check = _compile_single(self.steps, self._test, numbers)
         else:
             every = self.quantifier == "all"
-            self.check = _compile_star(self.steps, self._test, ints, every)
+            self.check = _compile_star(self.steps, self._test, numbers, every)
 
     @classmethod
     def compile(cls, data: dict[str, Any], *, forbid: bool) -> Condition:
