@@ -512,7 +512,9 @@ def _compile_values(
     return check
 
 
-def _compile_star(steps: tuple[Step, ...], test: Test | None, numbers: Interval, every: bool) -> Check:
+def _compile_star(
+    steps: tuple[Step, ...], test: Test | None, numbers: Interval, every: bool
+) -> Check:
     """A path with ``[*]``: the values up to the last ``[*]`` (shared through the memo), then the
     part after it on each."""
     last_star = max(i for i, s in enumerate(steps) if s is STAR)
