@@ -43,13 +43,13 @@ def grid_frame(limits: list[int], signer: str = "grid-operator") -> str:
 
 def test_lint_ok_exits_0() -> None:
     result = runner.invoke(app, ["policy", "lint", GRID])
-    assert (result.exit_code, result.output) == (0, f"{GRID}: ok\n")
+    assert (result.exit_code, result.stdout) == (0, f"{GRID}: ok\n")
 
 
 def test_lint_lists_every_problem_and_exits_1() -> None:
     result = runner.invoke(app, ["policy", "lint", str(DATA / "broken.yaml")])
     assert result.exit_code == 1
-    assert len(result.output.splitlines()) == 4
+    assert len(result.stdout.splitlines()) == 4
     assert (
         f"{DATA / 'broken.yaml'}:12: $.rules[0].signers.threshold: threshold must be at least 1, not 0"
         in result.output
@@ -58,7 +58,7 @@ def test_lint_lists_every_problem_and_exits_1() -> None:
 
 def test_lint_json_output() -> None:
     result = runner.invoke(app, ["policy", "lint", "--json", str(DATA / "broken.yaml")])
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report[str(DATA / "broken.yaml")][0] == {
         "path": "$.default",
         "line": 7,
@@ -81,7 +81,7 @@ def test_check_prints_a_decision_per_frame(tmp_path: Path) -> None:
         ["policy", "check", "--policy", GRID, "--station", "cs-0001", "--now", WHEN, str(frames)],
     )
     assert result.exit_code == 1
-    assert result.output.splitlines() == [
+    assert result.stdout.splitlines() == [
         f"{frames}:1: PERMIT — permitted by rule grid-limit-watts; signers: dso-example [grid-operator]",
         f"{frames}:2: DENY — no rule permits Heartbeat request; default deny; signers: none",
     ]
@@ -115,7 +115,7 @@ def test_check_json(tmp_path: Path) -> None:
             str(frame),
         ],
     )
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert (out[0]["effect"], out[0]["allowed"], out[0]["frame"]) == ("deny", False, str(frame))
 
 
@@ -125,7 +125,7 @@ def test_check_with_a_broken_frame_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["policy", "check", "--policy", GRID, "--station", "cs-0001", str(frame)]
     )
-    assert result.exit_code == 2 and result.output.startswith("error: ")
+    assert result.exit_code == 2 and result.stderr.splitlines()[-1].startswith("error: ")
 
 
 def test_check_with_a_broken_policy_exits_2(tmp_path: Path) -> None:
@@ -193,7 +193,7 @@ def test_sign_then_upgrade_accepts_two_admins(tmp_path: Path) -> None:
         app, ["policy", "upgrade", "--installed", str(installed), "--write", str(signed)]
     )
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(
+    assert result.stdout.startswith(
         "accepted: policy-admin-quorum v1 -> v2 signed by policy-admin-1"
     )
     assert json.loads(installed.read_text())["version"] == 2
@@ -219,7 +219,7 @@ def test_upgrade_with_one_admin_is_refused_with_exit_1(tmp_path: Path) -> None:
     )
     result = runner.invoke(app, ["policy", "upgrade", "--installed", str(QUORUM), str(signed)])
     assert result.exit_code == 1
-    assert result.output.startswith("refused: the signatures do not satisfy the installed admins")
+    assert result.stdout.startswith("refused: the signatures do not satisfy the installed admins")
 
 
 def test_sign_needs_one_chain_per_key() -> None:
