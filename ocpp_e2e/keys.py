@@ -60,14 +60,15 @@ def key_id(spki_der: bytes) -> str:
     return b64url_encode(hashlib.sha256(spki_der).digest())
 
 
+def _public(key: PublicKey | PrivateKey) -> PublicKey:
+    if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+        return key.public_key()
+    return key
+
+
 def spki_der(key: PublicKey | PrivateKey) -> bytes:
     """The SubjectPublicKeyInfo DER of a key (uncompressed point for EC keys)."""
-    pub = (
-        key.public_key()
-        if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey)
-        else key
-    )
-    return pub.public_bytes(
+    return _public(key).public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
@@ -247,12 +248,7 @@ def private_key_to_pem(key: PrivateKey, password: bytes | None = None) -> bytes:
 
 def public_key_to_pem(key: PublicKey | PrivateKey) -> bytes:
     """SPKI PEM of a key's public half."""
-    pub = (
-        key.public_key()
-        if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey)
-        else key
-    )
-    return pub.public_bytes(
+    return _public(key).public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
