@@ -8,13 +8,12 @@ independent, which is what lets :mod:`ocpp_e2e.audit.run` spread them over proce
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from ..context import CallTracker, PendingCall, frame_context, frame_kind, normalize_station
+from ..context import PendingCall, frame_context, frame_kind, normalize_station
 from ..errors import InputError
 from ..frames import Frame, MessageType, parse_frame
 from ..model import Direction, Outcome, SignatureResult, Verification
@@ -35,8 +34,7 @@ _SELF_EXPLAINING = frozenset(
 _VERIFIED = frozenset({Outcome.VALID, Outcome.EXPIRED, Outcome.WRONG_DESTINATION, Outcome.REPLAYED})
 
 
-@dataclass(frozen=True, slots=True)
-class AuditDecision:
+class AuditDecision(NamedTuple):
     """The policy's decision on one frame, as the audit reports it.
 
     ``forbidden`` is true when a forbid rule (or an invalid signature of a known key) denied the
@@ -56,8 +54,7 @@ class Decide(Protocol):
     def __call__(self, verification: Verification, now: datetime) -> AuditDecision: ...
 
 
-@dataclass(frozen=True, slots=True)
-class FrameResult:
+class FrameResult(NamedTuple):
     """What the audit keeps of one input item: enough for the summary, the chart and the report.
 
     ``verdict`` is ``permit-signed``, ``permit-unsigned``, ``deny`` or ``unread`` (the frame or the
@@ -113,7 +110,7 @@ class FrameAuditor:
         self.probe = probe
         self.csms_identity = csms_identity
         self.meter = meter
-        self._tracker = CallTracker()
+        self._pairing = Pairing()
         # Recent CALLs per station, kept as frames: their digest is computed only when probed.
         self._recent: dict[str, deque[Frame]] = {}
 
@@ -122,48 +119,45 @@ class FrameAuditor:
         station = normalize_station(record.station)
         now = record.ts
         minute = int(now.timestamp() // 60)
-        base: dict[str, Any] = {
-            "file": record.source,
-            "line": record.line,
-            "ts": None,  # formatted only when there is a finding
-            "station": station,
-            "direction": record.direction.value,
-        }
         try:
             frame = parse_frame(record.frame, ocpp=record.ocpp)
         except InputError as exc:
-            base["ts"] = _ts(now)
-            finding = Finding(
-                FindingKind.MALFORMED, SEVERITY[FindingKind.MALFORMED], detail=str(exc), **base
-            )
-            return FrameResult(seq, minute, station, "unread", (), (finding,))
-        call = self._tracker.observe(frame, station, record.direction)
-        action = frame.action if frame.is_call else (call.action if call else None)
-        base["message_id"] = frame.message_id
-        base["action"] = action
+            return self._unread(seq, minute, station, record, None, str(exc))
+        call = self._pairing.observe(frame, station, record.direction)
+        ftype = frame.type
+        action = (
+            frame.action
+            if ftype is MessageType.CALL or ftype is MessageType.SEND
+            else (call.action if call else None)
+        )
         receiver = station if record.direction is Direction.TO_STATION else self.csms_identity
         try:
             checked = self.verifier.verify_frame(
                 frame, ocpp=record.ocpp, station=station, call=call, now=now, identity=receiver
             )
         except InputError as exc:
-            base["ts"] = _ts(now)
-            finding = Finding(
-                FindingKind.MALFORMED, SEVERITY[FindingKind.MALFORMED], detail=str(exc), **base
-            )
-            return FrameResult(seq, minute, station, "unread", (), (finding,))
+            return self._unread(seq, minute, station, record, (frame, action), str(exc))
         verification = checked.verification
-        if frame.type is MessageType.CALL:
+        if ftype is MessageType.CALL:
             self._remember(station, frame)
         raw: list[tuple[FindingKind, str]] = []
-        if frame.is_response and call is None:
+        sigs = verification.signatures
+        signers: tuple[str, ...] = ()
+        if call is None and frame.is_response:
             raw.append(
                 (FindingKind.RESPONSE_WITHOUT_CALL, self._no_call_detail(frame, verification))
             )
-        else:
-            raw.extend(self._signature_findings(frame, verification, station, record, call))
+        elif len(sigs) == 1 and sigs[0].outcome is Outcome.VALID and not sigs[0].usages:
+            # The common case, without the general loops: one valid signature of a keyring key.
+            only = sigs[0]
+            if only.trusted and only.key_id is not None and only.identity is not None:
+                signers = (only.identity,)
+        elif sigs:
+            raw = self._signature_findings(frame, verification, station, record, call)
+            signers = tuple(
+                s.identity for s in verification.valid_signers if s.identity is not None
+            )
         decision = self.decide(verification, now)
-        signers = tuple(s.identity for s in verification.valid_signers if s.identity is not None)
         if decision.permitted:
             verdict = "permit-signed" if decision.signers else "permit-unsigned"
         else:
@@ -173,18 +167,23 @@ class FrameAuditor:
                 kind = FindingKind.UNSIGNED_REQUIRED if unsigned else FindingKind.DENIED
                 raw.append((kind, decision.reason))
         metered: list[tuple[FindingKind, str]] = []
-        if self.meter is not None and frame.type is MessageType.CALL:
+        meter = self.meter
+        if (
+            meter is not None
+            and ftype is MessageType.CALL
+            and meter.carries(frame, record.ocpp, record.frame)
+        ):
             place = Place(
                 record.source, record.line, _ts(now), station, record.direction.value,
                 frame.message_id, action,
             )  # fmt: skip
-            metered = self.meter.check(frame, record.ocpp, place)
-        findings: tuple[Finding, ...] = ()
-        if raw or metered:
-            base["ts"] = _ts(now)
-            findings = self._findings(raw, base, decision) + self._findings(
-                metered, base, decision, own=True
-            )
+            metered = meter.check(frame, record.ocpp, place)
+        if not raw and not metered:
+            return FrameResult(seq, minute, station, verdict, signers, ())
+        base = self._base(record, station, frame.message_id, action)
+        findings = self._findings(raw, base, decision) + self._findings(
+            metered, base, decision, own=True
+        )
         return FrameResult(seq, minute, station, verdict, signers, findings)
 
     def finish(self) -> list[Finding]:
@@ -192,6 +191,35 @@ class FrameAuditor:
         return self.meter.finish() if self.meter is not None else []
 
     # ------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _base(
+        record: LogRecord, station: str, message_id: str | None, action: str | None
+    ) -> dict[str, Any]:
+        return {
+            "file": record.source,
+            "line": record.line,
+            "ts": _ts(record.ts),
+            "station": station,
+            "direction": record.direction.value,
+            "message_id": message_id,
+            "action": action,
+        }
+
+    def _unread(
+        self,
+        seq: int,
+        minute: int,
+        station: str,
+        record: LogRecord,
+        parsed: tuple[Frame, str | None] | None,
+        detail: str,
+    ) -> FrameResult:
+        message_id, action = (parsed[0].message_id, parsed[1]) if parsed else (None, None)
+        base = self._base(record, station, message_id, action)
+        kind = FindingKind.MALFORMED
+        finding = Finding(kind, SEVERITY[kind], detail=detail, **base)
+        return FrameResult(seq, minute, station, "unread", (), (finding,))
 
     def _findings(
         self,
@@ -315,4 +343,56 @@ class FrameAuditor:
             result = self.probe.verify_object(frame.payload, context=context, now=record.ts)
             if any(s.index == sig.index and s.outcome in _VERIFIED for s in result.signatures):
                 return earlier
+        return None
+
+
+class Pairing:
+    """Pairs responses with the CALL of the same id, per station and direction (SPEC §3).
+
+    The same pairing as :class:`ocpp_e2e.context.CallTracker` (a CALLRESULT or CALLERROR answers
+    the pending CALL sent the other way; an OCPP 2.1 CALLRESULTERROR travels the CALL's way and
+    refers to a CALL already answered by a CALLRESULT; at most ``limit`` CALLs per connection and
+    direction in each table), except that a CALL's request digest R is computed only when a
+    response needs it: CALLs that are never answered cost nothing here.
+    """
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._limit = limit
+        self._pending: dict[tuple[str, Direction], OrderedDict[str, Frame]] = {}
+        self._answered: dict[tuple[str, Direction], OrderedDict[str, PendingCall]] = {}
+
+    def observe(self, frame: Frame, station: str, direction: Direction) -> PendingCall | None:
+        """Record a CALL (returns None), or return the CALL a response or error answers (or None).
+
+        ``station`` must already be normalized (:func:`~ocpp_e2e.context.normalize_station`).
+        """
+        ftype = frame.type
+        if ftype is MessageType.CALL:
+            queue = self._pending.get((station, direction))
+            if queue is None:
+                queue = self._pending[(station, direction)] = OrderedDict()
+            queue.pop(frame.message_id, None)
+            queue[frame.message_id] = frame
+            if len(queue) > self._limit:
+                queue.popitem(last=False)
+            return None
+        if ftype is MessageType.CALLRESULTERROR:
+            answered = self._answered.get((station, direction))
+            return answered.pop(frame.message_id, None) if answered is not None else None
+        if ftype is MessageType.CALLRESULT or ftype is MessageType.CALLERROR:
+            key = (station, direction.reverse)
+            waiting = self._pending.get(key)
+            call_frame = waiting.pop(frame.message_id, None) if waiting is not None else None
+            if call_frame is None:
+                return None
+            call = PendingCall.of(call_frame)
+            if ftype is MessageType.CALLRESULT:
+                done = self._answered.get(key)
+                if done is None:
+                    done = self._answered[key] = OrderedDict()
+                done.pop(call.message_id, None)
+                done[call.message_id] = call
+                if len(done) > self._limit:
+                    done.popitem(last=False)
+            return call
         return None

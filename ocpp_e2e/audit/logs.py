@@ -37,11 +37,11 @@ import gzip
 import io
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import BinaryIO, cast
+from typing import BinaryIO, NamedTuple, cast
 
 import orjson
 
@@ -73,8 +73,7 @@ class Side(enum.StrEnum):
     STATION = "station"
 
 
-@dataclass(frozen=True, slots=True)
-class LogRecord:
+class LogRecord(NamedTuple):
     """One captured frame: where it was read, when, on which connection and which way."""
 
     source: str
@@ -86,14 +85,23 @@ class LogRecord:
     frame: str
 
 
-@dataclass(frozen=True, slots=True)
-class UnreadableLine:
+class UnreadableLine(NamedTuple):
     """A line that should hold a frame but cannot be read; ``reason`` says why."""
 
     source: str
     line: int
     reason: str
     text: str
+
+
+class RawLines(NamedTuple):
+    """Lines of a JSON Lines log not parsed yet: ``lines[i]`` (without its newline) is line
+    ``numbers[i]`` of ``source``. Parse them with :func:`read_jsonl_line`, wherever that is cheapest
+    (the audit parses them in its worker processes)."""
+
+    source: str
+    numbers: Sequence[int]
+    lines: list[bytes]
 
 
 @dataclass
@@ -139,6 +147,10 @@ class ReadOptions:
 
 
 Item = LogRecord | UnreadableLine
+#: What :func:`scan_stream` yields: items, and JSON Lines still to be parsed.
+Piece = LogRecord | UnreadableLine | RawLines
+#: Bytes read from a log file at once; lines are split from these blocks.
+BLOCK_BYTES = 1 << 20
 
 
 # --------------------------------------------------------------------------- files
@@ -169,13 +181,24 @@ def open_log(path: str) -> Iterator[BinaryIO]:
             yield cast(BinaryIO, buffered)
 
 
-def _lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, bytes]]:
-    number = 0
+def _blocks(stream: BinaryIO, source: str) -> Iterator[tuple[int, list[bytes]]]:
+    """Lines in blocks: (number of the first line, the lines without their ``\\n``)."""
+    number = 1
+    rest = b""
     try:
-        for number, raw in enumerate(stream, start=1):
-            yield number, raw
+        while True:
+            chunk = stream.read(BLOCK_BYTES)
+            if not chunk:
+                break
+            lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+            rest = lines.pop()
+            if lines:
+                yield number, lines
+                number += len(lines)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"cannot read past line {number} ({exc})", source=source) from exc
+        raise InputError(f"cannot read past line {number - 1} ({exc})", source=source) from exc
+    if rest:
+        yield number, [rest]
 
 
 def read_logs(
@@ -197,37 +220,72 @@ def read_stream(
     stream: BinaryIO, source: str, options: ReadOptions, stats: ReadStats
 ) -> Iterator[Item]:
     """Yield the items of one binary stream of log lines (see :func:`read_logs`)."""
+    for piece in scan_stream(stream, source, options, stats):
+        if isinstance(piece, RawLines):
+            for number, raw in zip(piece.numbers, piece.lines, strict=True):
+                item = read_jsonl_line(piece.source, number, raw, options.ocpp)
+                if item is None:
+                    continue
+                if isinstance(item, UnreadableLine):
+                    stats.unreadable += 1
+                else:
+                    stats.records += 1
+                yield item
+        else:
+            yield piece
+
+
+def scan_stream(
+    stream: BinaryIO, source: str, options: ReadOptions, stats: ReadStats
+) -> Iterator[Piece]:
+    """Like :func:`read_stream`, but JSON Lines come out unparsed, as :class:`RawLines`.
+
+    ``stats`` counts every line and the items yielded here; whoever parses the raw lines counts
+    their records and unreadable lines.
+    """
     fmt = options.format
-    reader: _Reader | None = None if fmt is LogFormat.AUTO else _make_reader(fmt, source, options)
-    if reader is not None:
+    reader: _Reader | None = None
+    raw_mode = fmt is LogFormat.JSONL
+    if fmt is not LogFormat.AUTO:
         stats.formats[source] = fmt.value
+        if not raw_mode:
+            reader = _make_reader(fmt, source, options)
     nonblank = 0
-    for number, raw in _lines(stream, source):
-        stats.lines += 1
-        try:
-            text = raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError as exc:
-            stats.unreadable += 1
-            yield UnreadableLine(
-                source, number, f"not UTF-8 ({exc.reason} at byte {exc.start})", ""
-            )
+    for first, lines in _blocks(stream, source):
+        stats.lines += len(lines)
+        if raw_mode:
+            yield RawLines(source, range(first, first + len(lines)), lines)
             continue
-        if text.strip():
-            nonblank += 1
-        if reader is None:
-            detected = _detect(text)
-            if detected is None:
-                if text.strip():
-                    stats.other += 1
-                continue
-            reader = _make_reader(detected, source, options)
-            stats.formats[source] = detected.value
-        for item in reader.feed(number, text):
-            if isinstance(item, UnreadableLine):
+        for k, raw in enumerate(lines):
+            number = first + k
+            try:
+                text = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
                 stats.unreadable += 1
-            else:
-                stats.records += 1
-            yield item
+                yield UnreadableLine(
+                    source, number, f"not UTF-8 ({exc.reason} at byte {exc.start})", ""
+                )
+                continue
+            if text.strip():
+                nonblank += 1
+            if reader is None:
+                detected = _detect(text)
+                if detected is None:
+                    if text.strip():
+                        stats.other += 1
+                    continue
+                stats.formats[source] = detected.value
+                if detected is LogFormat.JSONL:
+                    raw_mode = True
+                    yield RawLines(source, range(number, first + len(lines)), lines[k:])
+                    break
+                reader = _make_reader(detected, source, options)
+            for item in reader.feed(number, text):
+                if isinstance(item, UnreadableLine):
+                    stats.unreadable += 1
+                else:
+                    stats.records += 1
+                yield item
     if reader is not None:
         for item in reader.finish():
             if isinstance(item, UnreadableLine):
@@ -236,7 +294,7 @@ def read_stream(
                 stats.records += 1
             yield item
         stats.other += reader.other
-    elif nonblank:
+    elif not raw_mode and nonblank:
         raise InputError(
             "no line matches a known log format (jsonl, ocpp-lib, steve, everest); "
             "check the file or give --format",
@@ -322,59 +380,77 @@ class _Reader:
         return UnreadableLine(self.source, number, reason, _shown(text))
 
 
-class _JsonlReader(_Reader):
-    _MEMBERS = frozenset({"ts", "station", "direction", "ocpp", "frame"})
+_JSONL_MEMBERS = frozenset({"ts", "station", "direction", "ocpp", "frame"})
+_DIRECTIONS = {"toCSMS": Direction.TO_CSMS, "toStation": Direction.TO_STATION}
 
-    def feed(self, number: int, text: str) -> Iterator[Item]:
+
+def read_jsonl_line(source: str, number: int, raw: bytes, ocpp: str) -> Item | None:
+    """Read one line of the normalized log (without its newline); None for a blank line.
+
+    ``ocpp`` is the version of a record that names none.
+
+    >>> read_jsonl_line("log", 3, b"[]", "2.0.1").reason
+    'not a JSON object'
+    """
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        try:
+            text = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as bad:
+            return UnreadableLine(
+                source, number, f"not UTF-8 ({bad.reason} at byte {bad.start})", ""
+            )
         if not text.strip():
-            return
-        try:
-            obj = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            yield self.bad(number, f"not JSON ({exc})", text)
-            return
-        if not isinstance(obj, dict):
-            yield self.bad(number, "not a JSON object", text)
-            return
-        problem = self._check(obj)
-        if problem:
-            yield self.bad(number, problem, text)
-            return
-        try:
-            ts = parse_rfc3339(obj["ts"])
-        except ValueError as exc:
-            yield self.bad(number, f"ts: {exc}", text)
-            return
-        frame = obj["frame"]
-        frame_text = orjson.dumps(frame).decode("utf-8") if isinstance(frame, list) else frame
-        yield LogRecord(
-            self.source,
-            number,
-            ts,
-            obj["station"],
-            Direction(obj["direction"]),
-            obj.get("ocpp", self.options.ocpp),
-            frame_text,
-        )
+            return None
+        return UnreadableLine(source, number, f"not JSON ({exc})", _shown(text))
+    if type(obj) is not dict:
+        return _bad_line(source, number, raw, "not a JSON object")
+    problem = _jsonl_problem(obj)
+    if problem:
+        return _bad_line(source, number, raw, problem)
+    try:
+        ts = parse_rfc3339(obj["ts"])
+    except ValueError as exc:
+        return _bad_line(source, number, raw, f"ts: {exc}")
+    frame = obj["frame"]
+    frame_text = orjson.dumps(frame).decode("utf-8") if type(frame) is list else frame
+    return LogRecord(
+        source,
+        number,
+        ts,
+        obj["station"],
+        _DIRECTIONS[obj["direction"]],
+        obj.get("ocpp", ocpp),
+        frame_text,
+    )
 
-    def _check(self, obj: dict[str, object]) -> str | None:
-        unknown = set(obj) - self._MEMBERS
-        if unknown:
-            return f"unknown member(s) {', '.join(sorted(unknown))}"
-        for name in ("ts", "station", "direction", "frame"):
-            if name not in obj:
-                return f"missing member {name!r}"
-        if not isinstance(obj["ts"], str):
-            return "ts: must be an RFC 3339 string"
-        if not isinstance(obj["station"], str) or not obj["station"]:
-            return "station: must be a non-empty string"
-        if obj["direction"] not in ("toCSMS", "toStation"):
-            return "direction: must be 'toCSMS' or 'toStation'"
-        if "ocpp" in obj and obj["ocpp"] not in OCPP_VERSIONS:
-            return f"ocpp: must be one of {', '.join(OCPP_VERSIONS)}"
-        if not isinstance(obj["frame"], str | list):
-            return "frame: must be the frame text or a JSON array"
-        return None
+
+def _bad_line(source: str, number: int, raw: bytes, reason: str) -> UnreadableLine:
+    # orjson read the line, so it is UTF-8
+    return UnreadableLine(source, number, reason, _shown(raw.decode("utf-8").rstrip("\r\n")))
+
+
+def _jsonl_problem(obj: dict[str, object]) -> str | None:
+    if not obj.keys() <= _JSONL_MEMBERS:
+        unknown = set(obj) - _JSONL_MEMBERS
+        return f"unknown member(s) {', '.join(sorted(unknown))}"
+    for name in ("ts", "station", "direction", "frame"):
+        if name not in obj:
+            return f"missing member {name!r}"
+    if type(obj["ts"]) is not str:
+        return "ts: must be an RFC 3339 string"
+    station = obj["station"]
+    if type(station) is not str or not station:
+        return "station: must be a non-empty string"
+    direction = obj["direction"]
+    if type(direction) is not str or direction not in _DIRECTIONS:
+        return "direction: must be 'toCSMS' or 'toStation'"
+    if "ocpp" in obj and obj["ocpp"] not in OCPP_VERSIONS:
+        return f"ocpp: must be one of {', '.join(OCPP_VERSIONS)}"
+    if type(obj["frame"]) is not str and type(obj["frame"]) is not list:
+        return "frame: must be the frame text or a JSON array"
+    return None
 
 
 # ocpp/charge_point.py logs `"%s: receive message %s", self.id, message` and `"%s: send %s"`.
@@ -494,7 +570,6 @@ class _EverestReader(_Reader):
 
 
 _READERS: dict[LogFormat, type[_Reader]] = {
-    LogFormat.JSONL: _JsonlReader,
     LogFormat.OCPP_LIB: _OcppLibReader,
     LogFormat.STEVE: _SteveReader,
     LogFormat.EVEREST: _EverestReader,

@@ -41,6 +41,9 @@ CARRIERS: dict[str, frozenset[str]] = {
     "2.1": frozenset({"MeterValues", "TransactionEvent"}),
 }
 
+# Text every carried record needs in the frame: 2.x "signedMeterValue" members, 1.6 "SignedData"
+# sampled values (ocpp_e2e.meter.extract).
+_MARKERS = {"1.6": '"SignedData"', "2.0.1": '"signedMeterValue"', "2.1": '"signedMeterValue"'}
 _KIND: dict[MeterVerdict, FindingKind] = {
     MeterVerdict.INVALID: FindingKind.METER_INVALID,
     MeterVerdict.VALID_UNTRUSTED: FindingKind.METER_UNTRUSTED,
@@ -100,6 +103,17 @@ class MeterAudit:
     def __init__(self, keyring: MeterKeyring) -> None:
         self.verifier = MeterVerifier(keyring)
         self._checkers: dict[str, TransactionChecker] = {}
+
+    @staticmethod
+    def carries(frame: Frame, ocpp: str, text: str | None = None) -> bool:
+        """Whether ``frame`` (a request) may carry signed meter values: its action can, and its
+        text ``text`` (if at hand) holds what every record needs."""
+        action = frame.action
+        if action is None or action not in CARRIERS[ocpp]:
+            return False
+        # The member name (2.x) or format value (1.6) that every record needs must be there,
+        # unless a \u escape could spell it differently.
+        return text is None or _MARKERS[ocpp] in text or "\\u" in text
 
     def check(self, frame: Frame, ocpp: str, place: Place) -> list[tuple[FindingKind, str]]:
         """Verify every record in ``frame`` (a request) and run the transaction checks.

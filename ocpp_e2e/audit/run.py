@@ -14,13 +14,18 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import queue
+import re
+import sys
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
-from typing import Any
+from typing import Any, cast
+
+import orjson
 
 from ..context import normalize_station
 from ..errors import InputError, OcppE2EError
@@ -28,15 +33,27 @@ from ..model import Verification
 from ..policy import Decision, Effect, RuleEffect, evaluate, load_policy
 from ..policy.document import Policy
 from ..replay import MemoryReplayCache
-from .engine import AuditDecision, FrameAuditor, FrameResult, unreadable_result
+from .engine import AuditDecision, FrameAuditor, unreadable_result
 from .findings import Finding
-from .logs import LogRecord, ReadOptions, ReadStats, UnreadableLine, read_logs
+from .logs import (
+    Item,
+    LogRecord,
+    RawLines,
+    ReadOptions,
+    ReadStats,
+    UnreadableLine,
+    open_log,
+    read_jsonl_line,
+    scan_stream,
+)
 from .meters import MeterAudit, load_meter_keyring
 from .summary import AuditReport, Summary
 
-#: Items per batch handed to the workers; big enough to amortise the inter-process traffic, small
-#: enough that memory stays flat.
-CHUNK = 2048
+#: Bytes of log lines per batch handed to a worker: big enough to amortise the inter-process
+#: traffic, small enough that memory stays flat (at most 4 batches wait per worker).
+BATCH_BYTES = 4 << 20
+#: Items per batch of records read by the text-log adapters.
+BATCH_ITEMS = 4096
 
 
 @dataclass(frozen=True)
@@ -84,11 +101,11 @@ class PolicyDecide:
             if why:
                 reason = f"{reason} ({'; '.join(why)})"
         return AuditDecision(
-            permitted=permitted,
-            rule=decision.rule,
-            signers=tuple(s.identity for s in decision.signers),
-            reason=reason,
-            forbidden=not permitted and decision.rule is not None,
+            permitted,
+            decision.rule,
+            tuple(s.identity for s in decision.signers),
+            reason,
+            not permitted and decision.rule is not None,
         )
 
 
@@ -116,6 +133,88 @@ def partition(station: str, workers: int) -> int:
     return zlib.crc32(normalize_station(station).encode("utf-8")) % workers
 
 
+# A normalized log line names its station in the member "station". Inside a JSON string every
+# quote is escaped, so the bytes '"station"' occur only as a member name or a whole string value;
+# only \u escapes could spell the name differently.
+_STATION_NAME = b'"station"'
+_STATION_VALUE = re.compile(rb'[ \t\r]*:[ \t\r]*"([^"\\]*)"')
+
+
+def route(raw: bytes, workers: int) -> int:
+    """The worker for one raw line of a normalized log: that of its station (see
+    :func:`partition`), found by a scan of the bytes when that is exact, else by parsing.
+
+    The scan is taken only when the line holds '"station"' once, followed by ':' and a string
+    without escapes, and no \\u escape anywhere; then that is the only member that orjson reads as
+    "station". A line without a usable station goes to worker 0 (it is unreadable anyway).
+    """
+    at = raw.find(_STATION_NAME)
+    if at >= 0 and raw.find(_STATION_NAME, at + 9) < 0 and b"\\u" not in raw:
+        m = _STATION_VALUE.match(raw, at + 9)
+        if m is not None:
+            return partition(m.group(1).decode("utf-8", "replace"), workers)
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return 0
+    station = obj.get("station") if type(obj) is dict else None
+    return partition(station, workers) if type(station) is str else 0
+
+
+#: One piece of work: the index of its file among the inputs, and its raw lines or read items.
+Work = tuple[int, RawLines | list[Item]]
+#: A finding with its place in the input: (file index, line).
+Placed = tuple[int, int, Finding]
+
+
+class AuditUnit:
+    """The audit of a share of the input, in one process: the worker's whole job.
+
+    It parses raw JSON Lines, audits each frame, counts the results in its own
+    :class:`~ocpp_e2e.audit.summary.Summary` and returns only the findings with their place in the
+    input. ``ocpp`` is the version of records that name none.
+    """
+
+    def __init__(self, settings: AuditSettings, ocpp: str) -> None:
+        self.auditor = build_auditor(settings)
+        self.ocpp = ocpp
+        self.summary = Summary()
+        self.records = 0
+        self.unreadable = 0
+
+    def take(self, work: Work) -> list[Placed]:
+        """Audit one piece of work; return its findings, placed."""
+        index, piece = work
+        out: list[Placed] = []
+        audit, add, ocpp = self.auditor.audit, self.summary.add, self.ocpp
+        if isinstance(piece, RawLines):
+            source = piece.source
+            items: Iterable[Item | None] = (
+                read_jsonl_line(source, number, raw, ocpp)
+                for number, raw in zip(piece.numbers, piece.lines, strict=True)
+            )
+        else:
+            items = piece
+        for item in items:
+            if item is None:
+                continue
+            if type(item) is LogRecord:
+                self.records += 1
+                result = audit(item.line, item)
+            else:
+                assert isinstance(item, UnreadableLine)
+                self.unreadable += 1
+                result = unreadable_result(item.line, item)
+            add(result)
+            if result.findings:
+                out.extend((index, f.line, f) for f in result.findings)
+        return out
+
+    def finish(self) -> tuple[Summary, int, int, list[Finding]]:
+        """(summary, records, unreadable lines, findings known only at the end)."""
+        return self.summary, self.records, self.unreadable, self.auditor.finish()
+
+
 def audit_logs(
     paths: Iterable[str],
     options: ReadOptions,
@@ -126,7 +225,7 @@ def audit_logs(
 ) -> AuditReport:
     """Audit every frame of ``paths`` and return the findings (in input order) and the summary.
 
-    ``progress`` is called with the number of items done after each batch. Raises
+    ``progress`` is called with the number of lines done now and then. Raises
     :class:`~ocpp_e2e.errors.OcppE2EError` subclasses for unusable input (a missing file, a
     policy that does not load).
     """
@@ -135,156 +234,236 @@ def audit_logs(
     if settings.meter_certificates and settings.meter_trust_time is None:
         settings = replace(settings, meter_trust_time=datetime.now(UTC))  # one time, all workers
     stats = ReadStats()
-    summary = Summary()
-    findings: list[Finding] = []
-    late: list[Finding] = []
-    items = read_logs(paths, options, stats)
+    work = _work(paths, options, stats)
     if workers == 1:
-        results = _single(items, settings, late)
+        placed, ends = _single(work, settings, options.ocpp, progress)
     else:
-        results = _parallel(items, settings, workers, late)
-    done = 0
-    for result in results:
-        summary.add(result)
-        findings.extend(result.findings)
-        done += 1
-        if progress is not None and done % CHUNK == 0:
-            progress(done)
-    if progress is not None:
-        progress(done)
+        placed, ends = _parallel(work, settings, options.ocpp, workers, progress)
+    summary = Summary()
+    late: list[Finding] = []
+    for part, records, unreadable, finished in ends:
+        summary.merge(part)
+        stats.records += records
+        stats.unreadable += unreadable
+        late.extend(finished)
+    # Each station's late findings come from one unit, in its order: a stable sort keeps it.
+    late.sort(key=lambda f: f.station or "")
     for finding in late:
         summary.add_late(finding)
+    placed.sort(key=lambda p: (p[0], p[1]))  # stable: a frame's findings keep their order
+    findings = [f for _, _, f in placed]
     findings.extend(late)
     summary.finish(stats)
     return AuditReport(findings, summary)
 
 
+def _work(paths: Iterable[str], options: ReadOptions, stats: ReadStats) -> Iterator[Work]:
+    """The input in pieces: blocks of raw JSON Lines, and batches of items of other formats."""
+    for index, path in enumerate(paths):
+        with open_log(path) as stream:
+            batch: list[Item] = []
+            for piece in scan_stream(stream, path, options, stats):
+                if isinstance(piece, RawLines):
+                    if batch:
+                        yield index, batch
+                        batch = []
+                    yield index, piece
+                else:
+                    batch.append(piece)
+                    if len(batch) >= BATCH_ITEMS:
+                        yield index, batch
+                        batch = []
+            if batch:
+                yield index, batch
+
+
 def _single(
-    items: Iterator[LogRecord | UnreadableLine], settings: AuditSettings, late: list[Finding]
-) -> Iterator[FrameResult]:
-    auditor = build_auditor(settings)
-    for seq, item in enumerate(items):
-        if isinstance(item, UnreadableLine):
-            yield unreadable_result(seq, item)
-        else:
-            yield auditor.audit(seq, item)
-    late.extend(auditor.finish())
+    work: Iterator[Work],
+    settings: AuditSettings,
+    ocpp: str,
+    progress: Callable[[int], None] | None,
+) -> tuple[list[Placed], list[tuple[Summary, int, int, list[Finding]]]]:
+    unit = AuditUnit(settings, ocpp)
+    placed: list[Placed] = []
+    done = 0
+    for piece in work:
+        placed.extend(unit.take(piece))
+        if progress is not None:
+            done += _size(piece)
+            progress(done)
+    return placed, [unit.finish()]
 
 
-def _worker(settings: AuditSettings, inbox: Queue[Any], outbox: Queue[Any]) -> None:
+def _size(work: Work) -> int:
+    piece = work[1]
+    return len(piece.lines) if isinstance(piece, RawLines) else len(piece)
+
+
+def _worker(settings: AuditSettings, ocpp: str, inbox: Queue[Any], outbox: Queue[Any]) -> None:
     try:
-        auditor = build_auditor(settings)
+        unit = AuditUnit(settings, ocpp)
     except OcppE2EError as exc:
         outbox.put(("error", str(exc)))
         return
     while True:
-        batch = inbox.get()
+        batch: list[Work] | None = inbox.get()
         if batch is None:
-            outbox.put(("done", auditor.finish()))
+            outbox.put(("done", unit.finish()))
             return
         try:
-            outbox.put(("ok", [auditor.audit(seq, record) for seq, record in batch]))
+            placed: list[Placed] = []
+            for work in batch:
+                placed.extend(unit.take(work))
+            outbox.put(("ok", (placed, sum(_size(w) for w in batch))))
         except Exception as exc:  # reported to the parent, which raises
             outbox.put(("error", f"worker failed: {type(exc).__name__}: {exc}"))
             return
 
 
-def _parallel(
-    items: Iterator[LogRecord | UnreadableLine],
-    settings: AuditSettings,
-    workers: int,
-    late: list[Finding],
-) -> Iterator[FrameResult]:
-    # spawn, not fork: the parent may run threads (a progress bar) whose locks fork would copy.
-    ctx = multiprocessing.get_context("spawn")
-    inboxes: list[Queue[Any]] = [ctx.Queue(maxsize=4) for _ in range(workers)]
-    outboxes: list[Queue[Any]] = [ctx.Queue() for _ in range(workers)]
-    procs: list[BaseProcess] = [
-        ctx.Process(target=_worker, args=(settings, inboxes[i], outboxes[i]), daemon=True)
-        for i in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    pending: list[list[FrameResult]] = []  # local results (unreadable lines) of the chunk in flight
-    try:
-        for local in _chunks(items, inboxes, procs):
-            if pending:
-                yield from _collect(pending.pop(), outboxes, procs)
-            pending.append(local)
-        if pending:
-            yield from _collect(pending.pop(), outboxes, procs)
-        for inbox, proc in zip(inboxes, procs, strict=True):
-            _put(inbox, None, proc)
-        ends = [f for outbox, proc in zip(outboxes, procs, strict=True)
-                for f in _get(outbox, proc, "done")]  # fmt: skip
-        late.extend(sorted(ends, key=lambda f: f.station or ""))  # stable: meter order kept
-    finally:
-        for inbox in inboxes:
-            with contextlib.suppress(queue.Full):
-                inbox.put(None, timeout=1)
-        for proc in procs:
+class _Workers:
+    """Worker processes, each with an inbox of batches and an outbox of results."""
+
+    def __init__(self, settings: AuditSettings, ocpp: str, count: int) -> None:
+        # fork starts workers at once (no second import); but a parent that runs other threads (a
+        # progress bar) could hand a lock held by one of them to the children: spawn then.
+        forkable = sys.platform == "linux" and threading.active_count() == 1
+        ctx = (
+            multiprocessing.get_context("fork")
+            if forkable
+            else multiprocessing.get_context("spawn")
+        )
+        self.inboxes: list[Queue[Any]] = [ctx.Queue(maxsize=4) for _ in range(count)]
+        self.outboxes: list[Queue[Any]] = [ctx.Queue() for _ in range(count)]
+        self.procs: list[BaseProcess] = [
+            ctx.Process(
+                target=_worker,
+                args=(settings, ocpp, self.inboxes[i], self.outboxes[i]),
+                daemon=True,
+            )
+            for i in range(count)
+        ]
+        for proc in self.procs:
+            proc.start()
+        self.placed: list[Placed] = []
+        self.done = 0
+        self._ended: set[int] = set()
+
+    def end(self, i: int) -> None:
+        """Tell worker ``i`` that no more work comes."""
+        self.put(i, None)
+        self._ended.add(i)
+
+    def put(self, i: int, item: Any) -> None:
+        while True:
+            try:
+                self.inboxes[i].put(item, timeout=1)
+                return
+            except queue.Full:
+                self._check(i)
+                self.drain()
+
+    def drain(self) -> None:
+        """Take the results that are ready."""
+        for i, outbox in enumerate(self.outboxes):
+            while True:
+                try:
+                    status, payload = outbox.get_nowait()
+                except queue.Empty:
+                    break
+                self._accept(i, status, payload, "ok")
+
+    def finish(self, i: int) -> tuple[Summary, int, int, list[Finding]]:
+        """Wait for worker ``i``'s remaining results and its end of work."""
+        while True:
+            try:
+                status, payload = self.outboxes[i].get(timeout=1)
+            except queue.Empty:
+                self._check(i)
+                continue
+            if status == "done":
+                return cast(tuple[Summary, int, int, list[Finding]], payload)
+            self._accept(i, status, payload, "ok")
+
+    def _accept(self, i: int, status: str, payload: Any, expected: str) -> None:
+        if status != expected:
+            raise InputError(payload if status == "error" else f"audit worker {i}: {status}")
+        placed, count = payload
+        self.placed.extend(placed)
+        self.done += count
+
+    def _check(self, i: int) -> None:
+        proc = self.procs[i]
+        if not proc.is_alive():
+            raise InputError(f"audit worker {proc.name} died (exit code {proc.exitcode})")
+
+    def close(self) -> None:
+        for i, inbox in enumerate(self.inboxes):
+            if i not in self._ended:
+                with contextlib.suppress(queue.Full, ValueError):
+                    inbox.put(None, timeout=1)
+        for proc in self.procs:
             proc.join(timeout=10)
             if proc.is_alive():
                 proc.terminate()
 
 
-def _put(inbox: Queue[Any], item: Any, proc: BaseProcess) -> None:
-    while True:
-        try:
-            inbox.put(item, timeout=1)
-            return
-        except queue.Full:
-            if not proc.is_alive():
-                raise InputError(
-                    f"audit worker {proc.name} died (exit code {proc.exitcode})"
-                ) from None
+def _parallel(
+    work: Iterator[Work],
+    settings: AuditSettings,
+    ocpp: str,
+    count: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[list[Placed], list[tuple[Summary, int, int, list[Finding]]]]:
+    pool = _Workers(settings, ocpp, count)
+    try:
+        batches: list[list[Work]] = [[] for _ in range(count)]
+        sizes = [0] * count
+        for index, piece in work:
+            for i, part in enumerate(_split(piece, count)):
+                if part is None:
+                    continue
+                batches[i].append((index, part))
+                sizes[i] += _bytes(part)
+                if sizes[i] >= BATCH_BYTES:
+                    pool.put(i, batches[i])
+                    batches[i], sizes[i] = [], 0
+                    pool.drain()
+                    if progress is not None:
+                        progress(pool.done)
+        ends = []
+        for i in range(count):
+            if batches[i]:
+                pool.put(i, batches[i])
+            pool.end(i)
+        for i in range(count):
+            ends.append(pool.finish(i))
+        if progress is not None:
+            progress(pool.done)
+        return pool.placed, ends
+    finally:
+        pool.close()
 
 
-def _chunks(
-    items: Iterator[LogRecord | UnreadableLine], inboxes: list[Queue[Any]], procs: list[BaseProcess]
-) -> Iterator[list[FrameResult]]:
-    """Send batches to the workers; yield each batch's results computed here (unreadable lines)."""
-    workers = len(procs)
-    batches: list[list[tuple[int, LogRecord]]] = [[] for _ in range(workers)]
-    local: list[FrameResult] = []
-    count = 0
-    for seq, item in enumerate(items):
-        if isinstance(item, UnreadableLine):
-            local.append(unreadable_result(seq, item))
-        else:
-            batches[partition(item.station, workers)].append((seq, item))
-        count += 1
-        if count == CHUNK:
-            for inbox, batch, proc in zip(inboxes, batches, procs, strict=True):
-                _put(inbox, batch, proc)
-            yield local
-            batches, local, count = [[] for _ in range(workers)], [], 0
-    if count:
-        for inbox, batch, proc in zip(inboxes, batches, procs, strict=True):
-            _put(inbox, batch, proc)
-        yield local
+def _split(piece: RawLines | list[Item], count: int) -> list[RawLines | list[Item] | None]:
+    """A piece divided among ``count`` workers by station; None where a worker gets nothing."""
+    if isinstance(piece, RawLines):
+        numbers: list[list[int]] = [[] for _ in range(count)]
+        lines: list[list[bytes]] = [[] for _ in range(count)]
+        for number, raw in zip(piece.numbers, piece.lines, strict=True):
+            i = route(raw, count)
+            numbers[i].append(number)
+            lines[i].append(raw)
+        return [
+            RawLines(piece.source, numbers[i], lines[i]) if lines[i] else None for i in range(count)
+        ]
+    parts: list[list[Item]] = [[] for _ in range(count)]
+    for item in piece:
+        i = partition(item.station, count) if isinstance(item, LogRecord) else 0
+        parts[i].append(item)
+    return [part or None for part in parts]
 
 
-def _get(outbox: Queue[Any], proc: BaseProcess, expected: str) -> Any:
-    while True:
-        try:
-            status, payload = outbox.get(timeout=1)
-            break
-        except queue.Empty:
-            if not proc.is_alive():
-                raise InputError(
-                    f"audit worker {proc.name} died (exit code {proc.exitcode})"
-                ) from None
-    if status != expected:
-        raise InputError(payload)
-    return payload
-
-
-def _collect(
-    local: list[FrameResult], outboxes: list[Queue[Any]], procs: list[BaseProcess]
-) -> Iterator[FrameResult]:
-    merged = list(local)
-    for outbox, proc in zip(outboxes, procs, strict=True):
-        merged.extend(_get(outbox, proc, "ok"))
-    merged.sort(key=lambda r: r.seq)
-    yield from merged
+def _bytes(piece: RawLines | list[Item]) -> int:
+    if isinstance(piece, RawLines):
+        return sum(map(len, piece.lines))
+    return sum(len(item.frame) if isinstance(item, LogRecord) else 100 for item in piece)

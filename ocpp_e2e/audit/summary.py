@@ -67,6 +67,28 @@ class Summary:
                 bucket = self.timeline[result.minute] = Counter()
             bucket[result.verdict] += 1
 
+    def merge(self, other: Summary) -> None:
+        """Add the counts of ``other`` (the summary of another share of the input)."""
+        self.items += other.items
+        self.verdicts.update(other.verdicts)
+        self.kinds.update(other.kinds)
+        self.severities.update(other.severities)
+        for name, theirs in other.stations.items():
+            mine = self.stations.get(name)
+            if mine is None:
+                mine = self.stations[name] = StationCounts()
+            mine.frames += theirs.frames
+            mine.signed += theirs.signed
+            mine.denied += theirs.denied
+            mine.findings += theirs.findings
+        self.signers.update(other.signers)
+        for minute, counts in other.timeline.items():
+            bucket = self.timeline.get(minute)
+            if bucket is None:
+                bucket = self.timeline[minute] = Counter()
+            bucket.update(counts)
+        self.failing += other.failing
+
     def add_late(self, finding: Finding) -> None:
         """Count a finding known only at the end of the input (not tied to a new frame)."""
         self.kinds[finding.kind.value] += 1
