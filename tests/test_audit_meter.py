@@ -186,6 +186,16 @@ def test_record_of_an_unknown_key_without_trusted_keys_is_meter_untrusted(tmp_pa
     assert "unknown-key: no trusted" in findings[0].detail
 
 
+def test_record_behind_an_escaped_member_name_is_still_verified(
+    tmp_path: Path, settings: AuditSettings
+) -> None:
+    tampered = _record("T1", "B", "100.25").replace('"RV":100.25', '"RV":10.25')
+    frame = _meter_values(1, tampered).replace('"signedMeterValue"', '"signedMet\\u0065rValue"')
+    assert "signedMeterValue" not in frame
+    findings = _audit(_log(tmp_path, [("cs-1", frame)]), settings)
+    assert _kinds(findings) == [("meter-invalid", "critical", 1)]
+
+
 def test_record_that_is_not_ocmf_is_meter_malformed(
     tmp_path: Path, settings: AuditSettings
 ) -> None:

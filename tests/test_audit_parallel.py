@@ -1,0 +1,149 @@
+"""Spreading an audit over workers: routing lines by station, pairing, merged results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ocpp_e2e import context
+from ocpp_e2e.audit.engine import Pairing
+from ocpp_e2e.audit.logs import ReadOptions, Side
+from ocpp_e2e.audit.report import json_lines
+from ocpp_e2e.audit.run import AuditSettings, audit_logs, partition, route
+from ocpp_e2e.errors import InputError
+from ocpp_e2e.frames import parse_frame
+from ocpp_e2e.model import Direction
+
+ROOT = Path(__file__).parent.parent
+DATA = Path(__file__).parent / "data" / "audit"
+SETTINGS = AuditSettings(policy=str(ROOT / "examples" / "audit" / "policy.yaml"))
+TO_CS, TO_CSMS = Direction.TO_STATION, Direction.TO_CSMS
+
+
+def _line(station: str, frame: object, key: str = '"station"') -> bytes:
+    ts = '"ts":"2026-03-02T08:00:00Z"'
+    frame_json = json.dumps(frame, separators=(",", ":"))
+    return f'{{"frame":{frame_json},{ts},{key}:"{station}","direction":"toCSMS"}}'.encode()
+
+
+# --------------------------------------------------------------------------- routing
+
+
+@pytest.mark.parametrize("workers", [2, 3, 7])
+def test_a_line_goes_to_the_worker_of_its_station(workers: int) -> None:
+    for n in range(20):
+        station = f"CS-{n:04d}"
+        assert route(_line(station, '[2,"1","Heartbeat",{}]'), workers) == partition(
+            station, workers
+        )
+
+
+def test_a_station_member_inside_a_frame_array_does_not_decide_the_route() -> None:
+    decoy = [2, "1", "DataTransfer", {"vendorId": "x", "data": {"station": "cs-0001"}}]
+    for n in range(20):
+        station = f"cs-{n:04d}"
+        assert route(_line(station, decoy), 2) == partition(station, 2)
+
+
+def test_an_escaped_station_member_name_is_read_as_json_reads_it() -> None:
+    decoy = [2, "1", "DataTransfer", {"vendorId": "x", "data": {"station": "cs-0001"}}]
+    for n in range(20):
+        station = f"cs-{n:04d}"
+        line = _line(station, decoy, key='"st\\u0061tion"')
+        assert route(line, 2) == partition(station, 2)
+
+
+def test_spaces_around_the_colon_and_escapes_in_the_value_route_by_the_value() -> None:
+    assert route(b'{"station" : "CS-0003", "frame": "[]"}', 7) == partition("cs-0003", 7)
+    assert route(b'{"station":"cs\\u002d0003","frame":"[]"}', 7) == partition("cs-0003", 7)
+
+
+def test_a_line_without_a_usable_station_goes_to_worker_0() -> None:
+    assert route(b"not json", 3) == 0
+    assert route(b'{"station":7}', 3) == 0
+    assert route(b"[1,2]", 3) == 0
+
+
+# --------------------------------------------------------------------------- pairing
+
+
+def test_a_callresult_is_paired_with_the_call_sent_the_other_way() -> None:
+    pairing = Pairing()
+    call = parse_frame('[2,"1","Reset",{"type":"OnIdle"}]')
+    assert pairing.observe(call, "cs-1", TO_CS) is None
+    answer = pairing.observe(parse_frame('[3,"1",{"status":"Accepted"}]'), "cs-1", TO_CSMS)
+    assert answer == context.PendingCall.of(call)
+    assert pairing.observe(parse_frame('[3,"1",{"status":"Accepted"}]'), "cs-1", TO_CSMS) is None
+
+
+def test_a_callerror_settles_its_call() -> None:
+    pairing = Pairing()
+    pairing.observe(parse_frame('[2,"1","Reset",{"type":"OnIdle"}]'), "cs-1", TO_CS)
+    error = parse_frame('[4,"1","NotSupported","",{}]')
+    paired = pairing.observe(error, "cs-1", TO_CSMS)
+    assert paired is not None and paired.action == "Reset"
+    assert pairing.observe(error, "cs-1", TO_CSMS) is None
+
+
+def test_a_callresulterror_travels_the_calls_way_after_its_callresult() -> None:
+    pairing = Pairing()
+    pairing.observe(parse_frame('[2,"1","Reset",{"type":"OnIdle"}]', ocpp="2.1"), "cs-1", TO_CS)
+    pairing.observe(parse_frame('[3,"1",{"status":"Accepted"}]', ocpp="2.1"), "cs-1", TO_CSMS)
+    late = parse_frame('[5,"1","FormatViolation","",{}]', ocpp="2.1")
+    assert pairing.observe(late, "cs-1", TO_CSMS) is None
+    paired = pairing.observe(late, "cs-1", TO_CS)
+    assert paired is not None and paired.action == "Reset"
+
+
+def test_the_oldest_pending_call_is_forgotten_beyond_the_limit() -> None:
+    pairing = Pairing(limit=2)
+    for mid in ("1", "2", "3"):
+        pairing.observe(parse_frame(f'[2,"{mid}","Heartbeat",{{}}]'), "cs-1", TO_CSMS)
+    assert pairing.observe(parse_frame('[3,"1",{}]'), "cs-1", TO_CS) is None
+    assert pairing.observe(parse_frame('[3,"3",{}]'), "cs-1", TO_CS) is not None
+
+
+def test_a_call_never_answered_costs_no_request_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(call: object) -> str:
+        raise AssertionError("request digest computed for an unanswered CALL")
+
+    monkeypatch.setattr(context, "request_digest", refuse)
+    pairing = Pairing()
+    for mid in range(5):
+        pairing.observe(parse_frame(f'[2,"{mid}","Heartbeat",{{}}]'), "cs-1", TO_CSMS)
+
+
+# --------------------------------------------------------------------------- whole runs
+
+
+def test_two_workers_audit_a_text_log_like_one(tmp_path: Path) -> None:
+    options = ReadOptions(side=Side.CSMS)
+    paths = [str(DATA / "steve.log"), str(DATA / "ocpp_lib_csms.log")]
+    one = list(json_lines(audit_logs(paths, options, SETTINGS, workers=1)))
+    two = list(json_lines(audit_logs(paths, options, SETTINGS, workers=2)))
+    assert two == one
+    assert json.loads(one[-1])["frames"] > 0
+
+
+def test_the_same_file_twice_is_audited_twice_in_order() -> None:
+    log = str(DATA / "sample.jsonl")
+    report = audit_logs([log, log], ReadOptions(), SETTINGS, workers=2)
+    lines = [(f.file, f.line) for f in report.findings]
+    assert lines == sorted(set(lines)) * 2
+
+
+def test_progress_ends_with_every_line_done() -> None:
+    seen: list[int] = []
+    log = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
+    report = audit_logs([log], ReadOptions(), SETTINGS, workers=2, progress=seen.append)
+    assert seen[-1] == report.summary.to_dict()["lines"]
+    assert seen == sorted(seen)
+
+
+def test_a_policy_that_does_not_load_in_the_workers_is_an_input_error(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("type: nothing\n")
+    with pytest.raises(InputError, match=r"policy\.yaml"):
+        audit_logs([str(DATA / "sample.jsonl")], ReadOptions(), AuditSettings(str(bad)), workers=2)
