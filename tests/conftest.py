@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from ocpp_e2e.keys import ALGORITHMS, KeySigner, generate_private_key
+
 # CI must not go red by chance: the same examples on every run, no per-example time limit on a
 # shared machine. Locally hypothesis keeps exploring new examples.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
-
-from ocpp_e2e.keys import ALGORITHMS, KeySigner, generate_private_key
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
