@@ -225,7 +225,8 @@ def audit_logs(
 ) -> AuditReport:
     """Audit every frame of ``paths`` and return the findings (in input order) and the summary.
 
-    ``progress`` is called with the number of lines done now and then. Raises
+    ``progress`` is called now and then with the number of items done (lines of JSON Lines
+    logs, records and unreadable lines of the other formats). Raises
     :class:`~ocpp_e2e.errors.OcppE2EError` subclasses for unusable input (a missing file, a
     policy that does not load).
     """
