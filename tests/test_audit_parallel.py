@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,3 +150,28 @@ def test_a_policy_that_does_not_load_in_the_workers_is_an_input_error(tmp_path: 
     bad.write_text("type: nothing\n")
     with pytest.raises(InputError, match=r"policy\.yaml"):
         audit_logs([str(DATA / "sample.jsonl")], ReadOptions(), AuditSettings(str(bad)), workers=2)
+
+
+def test_workers_are_spawned_while_another_thread_runs_and_agree_with_one_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    methods: list[str] = []
+    real = multiprocessing.get_context
+
+    def recording(method: str) -> Any:
+        methods.append(method)
+        return real(method)
+
+    monkeypatch.setattr(multiprocessing, "get_context", recording)
+    log = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
+    one = list(json_lines(audit_logs([log], ReadOptions(), SETTINGS)))
+    stop = threading.Event()
+    busy = threading.Thread(target=stop.wait)  # stands for the terminal's progress bar
+    busy.start()
+    try:
+        two = list(json_lines(audit_logs([log], ReadOptions(), SETTINGS, workers=2)))
+    finally:
+        stop.set()
+        busy.join()
+    assert methods == ["spawn"]
+    assert two == one
