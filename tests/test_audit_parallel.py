@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,11 @@ from typing import Any
 import pytest
 
 from ocpp_e2e import context
+from ocpp_e2e.audit import run
 from ocpp_e2e.audit.engine import Pairing
 from ocpp_e2e.audit.logs import ReadOptions, Side
 from ocpp_e2e.audit.report import json_lines
-from ocpp_e2e.audit.run import AuditSettings, audit_logs, partition, route
+from ocpp_e2e.audit.run import AuditSettings, AuditUnit, audit_logs, partition, route
 from ocpp_e2e.errors import InputError
 from ocpp_e2e.frames import parse_frame
 from ocpp_e2e.model import Direction
@@ -175,3 +177,30 @@ def test_workers_are_spawned_while_another_thread_runs_and_agree_with_one_worker
         busy.join()
     assert methods == ["spawn"]
     assert two == one
+
+
+def _failing_take(self: AuditUnit, work: object) -> list[object]:
+    raise RuntimeError("disk on fire")
+
+
+def _dying_take(self: AuditUnit, work: object) -> list[object]:
+    os._exit(3)
+
+
+def test_a_worker_that_fails_makes_the_audit_fail_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(AuditUnit, "take", _failing_take)  # inherited by the forked workers
+    monkeypatch.setattr(run, "BATCH_BYTES", 16 << 10)  # many batches: the inboxes fill up
+    log = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
+    with pytest.raises(InputError, match="worker failed: RuntimeError: disk on fire"):
+        audit_logs([log], ReadOptions(), SETTINGS, workers=2)
+
+
+def test_a_worker_that_dies_makes_the_audit_fail_with_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(AuditUnit, "take", _dying_take)
+    log = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
+    with pytest.raises(InputError, match=r"died \(exit code 3\)"):
+        audit_logs([log], ReadOptions(), SETTINGS, workers=2)

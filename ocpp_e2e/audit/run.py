@@ -11,7 +11,6 @@ are identical to those of one worker.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import queue
 import re
@@ -239,6 +238,7 @@ def audit_logs(
     if workers == 1:
         placed, ends = _single(work, settings, options.ocpp, progress)
     else:
+        build_auditor(settings)  # a policy or meter key that does not load fails here, at once
         placed, ends = _parallel(work, settings, options.ocpp, workers, progress)
     summary = Summary()
     late: list[Finding] = []
@@ -347,12 +347,10 @@ class _Workers:
             proc.start()
         self.placed: list[Placed] = []
         self.done = 0
-        self._ended: set[int] = set()
 
     def end(self, i: int) -> None:
         """Tell worker ``i`` that no more work comes."""
         self.put(i, None)
-        self._ended.add(i)
 
     def put(self, i: int, item: Any) -> None:
         while True:
@@ -397,15 +395,18 @@ class _Workers:
         if not proc.is_alive():
             raise InputError(f"audit worker {proc.name} died (exit code {proc.exitcode})")
 
-    def close(self) -> None:
-        for i, inbox in enumerate(self.inboxes):
-            if i not in self._ended:
-                with contextlib.suppress(queue.Full, ValueError):
-                    inbox.put(None, timeout=1)
+    def close(self, *, abort: bool) -> None:
+        """Stop the workers: after their last results, or at once when the run failed."""
+        for inbox in self.inboxes:
+            # Batches a stopped worker never reads must not keep this process from exiting.
+            inbox.cancel_join_thread()
         for proc in self.procs:
+            if abort:
+                proc.terminate()
             proc.join(timeout=10)
             if proc.is_alive():
-                proc.terminate()
+                proc.kill()
+                proc.join()
 
 
 def _parallel(
@@ -416,6 +417,7 @@ def _parallel(
     progress: Callable[[int], None] | None,
 ) -> tuple[list[Placed], list[tuple[Summary, int, int, list[Finding]]]]:
     pool = _Workers(settings, ocpp, count)
+    finished = False
     try:
         batches: list[list[Work]] = [[] for _ in range(count)]
         sizes = [0] * count
@@ -440,9 +442,10 @@ def _parallel(
             ends.append(pool.finish(i))
         if progress is not None:
             progress(pool.done)
+        finished = True
         return pool.placed, ends
     finally:
-        pool.close()
+        pool.close(abort=not finished)
 
 
 def _split(piece: RawLines | list[Item], count: int) -> list[RawLines | list[Item] | None]:
