@@ -179,6 +179,13 @@ def test_workers_are_spawned_while_another_thread_runs_and_agree_with_one_worker
     assert two == one
 
 
+def test_an_audit_leaves_no_thread_behind_so_the_next_one_can_fork() -> None:
+    log = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
+    before = threading.active_count()
+    audit_logs([log], ReadOptions(), SETTINGS, workers=2)
+    assert threading.active_count() == before
+
+
 def _failing_take(self: AuditUnit, work: object) -> list[object]:
     raise RuntimeError("disk on fire")
 
@@ -191,6 +198,7 @@ def test_a_worker_that_fails_makes_the_audit_fail_with_its_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(AuditUnit, "take", _failing_take)  # inherited by the forked workers
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # fork, whatever pytest runs
     monkeypatch.setattr(run, "BATCH_BYTES", 16 << 10)  # many batches: the inboxes fill up
     log = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
     with pytest.raises(InputError, match="worker failed: RuntimeError: disk on fire"):
@@ -201,6 +209,7 @@ def test_a_worker_that_dies_makes_the_audit_fail_with_its_exit_code(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(AuditUnit, "take", _dying_take)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     log = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
     with pytest.raises(InputError, match=r"died \(exit code 3\)"):
         audit_logs([log], ReadOptions(), SETTINGS, workers=2)
