@@ -156,7 +156,8 @@ class CallTracker:
     OCPP 2.1 CALLRESULTERROR reports a CALLRESULT its receiver could not process, so it travels
     the CALL's way, after the CALLRESULT: answered CALLs are therefore remembered too. At most
     ``limit`` CALLs are kept per connection and direction, in each of the two tables; the oldest
-    are forgotten first.
+    are forgotten first. A CALL's request digest R is computed only when an answer needs it, so
+    CALLs that are never answered (or answered unsigned and never checked) cost nothing.
 
     >>> from ocpp_e2e.frames import parse_frame
     >>> tracker = CallTracker()
@@ -167,19 +168,22 @@ class CallTracker:
 
     def __init__(self, limit: int = 1024) -> None:
         self._limit = limit
-        self._pending: dict[tuple[str, Direction], OrderedDict[str, PendingCall]] = {}
+        self._pending: dict[tuple[str, Direction], OrderedDict[str, Frame]] = {}
         self._answered: dict[tuple[str, Direction], OrderedDict[str, PendingCall]] = {}
 
     def _remember(
         self,
-        table: dict[tuple[str, Direction], OrderedDict[str, PendingCall]],
+        table: dict[tuple[str, Direction], OrderedDict[str, Any]],
         key: tuple[str, Direction],
-        call: PendingCall,
+        message_id: str,
+        item: Any,
     ) -> None:
-        queue = table.setdefault(key, OrderedDict())
-        queue.pop(call.message_id, None)
-        queue[call.message_id] = call
-        while len(queue) > self._limit:
+        queue = table.get(key)
+        if queue is None:
+            queue = table[key] = OrderedDict()
+        queue.pop(message_id, None)
+        queue[message_id] = item
+        if len(queue) > self._limit:
             queue.popitem(last=False)
 
     def observe(self, frame: Frame, station: str, direction: Direction) -> PendingCall | None:
@@ -189,21 +193,26 @@ class CallTracker:
         with it and refers to a CALL already answered by a CALLRESULT.
         """
         station = normalize_station(station)
-        if frame.type is MessageType.CALL:
-            self._remember(self._pending, (station, direction), PendingCall.of(frame))
+        ftype = frame.type
+        if ftype is MessageType.CALL:
+            self._remember(self._pending, (station, direction), frame.message_id, frame)
             return None
-        if frame.type is MessageType.CALLRESULTERROR:
+        if ftype is MessageType.CALLRESULTERROR:
             answered = self._answered.get((station, direction))
             return answered.pop(frame.message_id, None) if answered is not None else None
-        if frame.type in (MessageType.CALLRESULT, MessageType.CALLERROR):
+        if ftype is MessageType.CALLRESULT or ftype is MessageType.CALLERROR:
             key = (station, direction.reverse)
             waiting = self._pending.get(key)
-            call = waiting.pop(frame.message_id, None) if waiting is not None else None
-            if call is not None and frame.type is MessageType.CALLRESULT:
-                self._remember(self._answered, key, call)
+            call_frame = waiting.pop(frame.message_id, None) if waiting is not None else None
+            if call_frame is None:
+                return None
+            call = PendingCall.of(call_frame)
+            if ftype is MessageType.CALLRESULT:
+                self._remember(self._answered, key, call.message_id, call)
             return call
         return None
 
     def pending(self, station: str, direction: Direction) -> list[PendingCall]:
         """CALLs sent in ``direction`` that are still waiting for an answer."""
-        return list(self._pending.get((normalize_station(station), direction), {}).values())
+        waiting = self._pending.get((normalize_station(station), direction))
+        return [PendingCall.of(frame) for frame in waiting.values()] if waiting else []

@@ -11,14 +11,11 @@ from typing import Any
 
 import pytest
 
-from ocpp_e2e import context
 from ocpp_e2e.audit import run
-from ocpp_e2e.audit.engine import Pairing
 from ocpp_e2e.audit.logs import ReadOptions, Side
 from ocpp_e2e.audit.report import json_lines
 from ocpp_e2e.audit.run import AuditSettings, AuditUnit, audit_logs, partition, route
 from ocpp_e2e.errors import InputError
-from ocpp_e2e.frames import parse_frame
 from ocpp_e2e.model import Direction
 
 ROOT = Path(__file__).parent.parent
@@ -69,55 +66,6 @@ def test_a_line_without_a_usable_station_goes_to_worker_0() -> None:
     assert route(b"not json", 3) == 0
     assert route(b'{"station":7}', 3) == 0
     assert route(b"[1,2]", 3) == 0
-
-
-# --------------------------------------------------------------------------- pairing
-
-
-def test_a_callresult_is_paired_with_the_call_sent_the_other_way() -> None:
-    pairing = Pairing()
-    call = parse_frame('[2,"1","Reset",{"type":"OnIdle"}]')
-    assert pairing.observe(call, "cs-1", TO_CS) is None
-    answer = pairing.observe(parse_frame('[3,"1",{"status":"Accepted"}]'), "cs-1", TO_CSMS)
-    assert answer == context.PendingCall.of(call)
-    assert pairing.observe(parse_frame('[3,"1",{"status":"Accepted"}]'), "cs-1", TO_CSMS) is None
-
-
-def test_a_callerror_settles_its_call() -> None:
-    pairing = Pairing()
-    pairing.observe(parse_frame('[2,"1","Reset",{"type":"OnIdle"}]'), "cs-1", TO_CS)
-    error = parse_frame('[4,"1","NotSupported","",{}]')
-    paired = pairing.observe(error, "cs-1", TO_CSMS)
-    assert paired is not None and paired.action == "Reset"
-    assert pairing.observe(error, "cs-1", TO_CSMS) is None
-
-
-def test_a_callresulterror_travels_the_calls_way_after_its_callresult() -> None:
-    pairing = Pairing()
-    pairing.observe(parse_frame('[2,"1","Reset",{"type":"OnIdle"}]', ocpp="2.1"), "cs-1", TO_CS)
-    pairing.observe(parse_frame('[3,"1",{"status":"Accepted"}]', ocpp="2.1"), "cs-1", TO_CSMS)
-    late = parse_frame('[5,"1","FormatViolation","",{}]', ocpp="2.1")
-    assert pairing.observe(late, "cs-1", TO_CSMS) is None
-    paired = pairing.observe(late, "cs-1", TO_CS)
-    assert paired is not None and paired.action == "Reset"
-
-
-def test_the_oldest_pending_call_is_forgotten_beyond_the_limit() -> None:
-    pairing = Pairing(limit=2)
-    for mid in ("1", "2", "3"):
-        pairing.observe(parse_frame(f'[2,"{mid}","Heartbeat",{{}}]'), "cs-1", TO_CSMS)
-    assert pairing.observe(parse_frame('[3,"1",{}]'), "cs-1", TO_CS) is None
-    assert pairing.observe(parse_frame('[3,"3",{}]'), "cs-1", TO_CS) is not None
-
-
-def test_a_call_never_answered_costs_no_request_digest(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(call: object) -> str:
-        raise AssertionError("request digest computed for an unanswered CALL")
-
-    monkeypatch.setattr(context, "request_digest", refuse)
-    pairing = Pairing()
-    for mid in range(5):
-        pairing.observe(parse_frame(f'[2,"{mid}","Heartbeat",{{}}]'), "cs-1", TO_CSMS)
 
 
 # --------------------------------------------------------------------------- whole runs

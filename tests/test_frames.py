@@ -435,3 +435,17 @@ def test_tracker_does_not_keep_calls_answered_by_a_callerror() -> None:
     )
     error = parse_frame('[5, "1", "FormatViolation", "", {}]', ocpp="2.1")
     assert tracker.observe(error, "cs-1", Direction.TO_STATION) is None
+
+
+def test_tracker_computes_no_request_digest_for_a_call_never_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ocpp_e2e.context as context
+
+    def refuse(call: object) -> str:
+        raise AssertionError("request digest computed for an unanswered CALL")
+
+    monkeypatch.setattr(context, "request_digest", refuse)
+    tracker = CallTracker()
+    for mid in range(5):
+        tracker.observe(parse_frame(f'[2,"{mid}","Heartbeat",{{}}]'), "cs-1", Direction.TO_CSMS)

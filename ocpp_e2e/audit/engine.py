@@ -8,12 +8,12 @@ independent, which is what lets :mod:`ocpp_e2e.audit.run` spread them over proce
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from ..context import PendingCall, frame_context, frame_kind, normalize_station
+from ..context import CallTracker, PendingCall, frame_context, frame_kind, normalize_station
 from ..errors import InputError
 from ..frames import Frame, MessageType, parse_frame
 from ..model import Direction, Outcome, SignatureResult, Verification
@@ -110,7 +110,7 @@ class FrameAuditor:
         self.probe = probe
         self.csms_identity = csms_identity
         self.meter = meter
-        self._pairing = Pairing()
+        self._pairing = CallTracker()
         # Recent CALLs per station, kept as frames: their digest is computed only when probed.
         self._recent: dict[str, deque[Frame]] = {}
 
@@ -343,56 +343,4 @@ class FrameAuditor:
             result = self.probe.verify_object(frame.payload, context=context, now=record.ts)
             if any(s.index == sig.index and s.outcome in _VERIFIED for s in result.signatures):
                 return earlier
-        return None
-
-
-class Pairing:
-    """Pairs responses with the CALL of the same id, per station and direction (SPEC §3).
-
-    The same pairing as :class:`ocpp_e2e.context.CallTracker` (a CALLRESULT or CALLERROR answers
-    the pending CALL sent the other way; an OCPP 2.1 CALLRESULTERROR travels the CALL's way and
-    refers to a CALL already answered by a CALLRESULT; at most ``limit`` CALLs per connection and
-    direction in each table), except that a CALL's request digest R is computed only when a
-    response needs it: CALLs that are never answered cost nothing here.
-    """
-
-    def __init__(self, limit: int = 1024) -> None:
-        self._limit = limit
-        self._pending: dict[tuple[str, Direction], OrderedDict[str, Frame]] = {}
-        self._answered: dict[tuple[str, Direction], OrderedDict[str, PendingCall]] = {}
-
-    def observe(self, frame: Frame, station: str, direction: Direction) -> PendingCall | None:
-        """Record a CALL (returns None), or return the CALL a response or error answers (or None).
-
-        ``station`` must already be normalized (:func:`~ocpp_e2e.context.normalize_station`).
-        """
-        ftype = frame.type
-        if ftype is MessageType.CALL:
-            queue = self._pending.get((station, direction))
-            if queue is None:
-                queue = self._pending[(station, direction)] = OrderedDict()
-            queue.pop(frame.message_id, None)
-            queue[frame.message_id] = frame
-            if len(queue) > self._limit:
-                queue.popitem(last=False)
-            return None
-        if ftype is MessageType.CALLRESULTERROR:
-            answered = self._answered.get((station, direction))
-            return answered.pop(frame.message_id, None) if answered is not None else None
-        if ftype is MessageType.CALLRESULT or ftype is MessageType.CALLERROR:
-            key = (station, direction.reverse)
-            waiting = self._pending.get(key)
-            call_frame = waiting.pop(frame.message_id, None) if waiting is not None else None
-            if call_frame is None:
-                return None
-            call = PendingCall.of(call_frame)
-            if ftype is MessageType.CALLRESULT:
-                done = self._answered.get(key)
-                if done is None:
-                    done = self._answered[key] = OrderedDict()
-                done.pop(call.message_id, None)
-                done[call.message_id] = call
-                if len(done) > self._limit:
-                    done.popitem(last=False)
-            return call
         return None
