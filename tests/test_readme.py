@@ -81,3 +81,17 @@ def test_cli_walkthrough_runs_with_the_documented_exit_codes(tmp_path: Path) -> 
         "PERMIT — permitted by rule configuration-by-operator; signers: ops-1 [csms-operator]"
         in results[4][2]
     )
+
+
+def test_the_first_setup_line_audits_the_example_and_finds_the_four_planted_problems() -> None:
+    first = _blocks("sh")[0].strip().splitlines()[0]
+    command = first.split("&& .venv/bin/", 2)[2]  # what runs after the install
+    assert command.startswith("ocpp-e2e audit ")
+    binary = Path(sys.executable).parent / "ocpp-e2e"
+    proc = subprocess.run(
+        [str(binary), *command.split()[1:]], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "audit FAILED: 4 finding(s) violate the policy" in proc.stdout
+    for kind in ("invalid", "replayed", "denied", "unsigned-required"):
+        assert kind in proc.stdout
