@@ -24,14 +24,18 @@ from dataclasses import replace
 from datetime import datetime
 from typing import NamedTuple
 
-from cryptography.hazmat.primitives.serialization import Encoding
-
-from ..errors import KeyLoadError, OcppE2EError
+from ..errors import KeyLoadError
 from ..frames import Frame
-from ..meter import MeterFinding, MeterKeyring, MeterVerdict, MeterVerifier, TransactionChecker
+from ..meter import (
+    MeterFinding,
+    MeterKeyring,
+    MeterVerdict,
+    MeterVerifier,
+    TransactionChecker,
+    trust,
+)
 from ..meter.extract import extract_records
 from ..model import CertificateValidator
-from ..pki.issue import load_certificates_file
 from .findings import SEVERITY, Finding, FindingKind
 
 #: Actions whose requests can carry signed meter values, per OCPP version (docs/meter-values.md).
@@ -183,28 +187,15 @@ def load_meter_keyring(
     validator: CertificateValidator | None = None,
     at: datetime,
 ) -> MeterKeyring:
-    """The trusted meter keys of an audit.
-
-    ``keys`` are public key files (PEM, DER, hex, base64; named after the file), ``keyrings``
-    meter keyring files (``{"keys": [...]}``), ``certificates`` PEM or DER chain files (leaf
-    first) whose leaf must carry the ``meterSigning`` usage and be valid at ``at`` under
-    ``validator`` (the policy's trust anchors). Raises :class:`KeyLoadError` naming the file.
+    """The trusted meter keys of an audit: :func:`ocpp_e2e.meter.trust.load_meter_keyring`, with
+    ``validator`` built from the policy's trust anchors (a policy without them cannot validate
+    meter certificates). Raises :class:`KeyLoadError` naming the file.
     """
-    ring = MeterKeyring()
-    for path in keyrings:
-        ring.extend(MeterKeyring.load(path))
-    for path in keys:
-        ring.add_file(path)
     if certificates and validator is None:
         raise KeyLoadError(
             f"{certificates[0]}: meter certificates need trust anchors, and the policy has no "
             "trustAnchors"
         )
-    for path in certificates:
-        assert validator is not None
-        chain = [c.public_bytes(Encoding.DER) for c in load_certificates_file(path)]
-        try:
-            ring.add_certificate(chain, validator, at=at, now=at)
-        except OcppE2EError as exc:
-            raise KeyLoadError(f"{path}: {exc}") from exc
-    return ring
+    return trust.load_meter_keyring(
+        keys=keys, keyrings=keyrings, certificates=certificates, validator=validator, at=at
+    )

@@ -1,7 +1,9 @@
 """``ocpp-e2e meter``: verify OCMF signed meter values and check their transactions.
 
 A thin skin over :mod:`ocpp_e2e.meter`. Exit status: 0 every record is ``valid`` (trusted key) and
-no transaction check failed, 1 otherwise (or nothing to verify), 2 a usage or input error.
+no transaction check failed, 1 otherwise (or nothing to verify), 2 a usage or input error
+(including a ``--cert`` chain that does not validate against ``--trust-anchor`` now, or lacks the
+usage ``meterSigning``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,13 +22,14 @@ from ..errors import OcppE2EError
 from ..frames import OCPP_VERSIONS, MessageType, parse_frame
 from ..meter import (
     MeterFinding,
-    MeterKeyring,
     MeterVerifier,
     RecordVerification,
     TransactionChecker,
     supported_algorithms,
     unsupported_algorithms,
 )
+from ..meter.trust import load_meter_keyring
+from ..pki.validate import ChainValidator
 from ._io import fail as _fail
 
 app = typer.Typer(
@@ -93,15 +97,6 @@ def _relocate(result: RecordVerification, where: str) -> RecordVerification:
     return replace(result, where=f"{where} {result.where}")
 
 
-def _keyring(keys: list[Path], keyrings: list[Path]) -> MeterKeyring:
-    ring = MeterKeyring()
-    for path in keyrings:
-        ring.extend(MeterKeyring.load(path))
-    for path in keys:
-        ring.add_file(path)
-    return ring
-
-
 @app.command("verify")
 def verify(
     source: Annotated[
@@ -127,6 +122,22 @@ def verify(
         list[Path] | None,
         typer.Option("--keyring", help='A meter keyring JSON file {"keys": [...]}. Repeatable.'),
     ] = None,
+    cert: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--cert",
+            help="A meter certificate chain file (PEM or DER, leaf first) whose leaf has the usage "
+            "meterSigning; validated against --trust-anchor at the time this command runs. "
+            "Repeatable.",
+        ),
+    ] = None,
+    trust_anchor: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trust-anchor",
+            help="A trusted root certificate file (PEM, may hold several) for --cert. Repeatable.",
+        ),
+    ] = None,
     untrusted_transactions: Annotated[
         bool,
         typer.Option(
@@ -142,13 +153,25 @@ def verify(
     """Verify OCMF records under trusted meter keys and check pagination and transactions.
 
     Example: ocpp-e2e meter verify --key meter-7.pem --ocpp 2.0.1 frames.jsonl
+
+    Example: ocpp-e2e meter verify --cert meter-1.chain.pem --trust-anchor root-ca.crt.pem records.txt
     """
     if ocpp is not None and ocpp not in OCPP_VERSIONS:
         _fail(f"--ocpp {ocpp!r}: expected one of {', '.join(OCPP_VERSIONS)}")
+    if cert and not trust_anchor:
+        _fail(f"{cert[0]}: --cert needs at least one --trust-anchor to validate the chain against")
     try:
-        verifier = MeterVerifier(_keyring(key or [], keyring or []))
+        validator = ChainValidator.from_files(trust_anchor) if trust_anchor else None
+        ring = load_meter_keyring(
+            keys=key or [],
+            keyrings=keyring or [],
+            certificates=cert or [],
+            validator=validator,
+            at=datetime.now(UTC),  # certificates must be valid now, when the records are checked
+        )
     except OcppE2EError as exc:
         _fail(str(exc))
+    verifier = MeterVerifier(ring)
     if source.startswith("OCMF|"):
         text, name = source, "argument"
     else:

@@ -32,9 +32,10 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..errors import KeyLoadError
+from ..errors import KeyLoadError, OcppE2EError
 from ..keys import Keyring, key_id
 from ..model import CertificateValidator
+from ..pki.issue import load_certificates_file
 from .algorithms import CURVE_ALGORITHM
 
 #: The SPEC §5 usage a certificate needs for its key to be trusted for meter readings.
@@ -217,6 +218,22 @@ class MeterKeyring:
             source="certificate",
         )
 
+    def add_certificate_file(
+        self, path: Path | str, validator: CertificateValidator, *, at: datetime, now: datetime
+    ) -> MeterKey:
+        """Trust the leaf key of a PEM or DER chain file (leaf first), as :meth:`add_certificate`
+        does; every error names the file."""
+        try:
+            chain = [
+                c.public_bytes(serialization.Encoding.DER) for c in load_certificates_file(path)
+            ]
+            return self.add_certificate(chain, validator, at=at, now=now)
+        except OcppE2EError as exc:
+            message = str(exc)
+            if message.startswith(f"{path}:"):  # the certificate loader names the file already
+                raise KeyLoadError(message) from exc
+            raise KeyLoadError(f"{path}: {message}") from exc
+
     def extend(self, other: MeterKeyring) -> None:
         """Trust every key of ``other`` too (same rules as :meth:`add`)."""
         for k in other:
@@ -328,3 +345,32 @@ class MeterKeyring:
             raise KeyLoadError(f"{path}: this is a private key; trust needs the public key only")
         pub = decode_public_key(raw, where=str(path))
         return self.add(pub, name=name if name is not None else path.stem, source="file")
+
+
+def load_meter_keyring(
+    *,
+    keys: Sequence[Path | str] = (),
+    keyrings: Sequence[Path | str] = (),
+    certificates: Sequence[Path | str] = (),
+    validator: CertificateValidator | None = None,
+    at: datetime,
+) -> MeterKeyring:
+    """The trusted meter keys from files, as the audit and ``ocpp-e2e meter verify`` take them.
+
+    ``keyrings`` are meter keyring files (:meth:`MeterKeyring.load`), ``keys`` public key files
+    (PEM, DER, hex, base64; named after the file), ``certificates`` PEM or DER chain files (leaf
+    first) whose leaf must carry the ``meterSigning`` usage and be valid at ``at`` (used both as
+    the signature time and as now) under ``validator``. Raises :class:`KeyLoadError` naming the
+    file; certificates without a validator are refused, never trusted unchecked.
+    """
+    ring = MeterKeyring()
+    for path in keyrings:
+        ring.extend(MeterKeyring.load(path))
+    for path in keys:
+        ring.add_file(path)
+    if certificates and validator is None:
+        raise KeyLoadError(f"{certificates[0]}: a meter certificate needs trust anchors")
+    for path in certificates:
+        assert validator is not None
+        ring.add_certificate_file(path, validator, at=at, now=at)
+    return ring
