@@ -531,3 +531,17 @@ def test_pki_certificate_for_another_usage_is_refused(keys):
     now = datetime.now(UTC)
     with pytest.raises(KeyLoadError, match="lacks the usage meterSigning"):
         MeterKeyring().add_certificate(chain, validator, at=now, now=now)
+
+
+def test_meter_certificates_without_trust_anchors_are_refused_not_trusted() -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from ocpp_e2e.errors import KeyLoadError
+    from ocpp_e2e.meter import load_meter_keyring
+
+    chain = Path(__file__).resolve().parents[1] / "keys-example" / "meter-1.chain.pem"
+    with pytest.raises(
+        KeyLoadError, match=r"meter-1\.chain\.pem: a meter certificate needs trust anchors"
+    ):
+        load_meter_keyring(certificates=[chain], at=datetime.now(UTC))

@@ -17,7 +17,7 @@ from .algorithms import (
 from .extract import FoundRecord, extract_records
 from .record import OcmfRecord, Reading, parse_record
 from .transactions import MeterCheck, MeterFinding, TransactionChecker
-from .trust import METER_USAGE, MeterKey, MeterKeyring, decode_public_key
+from .trust import METER_USAGE, MeterKey, MeterKeyring, decode_public_key, load_meter_keyring
 from .verify import MeterVerdict, MeterVerifier, RecordVerification, verify_signature
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "algorithm_status",
     "decode_public_key",
     "extract_records",
+    "load_meter_keyring",
     "parse_record",
     "supported_algorithms",
     "unsupported_algorithms",
