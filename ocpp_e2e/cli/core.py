@@ -44,6 +44,7 @@ CallOption = Annotated[
     typer.Option("--call", help="For a CALLRESULT/CALLERROR: file with the CALL frame it answers."),
 ]
 
+
 def _password(env: str | None) -> bytes | None:
     if env is None:
         return None
@@ -332,7 +333,7 @@ def inspect(
     console.print(
         f"frame {result.frame.type.name} id={result.frame.message_id!r} context={json.dumps(ctx)}"
     )
-    table = Table("#", "signer", "keyId", "algorithm", "timestamp", "chained", "verdict", "reason")
+    table = Table("#", "signer", "keyId", "algorithm", "timestamp", "chained", "verdict")
     for sig in v.signatures:
         colour = "green" if sig.valid else "red"
         table.add_row(
@@ -343,9 +344,10 @@ def inspect(
             sig.timestamp or "-",
             "yes" if sig.chained else "",
             f"[{colour}]{sig.outcome.value}[/]",
-            sig.reason,
         )
     console.print(table if v.signatures else "no signatures")
+    for sig in v.signatures:  # reasons in full, below the table, where they have room
+        console.print(f"[{sig.index}] {sig.reason}", markup=False, highlight=False)
     if not v.all_valid:
         raise typer.Exit(EXIT_FAILED)
 
