@@ -8,17 +8,31 @@ frozen when each scenario starts (``Boot.system``), so every resulting time is e
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint as PlainChargePoint201
 from ocpp.v201 import call, call_result
-from test_integration_harness import DATA, Csms, Proxy, Transform, bounded, signer, station_session
+from test_integration_harness import (
+    DATA,
+    ROOT,
+    TIMEOUT,
+    Csms,
+    Proxy,
+    Transform,
+    bounded,
+    signer,
+    station_session,
+)
 
 from ocpp_e2e.integrations.ocpp import (
     CSMS,
@@ -313,3 +327,96 @@ def test_current_time_tampered_in_the_middle_and_let_through_in_audit_mode_leave
     assert done.result.status == "Accepted" and done.event.decision.would_deny
     assert done.clock.updates == [ClockUpdate(False, NOT_VALIDLY_SIGNED, timedelta(0))]
     assert done.clock.now() == done.system
+
+
+# --------------------------------------------------------------------------- docs/integration.md
+
+
+def doc_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "integration.md").read_text(), re.S)
+
+
+def test_documented_connection_url_example_gives_the_documented_url() -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(doc_blocks()[0], "docs/integration.md", "exec"), namespace)  # our own docs
+    url = namespace["connection_url"]("wss://csms.example.com/ocppj", "RDAM 123")
+    assert url == "wss://csms.example.com/ocppj/RDAM%20123"
+
+
+def test_documented_station_boots_sets_its_clock_and_takes_a_grid_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The block reads the demo policy and key relative to the repository root and writes
+    # replay.sqlite beside them: run it in tmp_path with the two directories linked in.
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    (tmp_path / "keys-example").symlink_to(ROOT / "keys-example")
+    monkeypatch.chdir(tmp_path)
+    block = next(b for b in doc_blocks() if "class Station(ChargePoint201)" in b)
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "docs/integration.md", "exec"), namespace)  # our own docs
+    clock: TrustedClock = namespace["guard"].clock
+    events: list[DecisionEvent] = []
+    # One minute ahead keeps the CSMS's signatures (real time) within maxSignatureAge afterwards.
+    ahead = timedelta(minutes=1)
+    csms_policy = loads_policy((DATA / "csms-policy.yaml").read_text(), fmt="yaml", source="csms")
+    csms_guard = Guard(
+        csms_policy,
+        csms_policy.verifier(replay_cache=SQLiteReplayCache(tmp_path / "csms-replay.sqlite")),
+    )
+    signing = Signing(
+        [
+            SignRule(
+                [signer("grid-operator")], actions=["SetChargingProfile"], kinds=[Kind.REQUEST]
+            ),
+            SignRule([signer("csms-operator")], kinds=[Kind.RESPONSE]),
+        ]
+    )
+    profile = {
+        "id": 7,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "ChargingStationExternalConstraints",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": [
+            {
+                "id": 1,
+                "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 11000}],
+            }
+        ],
+    }
+
+    def make_csms_cp(ident: str, version: str, ws: Any) -> SignedCsms:
+        cp = SignedCsms(ident, ws, side=CSMS, signing=signing, guard=csms_guard)
+        cp.answers = iter([rfc3339(datetime.now(UTC).replace(microsecond=0) + ahead)])
+        return cp
+
+    async def scenario() -> None:
+        booted = asyncio.get_running_loop().create_future()
+
+        def record(event: DecisionEvent) -> None:
+            # The adapter consults the clock right after its hooks, before it awaits anything.
+            events.append(event)
+            if event.action == "BootNotification" and not booted.done():
+                booted.set_result(None)
+
+        namespace["guard"].hooks.append(record)
+        async with Csms(make_csms_cp) as csms:
+            station = asyncio.create_task(namespace["main"](f"ws://127.0.0.1:{csms.port}/ocpp"))
+            try:
+                cp = await csms.charge_point("CS-0001")
+                await booted
+                request = call.SetChargingProfile(evse_id=1, charging_profile=profile)
+                assert (await cp.call(request, suppress=False)).status == "Accepted"
+            finally:
+                station.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await station
+
+    bounded(scenario)
+    assert [(e.action, e.kind, e.decision.rule) for e in events] == [
+        ("BootNotification", Kind.RESPONSE, "csms-responses"),
+        ("SetChargingProfile", Kind.REQUEST, "grid-limit"),
+    ]
+    # The offset is currentTime (whole seconds, so up to 1 s early) minus the system time when the
+    # response came, less than TIMEOUT later: these bounds hold however slow the machine is.
+    assert ahead - timedelta(seconds=TIMEOUT + 1) < clock.offset <= ahead
