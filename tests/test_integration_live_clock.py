@@ -22,6 +22,7 @@ import pytest
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint as PlainChargePoint201
 from ocpp.v201 import call, call_result
+from test_integration_clock import heartbeat_response  # signed and verified at 2026-11-22T12:00Z
 from test_integration_harness import (
     DATA,
     ROOT,
@@ -420,3 +421,23 @@ def test_documented_station_boots_sets_its_clock_and_takes_a_grid_command(
     # The offset is currentTime (whole seconds, so up to 1 s early) minus the system time when the
     # response came, less than TIMEOUT later: these bounds hold however slow the machine is.
     assert ahead - timedelta(seconds=TIMEOUT + 1) < clock.offset <= ahead
+
+
+# --------------------------------------------------------------------------- TrustedClock alone
+
+
+def test_clock_used_without_the_adapter_never_steps_back_from_its_present_reading() -> None:
+    # The adapter reads the clock just before every update; a station using TrustedClock
+    # directly may not have read it for an hour. The present reading still counts as shown.
+    system = [datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)]
+    clock = TrustedClock(clock_skew=SKEW, source=lambda: system[0])
+    assert clock.now() == system[0]
+    system[0] += timedelta(hours=1)
+    verification, decision = heartbeat_response("2026-11-22T12:50:00Z", signer("csms-operator"))
+    result = clock.update("2026-11-22T12:50:00Z", verification, decision)
+    assert result == ClockUpdate(
+        False,
+        "currentTime 2026-11-22T12:50:00Z is more than clockSkew before the clock's latest time",
+        timedelta(0),
+    )
+    assert clock.now() == datetime(2026, 11, 22, 13, 0, 0, tzinfo=UTC)

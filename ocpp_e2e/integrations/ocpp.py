@@ -213,7 +213,8 @@ class TrustedClock:
             when = parse_rfc3339(current_time)
         except ValueError as exc:
             return refuse(str(exc))
-        floor = (self._high_water or self.now()) - self.clock_skew
+        reading = self.now()  # counts as shown, however long since the clock was last read
+        floor = max(reading, self._high_water or reading) - self.clock_skew
         if when < floor:
             return refuse(
                 f"currentTime {current_time} is more than clockSkew before the clock's latest time"
