@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -375,7 +375,9 @@ class Verifier:
                 who,
             )
         if fresh:
-            if ts < now - self._window:
+            # Differences, not now ± window: a timestamp or receipt time at the edge of the
+            # calendar (year 1 or 9999) must get a verdict, not an OverflowError.
+            if now - ts > self._window:
                 return _result(
                     index,
                     Outcome.EXPIRED,
@@ -383,7 +385,7 @@ class Verifier:
                     sig,
                     who,
                 )
-            if ts > now + self.clock_skew:
+            if ts - now > self.clock_skew:
                 return _result(
                     index,
                     Outcome.EXPIRED,
@@ -403,7 +405,7 @@ class Verifier:
             )
         if self.replay_cache is not None:
             digest = hashlib.sha256(data).digest()
-            seen = self.replay_cache.check_and_add(kid, digest, ts + self._window, now)
+            seen = self.replay_cache.check_and_add(kid, digest, _expiry(ts, self._window), now)
             if seen:
                 reason = f"this signature of {who.identity} was already seen (same key and signing input)"
                 return _result(index, Outcome.REPLAYED, reason, sig, who, digest.hex())
@@ -460,6 +462,12 @@ def _result(
         get("name"),
         digest,
     )
+
+
+def _expiry(ts: datetime, window: timedelta) -> datetime:
+    """When a replay-cache entry may go: ``ts + window``, at most the last moment of the calendar."""
+    last = datetime.max.replace(tzinfo=UTC)
+    return last if ts > last - window else ts + window
 
 
 def key_matches_alg(key: PublicKey, alg: str) -> bool:
