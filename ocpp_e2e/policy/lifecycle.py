@@ -124,7 +124,10 @@ def check_upgrade(
         )
     if not new.signed:
         return _refuse("the new version is not signed", policy=new)
-    verification = installed.verifier().verify_object(raw, context=POLICY_CONTEXT, now=now)
+    try:
+        verification = installed.verifier().verify_object(raw, context=POLICY_CONTEXT, now=now)
+    except InputError as exc:  # e.g. more signatures than SPEC §2 allows on one object
+        return _refuse(f"the new version's signatures cannot be verified: {exc}", policy=new)
     signers = counted_signers(installed, verification)
     for sig in verification.signatures:
         if sig.outcome is Outcome.INVALID and sig.trusted:
