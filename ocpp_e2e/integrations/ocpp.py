@@ -379,9 +379,13 @@ class _E2EMixin:
             await self._refuse_unreadable(raw_msg, exc)
             return
         pending = self._tracker.observe(frame, self.station, incoming)
-        verification, decision = self.guard.check(
-            frame, ocpp=self._ocpp_version, station=self.station, call=pending
-        )
+        try:
+            verification, decision = self.guard.check(
+                frame, ocpp=self._ocpp_version, station=self.station, call=pending
+            )
+        except InputError as exc:  # beyond a SPEC §2 limit (e.g. 17 signatures): no verdict
+            await self._refuse_unreadable(raw_msg, exc)
+            return
         kind = frame_kind(frame)
         action = frame.action if frame.is_call else (pending.action if pending else None)
         blocked = not decision.allowed
