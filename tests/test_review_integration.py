@@ -58,3 +58,10 @@ def test_call_with_17_signatures_is_refused_with_security_error(tmp_path: Path) 
     error = json.loads(connection.sent[0])
     assert error[:3] == [4, "r-17", "SecurityError"]
     assert error[3] == ("frame refused: customData: 17 signatures on one object; at most 16")
+
+
+def test_deeply_nested_call_is_dropped_without_an_exception(tmp_path: Path) -> None:
+    station, connection = _station(tmp_path)
+    _route(station, '[2,"deep","Reset",' + "[" * 100_000 + "]" * 100_000 + "]")
+    assert station.received == []
+    assert connection.sent == []

@@ -447,7 +447,7 @@ class _E2EMixin:
             return
         try:
             value = json.loads(raw_msg)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting too deep for the standard library too
             return
         if (
             isinstance(value, list)
