@@ -202,6 +202,9 @@ def sign(
     write_output(out, text + ("\n" if out == "-" else ""))
 
 
+_MAX_WINDOW_SECONDS = 10**9  # about 31 years
+
+
 def _verifier(
     keyring: str | None,
     trust_anchor: list[Path] | None,
@@ -209,6 +212,10 @@ def _verifier(
     clock_skew: int,
     receiver: str | None,
 ) -> Verifier:
+    for option, seconds in (("--max-age", max_age), ("--clock-skew", clock_skew)):
+        # A negative window means nothing; a huge one overflows datetime arithmetic.
+        if not 0 <= seconds <= _MAX_WINDOW_SECONDS:
+            fail(f"{option} must be 0 to {_MAX_WINDOW_SECONDS} seconds, not {seconds}")
     ring = Keyring()
     if keyring is not None:
         try:
