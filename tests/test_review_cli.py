@@ -36,3 +36,11 @@ def test_verify_with_a_negative_max_age_is_a_usage_error(tmp_path: Path) -> None
     code, _out, err = run("verify", _frame(tmp_path), "--station", STATION, "--max-age", "-5")
     assert code == 2
     assert_one_line_error(err, "--max-age", "-5")
+
+
+def test_verify_with_a_leaf_certificate_as_trust_anchor_is_a_usage_error(tmp_path: Path) -> None:
+    leaf = tmp_path / "leaf.crt.pem"  # a copy: keys-example/ paths add a demo-key warning
+    leaf.write_bytes(LEAF_CERT.read_bytes())
+    code, _out, err = run("verify", _frame(tmp_path), "--station", STATION, "--trust-anchor", leaf)
+    assert code == 2
+    assert_one_line_error(err, "leaf.crt.pem", "is not a CA")

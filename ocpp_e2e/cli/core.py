@@ -232,7 +232,10 @@ def _verifier(
                 anchors.extend(pem_chain_der(path.read_bytes()))
             except (OSError, OcppE2EError, ValueError) as exc:
                 fail(f"{path}: {exc}")
-        validator = ChainValidator(anchors)
+        try:
+            validator = ChainValidator(anchors)
+        except OcppE2EError as exc:  # e.g. a leaf certificate given as an anchor
+            fail(f"{', '.join(str(p) for p in trust_anchor)}: {exc}")
     return Verifier(
         ring,
         certificates=validator,
