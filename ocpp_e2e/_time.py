@@ -16,7 +16,10 @@ def utcnow() -> datetime:
 def format_timestamp(when: datetime) -> str:
     """``2026-11-22T10:00:00.000Z`` (UTC, milliseconds), the SPEC §1 timestamp form."""
     when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    return (
+        f"{when.year:04d}-{when.month:02d}-{when.day:02d}T{when.hour:02d}:{when.minute:02d}:"
+        f"{when.second:02d}.{when.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_spec_timestamp(text: str) -> datetime:

@@ -16,7 +16,13 @@ from typing import Protocol
 
 
 class ReplayCache(Protocol):
-    """Remembers signatures until they expire."""
+    """Remembers signatures until they expire.
+
+    ``survives_restart`` says whether entries outlive the process; a verifier that enforces with a
+    cache that does not must refuse signatures dated before it started (SPEC §4).
+    """
+
+    survives_restart: bool
 
     def check_and_add(
         self, key_id: str, input_digest: bytes, expires: datetime, now: datetime
@@ -27,6 +33,8 @@ class ReplayCache(Protocol):
 
 class MemoryReplayCache:
     """An in-process cache (for audits and tests; it does not survive a restart)."""
+
+    survives_restart = False
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, bytes], float] = {}
@@ -55,6 +63,8 @@ class MemoryReplayCache:
 
 class SQLiteReplayCache:
     """A replay cache in one SQLite file; survives restarts and is shared by processes."""
+
+    survives_restart = True
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)

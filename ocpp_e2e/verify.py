@@ -124,6 +124,7 @@ class Verifier:
         clock_skew: timedelta = timedelta(seconds=30),
         replay_cache: ReplayCache | None = None,
         identity: str | None = None,
+        not_before: datetime | None = None,
     ) -> None:
         self.keyring = keyring if keyring is not None else Keyring()
         self.certificates = certificates
@@ -131,6 +132,10 @@ class Verifier:
         self.clock_skew = clock_skew
         self.replay_cache = replay_cache
         self.identity = identity
+        # Frame signatures dated before this are refused: an enforcing verifier whose replay cache
+        # does not survive a restart sets it to its start (SPEC §4), so a replay of a signature
+        # seen before the restart cannot pass.
+        self.not_before = not_before
         # A signature is fresh from now - maxSignatureAge - clockSkew; replay entries live as long.
         self._window = max_signature_age + clock_skew
 
@@ -390,6 +395,15 @@ class Verifier:
                     index,
                     Outcome.EXPIRED,
                     f"signed at {ts_text}, later than now {now.isoformat()} plus clockSkew {_fmt(self.clock_skew)}",
+                    sig,
+                    who,
+                )
+            if self.not_before is not None and ts < self.not_before:
+                return _result(
+                    index,
+                    Outcome.EXPIRED,
+                    f"signed at {ts_text}, before this verifier started at {self.not_before.isoformat()}; "
+                    "its replay cache does not survive restarts, so earlier signatures are refused",
                     sig,
                     who,
                 )

@@ -65,3 +65,60 @@ def test_deeply_nested_call_is_dropped_without_an_exception(tmp_path: Path) -> N
     _route(station, '[2,"deep","Reset",' + "[" * 100_000 + "]" * 100_000 + "]")
     assert station.received == []
     assert connection.sent == []
+
+
+def test_deeply_nested_frame_in_audit_mode_is_dropped_not_passed_to_the_ocpp_package(
+    tmp_path: Path,
+) -> None:
+    # The ocpp package could not read it either (its reader would raise RecursionError and end
+    # the receive loop), so audit mode drops it too.
+    station, connection = _station(tmp_path, audit=True)
+    _route(station, '[2,"deep","Reset",' + "[" * 100_000 + "]" * 100_000 + "]")
+    assert station.received == []
+    assert connection.sent == []
+
+
+def test_an_unsolicited_refused_response_is_not_kept(tmp_path: Path) -> None:
+    # Only a call() waiting for a message id collects a refusal; keeping the others would let a
+    # peer grow the adapter's memory without bound.
+    station, _ = _station(tmp_path)
+    for i in range(50):
+        _route(station, f'[3,"nobody-asked-{i}",{{"status":"Accepted"}}]')
+    assert station._refused == {}
+
+
+def test_an_enforcing_guard_with_a_memory_replay_cache_refuses_signatures_from_before_its_start(
+    tmp_path: Path,
+) -> None:
+    # SPEC §4: a replay cache that forgets on restart is allowed only if signatures dated before
+    # the start are refused; otherwise a replay right after a restart would pass.
+    from datetime import UTC, datetime, timedelta
+
+    from test_integration import DATA
+
+    from ocpp_e2e.frames import parse_frame
+    from ocpp_e2e.integrations.ocpp import Guard
+    from ocpp_e2e.model import Outcome
+    from ocpp_e2e.policy import loads_policy
+    from ocpp_e2e.replay import MemoryReplayCache, SQLiteReplayCache
+
+    start = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    policy = loads_policy((DATA / "station-policy.yaml").read_text(), fmt="yaml", source="station")
+    before = sign_frame(
+        '[2,"1","Reset",{"type":"Immediate"}]', signer("csms-operator"), ocpp="2.0.1",
+        station="cs-0001", timestamp=start - timedelta(seconds=5),
+    )  # fmt: skip
+    forgetful = Guard(
+        policy, policy.verifier(replay_cache=MemoryReplayCache()), clock=lambda: start
+    )
+    durable = Guard(
+        policy,
+        policy.verifier(replay_cache=SQLiteReplayCache(tmp_path / "replay.sqlite")),
+        clock=lambda: start,
+    )
+    frame = parse_frame(before)
+    (refused,) = forgetful.check(frame, ocpp="2.0.1", station="cs-0001")[0].signatures
+    (kept,) = durable.check(frame, ocpp="2.0.1", station="cs-0001")[0].signatures
+    assert refused.outcome is Outcome.EXPIRED
+    assert "before this verifier started" in refused.reason
+    assert kept.outcome is not Outcome.EXPIRED

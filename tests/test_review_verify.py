@@ -44,3 +44,13 @@ def test_signature_from_the_far_future_at_the_start_of_the_calendar_is_expired()
     sig = result.verification.signatures[0]
     assert sig.outcome is Outcome.EXPIRED
     assert sig.reason.startswith("signed at 9999-12-31T23:59:59.000Z, later than now")
+
+
+def test_the_signer_pads_years_before_1000_so_its_own_timestamps_stay_well_formed() -> None:
+    from datetime import UTC, datetime
+
+    from ocpp_e2e._time import SPEC_TIMESTAMP, format_timestamp
+
+    text = format_timestamp(datetime(1, 1, 1, tzinfo=UTC))
+    assert text == "0001-01-01T00:00:00.000Z"
+    assert SPEC_TIMESTAMP.fullmatch(text) is not None

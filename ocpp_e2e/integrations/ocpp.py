@@ -282,6 +282,17 @@ class Guard:
         self.verifier = verifier
         self.hooks = list(hooks)
         self.clock = clock
+        cache = verifier.replay_cache
+        if (
+            policy.mode is Mode.ENFORCE
+            and cache is not None
+            and not getattr(cache, "survives_restart", False)
+        ):
+            # SPEC §4: a cache that forgets on restart is allowed only if signatures dated before
+            # the start are refused.
+            started = self.now()
+            if verifier.not_before is None or verifier.not_before < started:
+                verifier.not_before = started
 
     def now(self) -> datetime:
         """The time of receipt used for freshness and policy validity."""
@@ -411,7 +422,7 @@ class _E2EMixin:
                 await self._send(dumps_frame(error))
                 return
         else:
-            if blocked:
+            if blocked and pending is not None:  # only a call() waiting for it ever collects it
                 self._refused[frame.message_id] = ResponseRefused(
                     action or "unknown action", decision, verification
                 )
@@ -442,12 +453,12 @@ class _E2EMixin:
 
     async def _refuse_unreadable(self, raw_msg: str | bytes, exc: InputError) -> None:
         LOGGER.warning("%s: refused a frame that is not I-JSON/OCPP-J: %s", self.id, exc)
-        if self.guard.policy.mode is Mode.AUDIT:
-            await super().route_message(raw_msg)  # type: ignore[misc]
-            return
         try:
             value = json.loads(raw_msg)
         except (ValueError, RecursionError):  # nesting too deep for the standard library too
+            return  # nobody could read it, the `ocpp` package included: drop it
+        if self.guard.policy.mode is Mode.AUDIT:
+            await super().route_message(raw_msg)  # type: ignore[misc]
             return
         if (
             isinstance(value, list)
