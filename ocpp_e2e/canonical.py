@@ -84,7 +84,7 @@ def parse(data: bytes | str) -> Parsed:
         except UnicodeEncodeError:
             return _Reader(data).run()
     elif isinstance(data, bytes | bytearray | memoryview):
-        raw = bytes(data)
+        raw = data if type(data) is bytes else bytes(data)
     else:
         raise TypeError(f"expected bytes or str, got {type(data).__name__}")
     if len(raw) > MAX_BYTES:

@@ -112,11 +112,13 @@ def signing_payload(obj: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in obj.items() if k != "signatures"}
     custom = out.get("customData")
     if isinstance(custom, dict):
-        if "signatures" in custom:
+        rest = len(custom) - 1 if "signatures" in custom else len(custom)
+        if rest == 1 and custom.get("vendorId") == VENDOR_ID:
+            # Only our carrier (with or without signatures): the payload is as if it never had it.
+            out = {k: v for k, v in out.items() if k != "customData"}
+        elif rest != len(custom):
             custom = {k: v for k, v in custom.items() if k != "signatures"}
             out = {**out, "customData": custom}
-        if len(custom) == 1 and custom.get("vendorId") == VENDOR_ID:
-            out = {k: v for k, v in out.items() if k != "customData"}
     return out
 
 
