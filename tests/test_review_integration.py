@@ -122,3 +122,27 @@ def test_an_enforcing_guard_with_a_memory_replay_cache_refuses_signatures_from_b
     assert refused.outcome is Outcome.EXPIRED
     assert "before this verifier started" in refused.reason
     assert kept.outcome is not Outcome.EXPIRED
+
+
+def test_an_unreadable_response_makes_call_raise_at_once_not_time_out(tmp_path: Path) -> None:
+    # Issue #8: a refused CALLRESULT is raised to the caller as a typed exception; that includes
+    # one that is not even strict I-JSON (here a duplicate member), which never reaches handlers.
+    import pytest
+    from ocpp.v201 import call
+
+    from ocpp_e2e.integrations.ocpp import ResponseUnreadable
+
+    async def scenario() -> None:
+        station, connection = _station(tmp_path)
+        boot = call.Heartbeat()
+        waiting = asyncio.create_task(station.call(boot))
+        while not connection.sent:  # until the station has sent its CALL
+            await asyncio.sleep(0)
+        message_id = json.loads(connection.sent[0])[1]
+        reply = '[3,"' + message_id + '",{"currentTime":"2026-11-22T12:00:00Z","currentTime":"x"}]'
+        await station.route_message(reply)
+        with pytest.raises(ResponseUnreadable, match="duplicate member"):
+            await asyncio.wait_for(waiting, timeout=5)
+        assert station._refused == {}
+
+    asyncio.run(scenario())

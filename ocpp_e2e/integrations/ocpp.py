@@ -327,6 +327,15 @@ class ResponseRefused(RefusedError):
         super().__init__(f"response to {action} refused: {decision.summary()}")
 
 
+class ResponseUnreadable(RefusedError):
+    """The response to our CALL was not even strict I-JSON / OCPP-J (raised by ``ChargePoint.call``)."""
+
+    def __init__(self, action: str, error: InputError) -> None:
+        self.action = action
+        self.error = error
+        super().__init__(f"response to {action} refused, it cannot be read: {error}")
+
+
 # --------------------------------------------------------------------------- the adapter
 
 
@@ -358,7 +367,7 @@ class _E2EMixin:
         self.signing = signing or Signing()
         self.guard = guard
         self._tracker = CallTracker()
-        self._refused: dict[str, ResponseRefused] = {}
+        self._refused: dict[str, ResponseRefused | ResponseUnreadable] = {}
         self._outgoing = Direction.TO_STATION if side == CSMS else Direction.TO_CSMS
 
     @property
@@ -460,14 +469,26 @@ class _E2EMixin:
         if self.guard.policy.mode is Mode.AUDIT:
             await super().route_message(raw_msg)  # type: ignore[misc]
             return
-        if (
+        if not (
             isinstance(value, list)
             and len(value) >= 2
-            and value[0] == MessageType.CALL
             and isinstance(value[1], str)
             and 0 < len(value[1]) <= 36
         ):
+            return
+        if value[0] == MessageType.CALL:
             await self._send(dumps_frame(security_error(value[1], f"frame refused: {exc}")))
+        elif value[0] in (MessageType.CALLRESULT, MessageType.CALLERROR):
+            # The answer to one of our CALLs, unreadable: settle that CALL with a CALLERROR of our
+            # own making, so that the waiting call() raises at once instead of timing out.
+            stand_in = parse_frame(
+                dumps_frame(security_error(value[1], f"response refused: {exc}")),
+                ocpp=self._ocpp_version,
+            )
+            pending = self._tracker.observe(stand_in, self.station, self._outgoing.reverse)
+            if pending is not None:
+                self._refused[value[1]] = ResponseUnreadable(pending.action, exc)
+                await super().route_message(dumps_frame(list(stand_in.value)))  # type: ignore[misc]
 
     async def _get_specific_response(self, unique_id: str, timeout: float) -> Any:
         response = await super()._get_specific_response(unique_id, timeout)  # type: ignore[misc]
