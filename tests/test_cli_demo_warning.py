@@ -39,3 +39,24 @@ def test_the_command_warns_on_stderr_when_demo_keys_load(tmp_path: Path) -> None
     )
     assert DEMO_WARNING in demo.stderr
     assert DEMO_WARNING not in plain.stderr and plain.returncode == 0
+
+
+def test_the_demo_root_marker_is_the_first_line_of_the_demo_root() -> None:
+    from ocpp_e2e.cli import DEMO_ROOT_MARKER
+
+    lines = (ROOT / "keys-example" / "root-ca.crt.pem").read_text().splitlines()
+    assert lines[1] == DEMO_ROOT_MARKER
+
+
+def test_a_signed_policy_in_json_form_that_trusts_the_demo_root_is_demo_material(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from ocpp_e2e.policy import load_policy
+
+    policy = load_policy(ROOT / "policies" / "grid-14a-enwg.yaml")
+    as_json = tmp_path / "active.json"
+    as_json.write_text(json.dumps(policy.to_dict()))
+    assert "keys-example" not in as_json.read_text()
+    assert uses_demo_material(["policy", "upgrade", "--installed", str(as_json)])

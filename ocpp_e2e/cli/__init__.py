@@ -13,6 +13,10 @@ from typer.core import TyperGroup
 from . import core
 
 DEMO_MARKER = "keys-example"
+# The first base64 line of the demo root certificate (keys-example/root-ca.crt.pem): it includes the
+# root's random serial number, and stands verbatim in every file that embeds the demo root as a
+# trust anchor, as PEM or as base64 DER (a signed policy's JSON form, say). A test keeps it current.
+DEMO_ROOT_MARKER = "MIIBqDCCAS6gAwIBAgIUI0+gScb4IZmOUPAvWbpfz/h3doowCgYIKoZIzj0EAwMw"
 DEMO_WARNING = (
     "warning: this uses the DEMO keys of keys-example/ — they are published, for examples and "
     "tests only; never deploy them"
@@ -20,15 +24,18 @@ DEMO_WARNING = (
 
 
 def uses_demo_material(args: list[str]) -> bool:
-    """Does any argument name the demo keys, or a file (a policy, a key, a chain) that refers to them?"""
+    """Does any argument name the demo keys, or a file (a policy, a key, a chain) that refers to
+    them or embeds the demo root?"""
     for arg in args:
         value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
         if DEMO_MARKER in value:
             return True
         path = Path(value)
         try:
-            if path.is_file() and DEMO_MARKER.encode() in path.read_bytes()[:65536]:
-                return True
+            if path.is_file():
+                head = path.read_bytes()[:262144]
+                if DEMO_MARKER.encode() in head or DEMO_ROOT_MARKER.encode() in head:
+                    return True
         except OSError:
             continue
     return False
