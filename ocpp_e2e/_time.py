@@ -43,8 +43,3 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"not a duration of the form PTnHnMnS: {text!r}")
     hours, minutes, seconds = m.groups()
     return timedelta(hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0))
-
-
-def format_duration(delta: timedelta) -> str:
-    total = int(delta.total_seconds())
-    return f"PT{total}S"

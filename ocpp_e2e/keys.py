@@ -400,11 +400,6 @@ class Keyring:
         entry = self._entries.get(kid)
         return (entry.info, entry.key, entry.algorithm) if entry else None
 
-    def algorithm(self, kid: str) -> str | None:
-        """The SPEC algorithm name that goes with a key of the ring."""
-        entry = self._entries.get(kid)
-        return entry.algorithm if entry else None
-
     def __contains__(self, kid: object) -> bool:
         return kid in self._entries
 

@@ -345,6 +345,8 @@ def test_inspect_json_and_failure(
     assert code == 0 and json.loads(stdout)["signatures"][0]["signer"] == "ops-1"
     code, stdout, _ = run("inspect", signed, "--station", "cs-9", "--keyring", ring)
     assert code == 1 and "invalid" in stdout
+    code, stdout, _ = run("inspect", signed, "--station", "cs-9", "--keyring", ring, "--json")
+    assert code == 1 and json.loads(stdout)["signatures"][0]["outcome"] == "invalid"
 
 
 def test_demo_keys_print_a_warning(tmp_path: Path, keys_example: Path, frame_file: Path) -> None:

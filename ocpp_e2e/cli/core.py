@@ -337,6 +337,8 @@ def inspect(
     v = result.verification
     if as_json:
         typer.echo(json.dumps({"messageId": result.frame.message_id, **v.to_dict()}, indent=2))
+        if not v.all_valid:
+            raise typer.Exit(EXIT_FAILED)
         return
     console = Console()
     ctx: dict[str, Any] = dict(v.context)
