@@ -30,7 +30,7 @@ from ..context import normalize_station
 from ..errors import InputError, OcppE2EError
 from ..model import Verification
 from ..policy import Decision, Effect, RuleEffect, evaluate, load_policy
-from ..policy.document import Policy
+from ..policy.model import Policy
 from ..replay import MemoryReplayCache
 from .engine import AuditDecision, FrameAuditor, unreadable_result
 from .findings import Finding

@@ -17,8 +17,9 @@ from ..errors import OcppE2EError, PolicyError
 from ..frames import OCPP_VERSIONS, Frame, parse_frame
 from ..keys import Keyring, KeySigner, load_private_key
 from ..policy import Decision, Policy, check_upgrade, evaluate, sign_policy
-from ..policy.document import lint_policy_text, read_policy_file
 from ..policy.lifecycle import PolicyStore
+from ..policy.lint import lint_policy_text
+from ..policy.model import read_policy_file
 from ._io import EXIT_FAILED, fail, parse_now, read_bytes, write_output
 
 app = typer.Typer(

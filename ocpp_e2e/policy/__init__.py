@@ -10,24 +10,6 @@ Load a policy, build the verifier it configures, and decide::
         ...  # refuse the frame; decision.explain() says why
 """
 
-from .document import (
-    POLICY_CONTEXT,
-    Effect,
-    KeyEntry,
-    Match,
-    Mode,
-    Policy,
-    Problem,
-    RoleGrant,
-    Rule,
-    RuleEffect,
-    SignerRequirement,
-    check_document,
-    lint_policy_text,
-    load_policy,
-    loads_policy,
-    schema,
-)
 from .evaluate import CountedSigner, Decision, RuleOutcome, counted_signers, evaluate
 from .lifecycle import (
     PolicyStore,
@@ -35,6 +17,21 @@ from .lifecycle import (
     UpgradeVerdict,
     check_upgrade,
     sign_policy,
+)
+from .lint import Problem, check_document, lint_policy_text, schema
+from .model import (
+    POLICY_CONTEXT,
+    Effect,
+    KeyEntry,
+    Match,
+    Mode,
+    Policy,
+    RoleGrant,
+    Rule,
+    RuleEffect,
+    SignerRequirement,
+    load_policy,
+    loads_policy,
 )
 
 __all__ = [

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..model import Outcome, SignatureResult, Verification
 from ._conditions import Memo
-from .document import Effect, Mode, Policy, Rule, RuleEffect, SignerRequirement
+from .model import Effect, Mode, Policy, Rule, RuleEffect, SignerRequirement
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 

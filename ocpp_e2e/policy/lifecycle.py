@@ -27,8 +27,8 @@ from ..errors import InputError, PolicyError, PolicyUpgradeError
 from ..keys import Signer
 from ..model import Outcome, Verification
 from ..sign import sign_object
-from .document import POLICY_CONTEXT, Policy, load_policy
 from .evaluate import CountedSigner, counted_signers, satisfied, signers_failure
+from .model import POLICY_CONTEXT, Policy, load_policy
 
 
 class UpgradeVerdict(enum.StrEnum):
