@@ -128,6 +128,49 @@ class SignatureResult(NamedTuple):
         return out
 
 
+def signer_groups(
+    signatures: Sequence[SignatureResult],
+) -> list[tuple[SignatureResult, ...]]:
+    """The counted signers of SPEC §4: valid signatures of trusted keys, grouped so that one
+    group is one signer. Two signatures are one signer when they share a key (whatever identities
+    its certificates name: a key certified twice is still one signer) or an identity (two keys of
+    one identity count once), and so on transitively. Groups keep the order of their first
+    signature; each group keeps its signatures in order.
+
+    >>> a = SignatureResult(0, Outcome.VALID, "ok", key_id="k1", identity="alice", trusted=True)
+    >>> b = SignatureResult(1, Outcome.VALID, "ok", key_id="k1", identity="bob", trusted=True)
+    >>> len(signer_groups([a, b]))
+    1
+    """
+    counted = [
+        s for s in signatures if s.outcome is Outcome.VALID and s.trusted and s.key_id is not None
+    ]
+    if len(counted) < 2:
+        return [(s,) for s in counted]
+    # Union-find over the signatures: link each to the first one that shares its key or identity.
+    parent = list(range(len(counted)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[tuple[str, str], int] = {}
+    for i, sig in enumerate(counted):
+        assert sig.key_id is not None
+        for label in (("key", sig.key_id), ("identity", sig.identity or sig.key_id)):
+            j = first.setdefault(label, i)
+            if j != i:
+                a, b = root(i), root(j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)  # the earliest signature stays the root
+    groups: dict[int, list[SignatureResult]] = {}
+    for i, sig in enumerate(counted):
+        groups.setdefault(root(i), []).append(sig)
+    return [tuple(groups[r]) for r in sorted(groups)]
+
+
 class Verification(NamedTuple):
     """The result of verifying every signature of one signed object.
 
@@ -149,14 +192,9 @@ class Verification(NamedTuple):
 
     @property
     def valid_signers(self) -> tuple[SignatureResult, ...]:
-        """Valid signatures of trusted keys, one per key id (first wins)."""
-        seen: set[str] = set()
-        out: list[SignatureResult] = []
-        for sig in self.signatures:
-            if sig.valid and sig.trusted and sig.key_id is not None and sig.key_id not in seen:
-                seen.add(sig.key_id)
-                out.append(sig)
-        return tuple(out)
+        """Valid signatures of trusted keys, one per counted signer (SPEC §4; the first
+        signature of each :func:`signer_groups` group)."""
+        return tuple(group[0] for group in signer_groups(self.signatures))
 
     @property
     def all_valid(self) -> bool:

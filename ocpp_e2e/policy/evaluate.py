@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..model import Outcome, SignatureResult, Verification
+from ..model import Outcome, SignatureResult, Verification, signer_groups
 from ._conditions import Memo
 from .model import Effect, Mode, Policy, Rule, RuleEffect, SignerRequirement
 
@@ -31,27 +31,47 @@ def _ascii_lower(text: str) -> str:
 
 @dataclass(frozen=True, init=False)
 class CountedSigner:
-    """One counted signer (SPEC §4): an identity, the keys it signed with and the roles it holds."""
+    """One counted signer (SPEC §4): an identity, the keys it signed with and the roles it holds.
+
+    ``aliases`` are the other identities the same signer appeared under (a key certified twice
+    names two identities, yet it is one signer).
+    """
 
     identity: str
     key_ids: tuple[str, ...]
     roles: frozenset[str]
+    aliases: tuple[str, ...]
 
-    def __init__(self, identity: str, key_ids: tuple[str, ...], roles: frozenset[str]) -> None:
+    def __init__(
+        self,
+        identity: str,
+        key_ids: tuple[str, ...],
+        roles: frozenset[str],
+        aliases: tuple[str, ...] = (),
+    ) -> None:
         # Built on every decision: writing the instance dict directly costs a fraction of the
         # frozen dataclass's object.__setattr__ per field.
         fields = self.__dict__
         fields["identity"] = identity
         fields["key_ids"] = key_ids
         fields["roles"] = roles
+        fields["aliases"] = aliases
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON view: ``{"signer", "keyIds", "roles"}``."""
-        return {"signer": self.identity, "keyIds": list(self.key_ids), "roles": sorted(self.roles)}
+        """JSON view: ``{"signer", "keyIds", "roles"}``, and ``"aliases"`` when there are any."""
+        out: dict[str, Any] = {
+            "signer": self.identity,
+            "keyIds": list(self.key_ids),
+            "roles": sorted(self.roles),
+        }
+        if self.aliases:
+            out["aliases"] = list(self.aliases)
+        return out
 
     def __str__(self) -> str:
         roles = ", ".join(sorted(self.roles)) or "no role"
-        return f"{self.identity} [{roles}]"
+        also = f" (also {', '.join(self.aliases)})" if self.aliases else ""
+        return f"{self.identity}{also} [{roles}]"
 
 
 @dataclass(frozen=True)
@@ -209,38 +229,50 @@ class Decision:
 
 
 def counted_signers(policy: Policy, verification: Verification) -> tuple[CountedSigner, ...]:
-    """The signers SPEC §4/§7 count: distinct identities among trusted keys with a valid signature,
-    each with the roles of its ``keys`` entry (and verifier keyring) and of its certificate usages.
+    """The signers SPEC §4/§7 count: trusted keys with a valid signature, one signer per group of
+    :func:`~ocpp_e2e.model.signer_groups` (distinct keys *and* distinct identities: two keys of one
+    identity count once, and one key counts once whatever identities its certificates name), each
+    with the roles of its ``keys`` entry (and verifier keyring) and of its certificate usages.
 
     A ``chargingStation`` usage counts only when the signer's identity is the CONTEXT ``station``
     (ASCII case-insensitive, SPEC §5).
     """
-    key_roles = policy.index.key_roles
+    out = []
+    for group in signer_groups(verification.signatures):
+        identities: list[str] = []
+        key_ids: list[str] = []
+        roles: frozenset[str] = frozenset()
+        for sig in group:
+            key_id = sig.key_id
+            assert key_id is not None  # signer_groups keeps only signatures with a key id
+            identity = sig.identity or key_id
+            if identity not in identities:
+                identities.append(identity)
+            if key_id not in key_ids:
+                key_ids.append(key_id)
+            roles = roles | _roles(policy, sig, key_id, identity, verification.context)
+        out.append(CountedSigner(identities[0], tuple(key_ids), roles, tuple(identities[1:])))
+    return tuple(out)
+
+
+def _roles(
+    policy: Policy, sig: SignatureResult, key_id: str, identity: str, context: Mapping[str, Any]
+) -> frozenset[str]:
+    """The roles one valid signature brings: its keyring roles, the policy ``keys`` entry's and
+    those granted through ``roles`` by its certificate usages."""
+    roles = frozenset(sig.roles)
+    from_keys = policy.index.key_roles.get(key_id)
+    if from_keys and not from_keys <= roles:
+        roles = roles | from_keys
     grants = policy.roles
-    found: dict[str, CountedSigner] = {}
-    for sig in verification.signatures:
-        key_id = sig.key_id
-        if sig.outcome is not Outcome.VALID or not sig.trusted or key_id is None:
-            continue
-        identity = sig.identity or key_id
-        roles = frozenset(sig.roles)
-        from_keys = key_roles.get(key_id)
-        if from_keys and not from_keys <= roles:
-            roles = roles | from_keys
-        if grants and sig.usages:
-            usages = sig.usages
-            if "chargingStation" in usages and not _is_station(identity, verification.context):
-                usages = usages - {"chargingStation"}
-            granted = {g.role for g in grants.values() if g.grants(identity, usages, sig.issuers)}
-            if granted:
-                roles = roles | granted
-        seen = found.get(identity)
-        if seen is None:
-            found[identity] = CountedSigner(identity, (key_id,), roles)
-        else:
-            keys = seen.key_ids if key_id in seen.key_ids else (*seen.key_ids, key_id)
-            found[identity] = CountedSigner(identity, keys, seen.roles | roles)
-    return tuple(found.values())
+    if grants and sig.usages:
+        usages = sig.usages
+        if "chargingStation" in usages and not _is_station(identity, context):
+            usages = usages - {"chargingStation"}
+        granted = {g.role for g in grants.values() if g.grants(identity, usages, sig.issuers)}
+        if granted:
+            roles = roles | granted
+    return roles
 
 
 def _is_station(identity: str, context: Mapping[str, Any]) -> bool:
@@ -259,7 +291,10 @@ def _eligible(req: SignerRequirement, signers: Sequence[CountedSigner]) -> list[
 
 
 def _max_matching(signers: Sequence[CountedSigner], roles: Sequence[str]) -> list[tuple[str, str]]:
-    """A maximum one-signer-per-role assignment (Kuhn's augmenting paths) as (identity, role)."""
+    """A maximum one-signer-per-role assignment (Kuhn's augmenting paths) as (identity, role).
+
+    Each counted signer fills at most one role, however many roles its keys and identities hold.
+    """
     owner: dict[str, int] = {}  # role -> index of the signer holding it in the matching
 
     def augment(i: int, visited: set[str]) -> bool:
