@@ -465,17 +465,36 @@ class Keyring:
             raw = path.read_bytes()
         except OSError as exc:
             raise KeyLoadError(f"{path}: cannot read keyring ({exc.strerror})") from exc
+        return cls.parse(raw, source=str(path), name=path.stem)
+
+    @classmethod
+    def parse(cls, raw: bytes, *, source: str = "keyring", name: str | None = None) -> Keyring:
+        """Read the bytes of a keyring file (see :meth:`load`); ``source`` names it in errors and
+        ``name`` is the key's name when the file is one PEM public key.
+
+        >>> len(Keyring.parse(b'{"keys": []}'))
+        0
+        """
         if raw.lstrip().startswith(b"-----BEGIN"):
-            pub, _der = load_public_key_file(path)
+            try:
+                text = raw.decode("ascii")
+            except UnicodeDecodeError as exc:
+                raise KeyLoadError(f"{source}: cannot read public key file ({exc})") from exc
+            if "PRIVATE KEY-----" in text:
+                raise KeyLoadError(f"{source}: this is a private key; a keyring holds public keys only")
+            try:
+                pub, _der = load_public_key_text(text)
+            except KeyLoadError as exc:
+                raise KeyLoadError(f"{source}: {exc}") from exc
             ring = cls()
-            ring.add(pub, name=path.stem)
+            ring.add(pub, name=name)
             return ring
         try:
             doc = loads(raw)  # strict I-JSON: a duplicate member must not silently swap a key
         except InputError as exc:
             raise KeyLoadError(
-                f'{path}: not a keyring (JSON {{"keys": [...]}} or PEM): {exc}'
+                f'{source}: not a keyring (JSON {{"keys": [...]}} or PEM): {exc}'
             ) from exc
         if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
-            raise KeyLoadError(f'{path}: a keyring file is a JSON object {{"keys": [...]}}')
-        return cls.from_entries(doc["keys"], source=str(path))
+            raise KeyLoadError(f'{source}: a keyring file is a JSON object {{"keys": [...]}}')
+        return cls.from_entries(doc["keys"], source=source)
