@@ -380,7 +380,8 @@ class _Reader:
         return UnreadableLine(self.source, number, reason, _shown(text))
 
 
-_JSONL_MEMBERS = frozenset({"ts", "station", "direction", "ocpp", "frame"})
+# "gateway": what an ocpp-e2e gateway did with the frame (docs/gateway.md); an audit decides again.
+_JSONL_MEMBERS = frozenset({"ts", "station", "direction", "ocpp", "frame", "gateway"})
 _DIRECTIONS = {"toCSMS": Direction.TO_CSMS, "toStation": Direction.TO_STATION}
 
 
