@@ -10,9 +10,9 @@ in the configuration are read relative to the configuration file's folder.
 >>> try:
 ...     load_config(folder / "gw.yaml")
 ... except GatewayConfigError as exc:
-...     print("\\n".join(p.split(": ", 1)[1] for p in exc.problems))
-2: $.upstream.url: 'http://csms' is not a ws:// or wss:// URL
+...     print("\\n".join(p.split("gw.yaml:")[1] for p in exc.problems))
 1: $: required member 'stations' is missing
+2: $.upstream.url: 'http://csms' is not a ws:// or wss:// URL
 """
 
 from __future__ import annotations
