@@ -3,16 +3,34 @@
 An entry lives until timestamp + maxSignatureAge + clockSkew; after that the freshness check refuses
 the signature anyway. ``mode: enforce`` needs a cache that survives restarts:
 :class:`SQLiteReplayCache` (one file, safe for several processes).
+
+Two interfaces: :class:`ReplayCache` (synchronous, for audits and the CLI) and
+:class:`AsyncReplayCache` (``await check_and_add_async(...)``, for an event loop). Both caches here
+offer both. On an event loop the SQLite cache runs in its own worker thread, so another process
+holding the file's write lock never stalls the loop; the caller bounds the wait
+(:class:`~ocpp_e2e.guard.Guard` does, and fails closed with "replay cache unavailable").
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import heapq
 import sqlite3
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from .errors import OcppE2EError
+
+
+class ReplayCacheUnavailable(OcppE2EError):
+    """The replay cache could not answer (locked by another process, full queue, I/O error).
+
+    A verifier that enforces must then refuse the signature: without the answer a replay could
+    pass (SPEC §4). The message says why.
+    """
 
 
 class ReplayCache(Protocol):
@@ -28,6 +46,23 @@ class ReplayCache(Protocol):
         self, key_id: str, input_digest: bytes, expires: datetime, now: datetime
     ) -> bool:
         """Return True when (key_id, input_digest) was already seen and has not expired; else record it."""
+        ...
+
+
+@runtime_checkable
+class AsyncReplayCache(Protocol):
+    """A replay cache for an event loop: the check never blocks the loop.
+
+    Implementations may take as long as they need; the caller bounds the wait and fails closed.
+    Raise :class:`ReplayCacheUnavailable` (or any exception) when the answer is not known.
+    """
+
+    survives_restart: bool
+
+    async def check_and_add_async(
+        self, key_id: str, input_digest: bytes, expires: datetime, now: datetime
+    ) -> bool:
+        """Like :meth:`ReplayCache.check_and_add`, awaitable."""
         ...
 
 
@@ -57,57 +92,141 @@ class MemoryReplayCache:
         heapq.heappush(self._expiry, (t_exp, key_id, input_digest))
         return False
 
+    async def check_and_add_async(
+        self, key_id: str, input_digest: bytes, expires: datetime, now: datetime
+    ) -> bool:
+        """The same check; a dictionary lookup never needs to leave the loop."""
+        return self.check_and_add(key_id, input_digest, expires, now)
+
     def __len__(self) -> int:
         return len(self._entries)
 
 
 class SQLiteReplayCache:
-    """A replay cache in one SQLite file; survives restarts and is shared by processes."""
+    """A replay cache in one SQLite file; survives restarts and is shared by processes.
+
+    ``busy_timeout`` (seconds) is how long one check waits for another process's write lock before
+    it fails with :class:`ReplayCacheUnavailable`. Expired entries are deleted in small batches
+    through an index on ``expires``, so the cost does not grow with the size of the file.
+
+    On an event loop use :meth:`check_and_add_async`: the work runs in this cache's own worker
+    thread (one, so commits stay in order), at most ``max_queue`` checks wait for it, and a check
+    whose caller stopped waiting is never started.
+
+    >>> import tempfile, pathlib
+    >>> from datetime import UTC, datetime, timedelta
+    >>> cache = SQLiteReplayCache(pathlib.Path(tempfile.mkdtemp()) / "replay.sqlite")
+    >>> now = datetime(2026, 6, 1, tzinfo=UTC)
+    >>> cache.check_and_add("k", b"d", now + timedelta(minutes=5), now)
+    False
+    >>> cache.check_and_add("k", b"d", now + timedelta(minutes=5), now)
+    True
+    >>> cache.close()
+    """
 
     survives_restart = True
+    #: Writes between two expiry sweeps, and rows deleted per sweep at most.
+    SWEEP_EVERY = 256
+    SWEEP_BATCH = 2048
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self, path: Path | str, *, busy_timeout: float = 1.0, max_queue: int = 1024
+    ) -> None:
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self.max_queue = max_queue
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # In WAL mode NORMAL keeps every commit across a crash of the process (the restart SPEC §4
-        # is about) and skips the fsync per signature; only a power cut can lose the last commits.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS replay (key_id TEXT NOT NULL, digest BLOB NOT NULL, "
-            "expires REAL NOT NULL, PRIMARY KEY (key_id, digest))"
-        )
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL keeps every commit across a crash of the process (the restart
+            # SPEC §4 is about) and skips the fsync per signature; only a power cut can lose the
+            # last commits.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS replay (key_id TEXT NOT NULL, digest BLOB NOT NULL, "
+                "expires REAL NOT NULL, PRIMARY KEY (key_id, digest))"
+            )
+            self._db.execute("CREATE INDEX IF NOT EXISTS replay_expires ON replay (expires)")
+        except sqlite3.Error as exc:
+            raise ReplayCacheUnavailable(
+                f"replay cache {self.path} cannot be opened: {exc}"
+            ) from exc
         self._writes = 0
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._queued = 0
 
     def check_and_add(
         self, key_id: str, input_digest: bytes, expires: datetime, now: datetime
     ) -> bool:
         t_now = now.timestamp()
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                row = self._db.execute(
-                    "SELECT expires FROM replay WHERE key_id = ? AND digest = ?",
-                    (key_id, input_digest),
-                ).fetchone()
-                if row is not None and row[0] >= t_now:
-                    self._db.execute("COMMIT")
-                    return True
-                self._db.execute(
-                    "INSERT OR REPLACE INTO replay (key_id, digest, expires) VALUES (?, ?, ?)",
-                    (key_id, input_digest, expires.timestamp()),
+                return self._check_and_add(key_id, input_digest, expires.timestamp(), t_now)
+            except sqlite3.Error as exc:
+                raise ReplayCacheUnavailable(f"replay cache {self.path}: {exc}") from exc
+
+    def _check_and_add(self, key_id: str, digest: bytes, t_exp: float, t_now: float) -> bool:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute(
+                "SELECT expires FROM replay WHERE key_id = ? AND digest = ?", (key_id, digest)
+            ).fetchone()
+            if row is not None and row[0] >= t_now:
+                db.execute("COMMIT")
+                return True
+            db.execute(
+                "INSERT OR REPLACE INTO replay (key_id, digest, expires) VALUES (?, ?, ?)",
+                (key_id, digest, t_exp),
+            )
+            self._writes += 1
+            if self._writes % self.SWEEP_EVERY == 0:
+                db.execute(
+                    "DELETE FROM replay WHERE rowid IN "
+                    "(SELECT rowid FROM replay WHERE expires < ? LIMIT ?)",
+                    (t_now, self.SWEEP_BATCH),
                 )
-                self._writes += 1
-                if self._writes % 1000 == 0:
-                    self._db.execute("DELETE FROM replay WHERE expires < ?", (t_now,))
-                self._db.execute("COMMIT")
-                return False
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            db.execute("COMMIT")
+            return False
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    async def check_and_add_async(
+        self, key_id: str, input_digest: bytes, expires: datetime, now: datetime
+    ) -> bool:
+        """:meth:`check_and_add` in the cache's worker thread; the loop keeps running meanwhile.
+
+        Raises :class:`ReplayCacheUnavailable` at once when ``max_queue`` checks are already
+        waiting. Cancelling the await (a timeout of the caller) withdraws a check not yet started.
+        """
+        if self._queued >= self.max_queue:
+            raise ReplayCacheUnavailable(
+                f"replay cache {self.path}: {self._queued} checks already waiting (locked?)"
+            )
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="ocpp-e2e-replay"
+            )
+        self._queued += 1
+        try:
+            future = self._executor.submit(self.check_and_add, key_id, input_digest, expires, now)
+            return await asyncio.wrap_future(future)
+        finally:
+            self._queued -= 1
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM replay").fetchone()[0])
 
     def close(self) -> None:
-        self._db.close()
+        """Close the file (waits for a check in progress in the worker thread)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        with self._lock:
+            self._db.close()

@@ -10,7 +10,14 @@ Load a policy, build the verifier it configures, and decide::
         ...  # refuse the frame; decision.explain() says why
 """
 
-from .evaluate import CountedSigner, Decision, RuleOutcome, counted_signers, evaluate
+from .evaluate import (
+    CountedSigner,
+    Decision,
+    RuleOutcome,
+    counted_signers,
+    evaluate,
+    refusal,
+)
 from .lifecycle import (
     PolicyStore,
     UpgradeResult,
@@ -59,6 +66,7 @@ __all__ = [
     "lint_policy_text",
     "load_policy",
     "loads_policy",
+    "refusal",
     "schema",
     "sign_policy",
 ]

@@ -411,6 +411,20 @@ def evaluate(policy: Policy, verification: Verification, *, now: datetime) -> De
     return _decision(policy, verification, now, signers, Effect.DENY, None, reason)
 
 
+def refusal(policy: Policy, verification: Verification, *, now: datetime, reason: str) -> Decision:
+    """A DENY that no rule made: for a frame that could not be judged (unreadable, over a size
+    limit, a replay cache that did not answer). ``reason`` says why; in ``mode: audit`` the
+    decision still lets the frame pass (``would_deny``), like every other.
+
+    >>> from datetime import UTC, datetime
+    >>> policy = Policy.from_dict({"type": "SignaturePolicy", "id": "demo", "version": 1, "rules": []})
+    >>> v = Verification(context={"ocpp": "2.0.1", "station": "cs-1"}, payload=None, signatures=())
+    >>> refusal(policy, v, now=datetime(2026, 6, 1, tzinfo=UTC), reason="frame is not I-JSON").summary()
+    'DENY — frame is not I-JSON; signers: none'
+    """
+    return _decision(policy, verification, now, (), Effect.DENY, None, reason)
+
+
 def _decision(
     policy: Policy,
     verification: Verification,
@@ -475,5 +489,6 @@ __all__ = [
     "counted_signers",
     "evaluate",
     "explain_rules",
+    "refusal",
     "satisfied",
 ]
