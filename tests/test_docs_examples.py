@@ -57,6 +57,7 @@ LANGUAGES = (*RUNNABLE, "json", "yaml", "text")
 MARKER = re.compile(r"<!-- illustrative: (\S.*\S) -->")
 # Blocks each page marks as illustrative: a change here must be a deliberate one.
 ILLUSTRATIVE = {
+    "architecture.md": 1,  # the guard's contract for a transport: needs the reader's transport
     "meter-values.md": 1,  # a synopsis of `meter verify` over the reader's own files
     "audit.md": 1,  # the reader's own log and policy
     "integration.md": 2,  # a server's async main with the reader's handler; the three-process demo

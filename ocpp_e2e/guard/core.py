@@ -41,7 +41,14 @@ from typing import Any, NamedTuple
 
 from .._time import utcnow
 from ..canonical import MAX_BYTES
-from ..context import CallTracker, PendingCall, find_signatures, frame_kind, frame_signing_payload
+from ..context import (
+    CallTracker,
+    PendingCall,
+    find_signatures,
+    frame_kind,
+    frame_signing_payload,
+    normalize_station,
+)
 from ..errors import ConnectionSetupError, InputError, RefusedError, SigningError
 from ..exact import read_exact
 from ..frames import (
@@ -579,8 +586,9 @@ class GuardConnection:
     async def receive(self, data: str | bytes) -> Action:
         """Judge one frame received from the peer and say what to do with it (never raises)."""
         state = self.guard._state
+        progress = _Progress()
         try:
-            return await self._receive(state, data)
+            return await self._receive(state, data, progress)
         except Exception as exc:  # one frame never ends the connection
             if isinstance(exc, ReplayCacheUnavailable):
                 reason, failure = str(exc), "replay-cache-unavailable"
@@ -588,9 +596,11 @@ class GuardConnection:
             else:
                 reason, failure = f"internal error ({type(exc).__name__})", "internal-error"
                 LOGGER.exception("%s: internal error while judging a frame", self.station)
-            return await self._failed(state, data, reason, failure, "InternalError")
+            return await self._failed(
+                state, data, reason, failure, "InternalError", progress.frame, progress.pending
+            )
 
-    async def _receive(self, state: _State, data: str | bytes) -> Action:
+    async def _receive(self, state: _State, data: str | bytes, progress: _Progress) -> Action:
         size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
         limit = max(state.settings.max_unsigned_bytes, MAX_BYTES)
         if size > limit:
@@ -606,7 +616,15 @@ class GuardConnection:
                 return await self._failed(
                     state, data, f"frame refused: {exc}", failure, "SecurityError"
                 )
-        pending = self._observe(frame, self.incoming)
+        if size > state.settings.max_unsigned_bytes and not _carries_signatures(frame):
+            limit = state.settings.max_unsigned_bytes
+            reason = (
+                f"frame refused: {size} bytes without signatures, more than the limit of {limit} "
+                "bytes"
+            )
+            return await self._failed(state, data, reason, "oversized", "SecurityError", frame)
+        progress.frame = frame
+        pending = progress.pending = self._observe(frame, self.incoming)
         try:
             verification, decision = await self.guard._decide(
                 state, frame, ocpp=self.ocpp, station=self.station, call=pending
@@ -695,7 +713,7 @@ class GuardConnection:
             pending = self._observe(stand, self.incoming) if stand is not None else None
         if pending is not None:
             action = pending.action
-        ctx: dict[str, Any] = {"ocpp": self.ocpp, "station": self.station}
+        ctx: dict[str, Any] = {"ocpp": self.ocpp, "station": normalize_station(self.station)}
         if action is not None:
             ctx["action"] = action
         if kind is not None:
@@ -743,6 +761,15 @@ class GuardConnection:
 
 # --------------------------------------------------------------------------- helpers
 
+
+@dataclass
+class _Progress:
+    """How far judging one frame got (for the answer when it fails half way)."""
+
+    frame: Frame | None = None
+    pending: PendingCall | None = None
+
+
 _KIND_OF: Mapping[int, Kind] = {
     int(MessageType.CALL): Kind.REQUEST,
     int(MessageType.SEND): Kind.SEND,
@@ -765,7 +792,8 @@ def _peek(data: str | bytes) -> tuple[int | None, str | None, str | None]:
     """(message type, message id, action) of a frame that failed the readers, where the lenient
     standard library can still tell them; Nones where it cannot."""
     try:
-        value = json.loads(data)
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        value = json.loads(text)
     except (ValueError, RecursionError):  # nesting too deep for the standard library too
         return None, None, None
     if not (isinstance(value, list) and len(value) >= 2 and type(value[0]) is int):
@@ -801,11 +829,15 @@ def _read_unsigned(data: str | bytes, ocpp: str, strict: InputError, max_bytes: 
     signatures gets the strict reader's verdict."""
     value = read_exact(data, max_bytes=max_bytes)
     frame = parse_frame(value, ocpp=ocpp)
-    carrier = frame.error_details if frame.error_details is not None else frame.payload
-    where, sigs, problems = find_signatures(carrier)
-    if where is not None or problems or sigs is not None:
+    if _carries_signatures(frame):
         raise strict
     return frame
+
+
+def _carries_signatures(frame: Frame) -> bool:
+    carrier = frame.error_details if frame.error_details is not None else frame.payload
+    where, sigs, problems = find_signatures(carrier)
+    return where is not None or bool(problems) or sigs is not None
 
 
 def _without_signatures(frame: Frame) -> str:
