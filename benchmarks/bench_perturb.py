@@ -143,9 +143,11 @@ def main() -> None:
         check = verifier.verify_frame
         t0 = time.perf_counter()
         for frame in shape.frames:
-            if not check(frame, ocpp=OCPP, station=STATION, now=NOW).verification.signatures[
-                0
-            ].valid:
+            if (
+                not check(frame, ocpp=OCPP, station=STATION, now=NOW)
+                .verification.signatures[0]
+                .valid
+            ):
                 raise SystemExit(f"{shape.name}: a frame did not verify")
         return time.perf_counter() - t0
 
@@ -169,7 +171,9 @@ def main() -> None:
             to_bare.setdefault(key_, []).append(t_bare / t)
     load_after = load_average()
     print(f"load average before: {load_before}; after: {load_after}; rounds: {args.rounds}")
-    print("| perturbation (one place in a 3 KB frame) | cost vs unperturbed | verify_frame / bare |")
+    print(
+        "| perturbation (one place in a 3 KB frame) | cost vs unperturbed | verify_frame / bare |"
+    )
     print("|---|---|---|")
     rows = sorted(cost, key=lambda k: -median(cost[k]))
     for k in rows:

@@ -56,9 +56,11 @@ def main() -> None:
         def run() -> None:
             check = verifier.verify_frame
             for frame in shape.frames:
-                if not check(frame, ocpp=OCPP, station=STATION, now=NOW).verification.signatures[
-                    0
-                ].valid:
+                if (
+                    not check(frame, ocpp=OCPP, station=STATION, now=NOW)
+                    .verification.signatures[0]
+                    .valid
+                ):
                     raise SystemExit(f"{shape.name}: a frame did not verify")
 
         return run

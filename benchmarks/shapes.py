@@ -126,9 +126,7 @@ def notify_report(
             entry: dict[str, Any] = {
                 "component": {"name": f"Connector{n % 7}", "evse": {"id": 1 + n % 2}},
                 "variable": {"name": f"Description{n}"},
-                "variableAttribute": [
-                    {"type": "Actual", "value": value, "mutability": "ReadOnly"}
-                ],
+                "variableAttribute": [{"type": "Actual", "value": value, "mutability": "ReadOnly"}],
                 "variableCharacteristics": {"dataType": "string", "supportsMonitoring": False},
             }
             if n == items // 2:

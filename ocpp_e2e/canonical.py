@@ -58,14 +58,13 @@ _TINY_EXPONENT = re.compile(rb"e-000")  # a literal pattern: faster than `in` on
 # orjson writes integral floats as "4200.0" and large/small ones with an exponent, where RFC 8785
 # wants "4200", "10000000000000000" or "0.000001": _has_integral_float and _has_exponent find those
 # (a string that merely looks like one only costs the slower writer).
-_HIGH_CHARS = re.compile("[\ue000-\U0010ffff]")
 _DEEP_LINE = b"\n" + b" " * (2 * MAX_DEPTH)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_HIGH_ESCAPE = re.compile(r"\\u[eEfF]")
 
 
 class Parsed(NamedTuple):
-    """A parsed value and whether the fast JCS writer may serialize values taken from it."""
+    """A parsed value, and whether it is plain JSON for :func:`dumps_parsed` (always, from the
+    readers here: str, int, float, bool, None, dict, list)."""
 
     value: Any
     jcs_safe: bool
@@ -108,8 +107,6 @@ def parse(data: bytes | str) -> Parsed:
 
 
 def _fast(raw: bytes) -> Parsed | None:
-    if b"\\" in raw and b"\\u" in raw:
-        return None
     try:
         value = orjson.loads(raw)
         # Integers beyond ±(2^53−1) make the strict writer fail.
@@ -124,7 +121,14 @@ def _fast(raw: bytes) -> Parsed | None:
             shape = raw.translate(_NUMBER_SHAPE)
             if _LONG_RUN in shape or _TINY_EXPONENT.search(shape) is not None:
                 return None
-            if raw.count(b":") != compact.count(b":"):
+            colons = raw.count(b":")
+            if b"\\u" in raw:
+                # An escaped colon (backslash u003a) is a colon more in the written text: orjson
+                # never escapes ':'. An escaped backslash followed by "u003a" is counted too,
+                # which only makes the counts differ and sends the text to the precise reader.
+                # (orjson refuses lone surrogates, escaped or not.)
+                colons += raw.count(b"\\u003a") + raw.count(b"\\u003A")
+            if colons != compact.count(b":"):
                 return None
         # Depth: in the value written with two-space indentation every newline is structural and
         # a line's indentation is twice its nesting level, so no line indented 64 spaces means
@@ -133,8 +137,7 @@ def _fast(raw: bytes) -> Parsed | None:
             return None
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # also the writer's nesting limit
         return None
-    safe = raw.isascii() or _HIGH_CHARS.search(raw.decode("utf-8")) is None
-    return Parsed(value, safe)
+    return Parsed(value, True)
 
 
 class _Refused(Exception):
@@ -179,8 +182,7 @@ def _middle(text: str) -> Parsed | None:
             return None
     except orjson.JSONEncodeError:  # nesting beyond orjson's writer limit
         return None
-    safe = _HIGH_CHARS.search(text) is None and _HIGH_ESCAPE.search(text) is None
-    return Parsed(value, safe)
+    return Parsed(value, True)
 
 
 # --------------------------------------------------------------------------- writer
@@ -197,45 +199,138 @@ def dumps(value: Any) -> bytes:
 def dumps_parsed(value: Any, jcs_safe: bool) -> bytes:
     """RFC 8785 bytes of a value assembled from :func:`parse` results (the verification hot path).
 
-    ``jcs_safe`` is the conjunction of the ``Parsed.jcs_safe`` flags of every parsed piece. Values
-    built by the caller around them must be plain JSON (str, int, bool, None, dict, list).
+    ``jcs_safe`` says that ``value`` is plain JSON: str, int within ±(2^53−1), finite float, bool,
+    None, dict with str keys, list — everything :func:`parse` returns, and values built around it
+    of the same types. Then orjson writes it (at C speed) and the few places where orjson and
+    RFC 8785 differ are rewritten in its output; otherwise :func:`dumps` checks every value.
     """
-    if jcs_safe:
-        out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        exponent, integral = _float_forms(out)
-        if not exponent:
-            if not integral:
-                return out
-            out = orjson.dumps(_integral_floats_to_int(value), option=orjson.OPT_SORT_KEYS)
-            if not _float_forms(out)[1]:
-                return out
-    return dumps(value)
+    if not jcs_safe or type(value) is float:
+        return dumps(value)
+    out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    option = orjson.OPT_SORT_KEYS
+    if (b"\xee" in out or b"\xef" in out) and _high_member_names(out):
+        # Member names with characters from U+E000..U+FFFF and from outside the BMP: the only
+        # names whose UTF-16 order (RFC 8785) differs from orjson's code point order.
+        value = _utf16_ordered(value)
+        option = 0
+        out = orjson.dumps(value)
+    if _INTEGRAL_FLOAT.search(out) is not None:
+        out = _integral_floats(out, value, option)
+    if _EXPONENT_SMALL.search(out) is not None or _EXPONENT_LARGE.search(out) is not None:
+        out = _exponents(out, value)
+    return out
 
 
 # orjson and RFC 8785 write a double the same way except in three cases (checked against the rfc8785
-# package on 300,000 doubles of every magnitude): an integral float below 1e16 ("4200.0" for
-# "4200"), and the exponent forms e-6 ("1e-6" for "0.000001") and e+16 to e+20 ("1e+16" for
-# "10000000000000000"). Patterns that start with a literal are the fastest way to look for them
-# (faster here than `in`); a look-alike inside a string only costs the slower writer.
-_INTEGRAL_FLOAT = re.compile(rb"\.0(?=[,}\]]|$)")
-_EXPONENT_SMALL = re.compile(rb"e-6(?=[,}\]]|$)")
-_EXPONENT_LARGE = re.compile(rb"e\+(?:1[6-9]|20)(?=[,}\]]|$)")
+# package on 300,000 doubles of every magnitude, and on the 100,000 numbers of the ES6 test file):
+# an integral float below 1e16 ("4200.0" for "4200", "-0.0" for "0"), and the exponent forms e-6
+# ("1.5e-6" for "0.0000015") and e+16 to e+20 ("1e+16" for "10000000000000000"). Strings never
+# change. The patterns below find these forms in orjson's compact output, where a string could
+# hold a look-alike ('"v1.0,2"'); the same forms in orjson's indented output are certainly
+# numbers, because a number there ends a line and a string cannot hold a raw line feed. When
+# both counts agree, every look-alike in the compact output is a number and is rewritten in
+# place; otherwise the indented output is rewritten instead and read back (rare). Every pattern
+# starts with a literal: the regular expression engine then skips ahead at C speed (a leading
+# class or look-behind makes it try every byte, 30 times slower).
+_INTEGRAL_FLOAT = re.compile(rb"\.0(?=[,}\]])(?<=[0-9]\.0)")
+_INTEGRAL_FLOAT_LINE = re.compile(rb"\.0(?=,?\n)(?<=[0-9]\.0)")
+_NEGATIVE_ZERO = re.compile(rb"-0(?=[,}\]])(?<=[:\[,]-0)")
+_NEGATIVE_ZERO_LINE = re.compile(rb"-0\.0(?=,?\n)(?<= -0\.0)")
+_EXPONENT_SMALL = re.compile(rb"e-6(?=[,}\]])(?<=[0-9]e-6)")
+_EXPONENT_LARGE = re.compile(rb"e\+(?:1[6-9]|20)(?=[,}\]])(?<=[0-9]e\+..)")
+_EXPONENT_LINE = re.compile(rb"e(?:-6|\+1[6-9]|\+20)(?=,?\n)")
+_MANTISSA = re.compile(rb"(-?)([0-9])(?:\.([0-9]+))?")
 
 
-def _float_forms(out: bytes) -> tuple[bool, bool]:
-    """(an exponent form RFC 8785 writes otherwise, an integral float) in orjson's output."""
-    exponent = _EXPONENT_SMALL.search(out) is not None or _EXPONENT_LARGE.search(out) is not None
-    return exponent, _INTEGRAL_FLOAT.search(out) is not None
+def _integral_floats(out: bytes, value: Any, option: int) -> bytes:
+    """``out`` with every integral float written as an integer ("4200.0" -> "4200", "-0.0" -> "0")."""
+    lines = orjson.dumps(value, option=option | orjson.OPT_INDENT_2)
+    numbers = len(_INTEGRAL_FLOAT_LINE.findall(lines))
+    zeros = len(_NEGATIVE_ZERO_LINE.findall(lines)) if b"-0.0" in lines else 0
+    fixed, count = _INTEGRAL_FLOAT.subn(b"", out)
+    if count == numbers:
+        if not zeros:
+            return fixed
+        fixed, count = _NEGATIVE_ZERO.subn(b"0", fixed)
+        if count == zeros:
+            return fixed
+    # A string holds a look-alike: rewrite the indented form, where each match is a number, and
+    # let orjson read it back (the rewritten numbers are now integers; "-0" reads as 0) and write
+    # it compactly.
+    return orjson.dumps(orjson.loads(_INTEGRAL_FLOAT_LINE.sub(b"", lines)), option=option)
 
 
-def _integral_floats_to_int(value: Any) -> Any:
-    """A copy in which floats with an integral value below 2^53 are ints (as RFC 8785 prints them)."""
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and abs(value) <= MAX_SAFE_INTEGER else value
+def _exponents(out: bytes, value: Any) -> bytes:
+    """``out`` with the exponent forms RFC 8785 writes in full ("1.5e-6" -> "0.0000015")."""
+    numbers = len(_EXPONENT_LINE.findall(orjson.dumps(value, option=orjson.OPT_INDENT_2)))
+    starts = sorted(
+        m.start() for pattern in (_EXPONENT_SMALL, _EXPONENT_LARGE) for m in pattern.finditer(out)
+    )
+    if len(starts) != numbers:
+        return dumps(value)  # a string holds a look-alike of such a number (rare)
+    pieces: list[bytes] = []
+    done = 0
+    for start in starts:
+        begin = max(out.rfind(b":", 0, start), out.rfind(b"[", 0, start), out.rfind(b",", 0, start))
+        mantissa = _MANTISSA.fullmatch(out, begin + 1, start)
+        if mantissa is None:
+            return dumps(value)
+        sign = b"-" if mantissa.group(1) else b""
+        digits = mantissa.group(2) + (mantissa.group(3) or b"")
+        if out[start + 1] == 0x2D:  # "e-6"
+            number = sign + b"0.00000" + digits
+            end = start + 3
+        else:  # "e+16" .. "e+20"
+            end = start + 4
+            number = sign + digits + b"0" * (int(out[start + 2 : end]) + 1 - len(digits))
+        pieces += (out[done : begin + 1], number)
+        done = end
+    pieces.append(out[done:])
+    return b"".join(pieces)
+
+
+_BMP_HIGH = (b"\xee", b"\xef")
+_ASTRAL = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
+
+
+def _high_member_names(out: bytes) -> bool:
+    """Whether member names in orjson's output hold characters from U+E000..U+FFFF and from
+    outside the BMP (UTF-8 lead bytes EE/EF and F0..F4, which occur only inside strings)."""
+    return (
+        any(lead in out for lead in _ASTRAL)
+        and _in_member_name(out, _ASTRAL)
+        and _in_member_name(out, _BMP_HIGH)
+    )
+
+
+def _in_member_name(out: bytes, leads: tuple[bytes, ...]) -> bool:
+    for lead in leads:
+        at = out.find(lead)
+        while at >= 0:
+            # The end of this string: the next '"' that is not escaped (orjson writes '"' and
+            # '\' inside strings as two-byte escapes). A ':' after it makes it a member name.
+            end = out.find(b'"', at)
+            while out[end - 1] == 0x5C:
+                k = end - 1
+                while out[k] == 0x5C:
+                    k -= 1
+                if (end - 1 - k) % 2 == 0:
+                    break
+                end = out.find(b'"', end + 1)
+            if out[end + 1 : end + 2] == b":":
+                return True
+            at = out.find(lead, end)
+    return False
+
+
+def _utf16_ordered(value: Any) -> Any:
+    """A copy whose objects list their members in RFC 8785 order (UTF-16 code units)."""
     if isinstance(value, dict):
-        return {k: _integral_floats_to_int(v) for k, v in value.items()}
+        return {
+            k: _utf16_ordered(value[k]) for k in sorted(value, key=lambda k: k.encode("utf-16-be"))
+        }
     if isinstance(value, list):
-        return [_integral_floats_to_int(v) for v in value]
+        return [_utf16_ordered(v) for v in value]
     return value
 
 
@@ -357,8 +452,6 @@ class _Reader:
             key = self.string(path)
             if key in out:
                 self.fail(f"duplicate member name {orjson.dumps(key).decode()}", path)
-            if _HIGH_CHARS.search(key):
-                self.safe = False
             self.skip()
             if not self.text.startswith(":", self.pos):
                 self.fail_separator("':' after a member name", (*path, key))

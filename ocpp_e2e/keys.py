@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from . import _ed25519
 from ._b64 import Base64Error, b64url_decode, b64url_encode
 from .canonical import loads
 from .errors import InputError, KeyLoadError
@@ -167,8 +168,7 @@ def verify_raw(key: PublicKey, algorithm: str, signature: bytes, data: bytes) ->
             # RFC 8032 §5.1.7: S must be below the group order (no malleable encodings).
             if int.from_bytes(signature[32:], "little") >= _L:
                 return False
-            key.verify(signature, data)  # type: ignore[call-arg]
-            return True
+            return _ed25519.verify(key, signature, data)  # type: ignore[arg-type]
         half = spec[2] // 2
         r = int.from_bytes(signature[:half], "big")
         s = int.from_bytes(signature[half:], "big")

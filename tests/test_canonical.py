@@ -278,10 +278,56 @@ def test_dumps_refuses_values_that_are_not_json() -> None:
             dumps(bad)
 
 
-def test_dumps_parsed_on_unsafe_text_uses_the_full_writer() -> None:
-    parsed = parse('{"\\ufb33": 1, "\\ud83d\\ude02": 2}')
-    assert parsed.jcs_safe is False
-    assert dumps_parsed(parsed.value, parsed.jcs_safe) == rfc8785.dumps(parsed.value)
+def test_member_names_from_u_e000_and_outside_the_bmp_are_sorted_by_utf16_on_the_fast_path() -> (
+    None
+):
+    parsed = parse('{"\\ufb33": 1, "\\ud83d\\ude02": 2, "a": {"\\uffff": [], "\\ud800\\udc00": 0}}')
+    assert parsed.jcs_safe is True
+    assert _fast(b'{"\\ufb33": 1, "\\ud83d\\ude02": 2}') is not None
+    out = dumps_parsed(parsed.value, parsed.jcs_safe)
+    assert out == rfc8785.dumps(parsed.value)
+    assert out.index("\U0001f602".encode()) < out.index("\ufb33".encode())
+
+
+def test_only_one_kind_of_high_member_name_keeps_code_point_order() -> None:
+    for value in ({"\ufb33": 1, "\uffff": 2, "a": 3}, {"\U0001f602": 1, "\U00010000": 2, "z": 3}):
+        assert dumps_parsed(value, True) == rfc8785.dumps(value)
+
+
+def test_escapes_written_by_the_ocpp_package_are_read_on_the_fast_path() -> None:
+    value = {"name": 'Ladesäule Größe € \ufffd \U0001f50c \x1b \\ "', "ä": [1, 2.5]}
+    text = json.dumps(value, separators=(",", ":")).encode()
+    assert b"\\u00e4" in text and b"\\ud83d\\udd0c" in text
+    fast = _fast(text)
+    assert fast is not None and fast.value == value
+    assert dumps_parsed(fast.value, True) == rfc8785.dumps(value)
+
+
+def test_a_duplicate_member_hidden_behind_an_escaped_colon_is_refused() -> None:
+    # Without the escaped colon the member counts would agree.
+    text = b'{"a":1,"a":2,"b":"\\u003a"}'
+    assert _fast(text) is None
+    with pytest.raises(IJSONError, match="duplicate member"):
+        parse(text)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["v1.0,2", 4200.0],
+        {"a": "x:-0,", "b": -0.0},
+        {"a": "5.0]", "b": [1.0, -0.0, "3.0}"]},
+        ["1.5e-6,", 1.5e-6],
+        {"k": "2e+16]", "n": 2e16, "m": 1234.0},
+        -0.0,
+        1.5e-6,
+        2.5e16,
+        4200.0,
+        {"\uffff": 1.0, "\U0001f602": {"x": "1.0,", "y": 2.0}},
+    ],
+)
+def test_number_look_alikes_in_strings_never_change(value: Any) -> None:
+    assert dumps_parsed(value, True) == rfc8785.dumps(value)
 
 
 def test_dumps_parsed_escapes_control_characters_like_rfc8785() -> None:
@@ -500,3 +546,57 @@ def test_fast_writer_matches_rfc8785_on_doubles_of_every_magnitude() -> None:
         assert dumps_parsed(value, True) == rfc8785.dumps(value), number
         checked += 1
     assert checked > 25_000
+
+
+# Numbers where orjson and RFC 8785 differ, and strings that look like them in orjson's output.
+_ODD_FLOATS = st.sampled_from(
+    [0.0, -0.0, 4200.0, -17.0, 1.5e-6, -2e-6, 2.5e16, 1e20, 9.5e19, 2.0**53]
+)
+_LOOK_ALIKES = st.lists(
+    st.sampled_from(
+        [
+            "1.0",
+            "-0",
+            ".0",
+            "e-6",
+            "e+16",
+            "e+20",
+            ",",
+            "]",
+            "}",
+            ":",
+            "[",
+            '"',
+            "\\",
+            "\n",
+            "\ufffd",
+            "\U0001f602",
+        ]
+    ),
+    max_size=6,
+).map("".join)
+_ODD_VALUES: st.SearchStrategy[Any] = st.recursive(
+    _ODD_FLOATS | _FLOATS | _INTS | _LOOK_ALIKES | st.none(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(_LOOK_ALIKES | _TEXT, children, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+@FAST
+@given(_ODD_VALUES)
+def test_fast_writer_rewrites_only_numbers_and_matches_rfc8785(value: Any) -> None:
+    assert dumps_parsed(value, True) == rfc8785.dumps(value)
+
+
+@FAST
+@given(_ODD_VALUES, st.booleans())
+def test_text_written_by_json_or_the_ocpp_package_reads_like_the_precise_reader(
+    value: Any, ascii_only: bool
+) -> None:
+    text = json.dumps(value, ensure_ascii=ascii_only, separators=(",", ":"))
+    precise = _Reader(text).run()
+    parsed = parse(text.encode())
+    assert _same(parsed.value, precise.value)
+    assert dumps_parsed(parsed.value, parsed.jcs_safe) == rfc8785.dumps(precise.value)
