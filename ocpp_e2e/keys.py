@@ -17,43 +17,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
-from . import _ed25519
 from ._b64 import Base64Error, b64url_decode, b64url_encode
+from .algorithms import ALGORITHMS as _ALGORITHMS
+from .algorithms import Algorithm, PrivateKey, PublicKey, algorithm_of, public_key_of
 from .canonical import loads
 from .errors import InputError, KeyLoadError
 from .model import KeyInfo
 
-PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
-PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+__all__ = [
+    "ALGORITHMS",
+    "KeySigner",
+    "Keyring",
+    "PrivateKey",
+    "PublicKey",
+    "Signer",
+    "algorithm_for",
+    "generate_private_key",
+    "key_id",
+    "key_matches_algorithm",
+    "load_private_key",
+    "load_private_key_pem",
+    "load_public_key_file",
+    "load_public_key_text",
+    "load_signer",
+    "load_spki",
+    "private_key_to_pem",
+    "public_key_to_pem",
+    "spki_der",
+    "verify_raw",
+    "write_private_key",
+]
 
-#: SPEC §1 algorithms: name -> (curve or None for Ed25519, hash, raw signature length)
-ALGORITHMS: Mapping[
-    str, tuple[type[ec.EllipticCurve] | None, type[hashes.HashAlgorithm] | None, int]
-] = {
-    "Ed25519": (None, None, 64),
-    "ES256": (ec.SECP256R1, hashes.SHA256, 64),
-    "ES384": (ec.SECP384R1, hashes.SHA384, 96),
-    "ES512": (ec.SECP521R1, hashes.SHA512, 132),
-}
-_CURVE_ALG = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
-
-# Ed25519 (RFC 8032): p and the group order L.
-_P = 2**255 - 19
-_L = 2**252 + 27742317777372353535851937790883648493
-# y coordinates of the eight points of small order (orders 1, 2, 4, 8); a key with one of these
-# lets anyone produce signatures that verify for many messages, so RFC 8032 verifiers refuse them.
-_Y8 = int.from_bytes(
-    bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), "little"
-)
-_SMALL_ORDER_Y = frozenset({0, 1, _P - 1, _Y8, _P - _Y8})
+#: SPEC §1 algorithms by name (see :mod:`ocpp_e2e.algorithms`).
+ALGORITHMS = _ALGORITHMS
 
 
 def key_id(spki_der: bytes) -> str:
@@ -61,45 +60,26 @@ def key_id(spki_der: bytes) -> str:
     return b64url_encode(hashlib.sha256(spki_der).digest())
 
 
-def _public(key: PublicKey | PrivateKey) -> PublicKey:
-    if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
-        return key.public_key()
-    return key
-
-
 def spki_der(key: PublicKey | PrivateKey) -> bytes:
     """The SubjectPublicKeyInfo DER of a key (uncompressed point for EC keys)."""
-    return _public(key).public_bytes(
+    return public_key_of(key).public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
 
 def algorithm_for(key: PublicKey | PrivateKey) -> str:
     """The SPEC algorithm name that goes with a key; raises :class:`KeyLoadError` for others."""
-    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
-        return "Ed25519"
-    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-        alg = _CURVE_ALG.get(key.curve.name)
-        if alg is not None:
-            return alg
-        raise KeyLoadError(
-            f"unsupported curve {key.curve.name} (use P-256, P-384, P-521 or Ed25519)"
-        )
-    raise KeyLoadError(
-        f"unsupported key type {type(key).__name__} (use Ed25519 or ECDSA P-256/384/521)"
-    )
+    return algorithm_of(key).name
 
 
 def generate_private_key(algorithm: str = "Ed25519") -> PrivateKey:
-    """Generate a new private key for ``Ed25519``, ``ES256``, ``ES384`` or ``ES512``."""
-    if algorithm not in ALGORITHMS:
+    """Generate a new private key for one of :data:`ALGORITHMS` (``Ed25519``, ``ES256``, ...)."""
+    row = ALGORITHMS.get(algorithm)
+    if row is None:
         raise KeyLoadError(
             f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}"
         )
-    curve = ALGORITHMS[algorithm][0]
-    if curve is None:
-        return ed25519.Ed25519PrivateKey.generate()
-    return ec.generate_private_key(curve())
+    return row.generate()
 
 
 # --------------------------------------------------------------------------- public keys
@@ -108,29 +88,27 @@ def generate_private_key(algorithm: str = "Ed25519") -> PrivateKey:
 def load_spki(der: bytes) -> PublicKey:
     """Load a SubjectPublicKeyInfo DER strictly (SPEC §1).
 
-    Only Ed25519 and P-256/384/521 keys with an uncompressed point are accepted, and the DER must
-    be exactly the canonical encoding: otherwise one key would have several key ids. For Ed25519
-    the point must be canonically encoded and not of small order (RFC 8032).
+    Only keys of :data:`ALGORITHMS` are accepted (EC keys with an uncompressed point), and the
+    DER must be exactly the canonical encoding: otherwise one key would have several key ids.
+    Each algorithm may refuse more (Ed25519: non-canonical points and small order, RFC 8032).
     """
     try:
         key = serialization.load_der_public_key(der)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise KeyLoadError(f"not a usable SubjectPublicKeyInfo: {exc}") from exc
-    if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
-        raise KeyLoadError(f"unsupported public key type {type(key).__name__}")
-    algorithm_for(key)
+    key, row = _public_of_spec(key)
     if spki_der(key) != der:
         raise KeyLoadError(
             "public key is not in canonical form (compressed EC point or non-canonical DER)"
         )
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
-        if y >= _P:
-            raise KeyLoadError("Ed25519 public key is not canonically encoded")
-        if y in _SMALL_ORDER_Y:
-            raise KeyLoadError("Ed25519 public key is a point of small order")
+    row.check_public(key)
     return key
+
+
+def _public_of_spec(key: object) -> tuple[PublicKey, Algorithm]:
+    if not isinstance(key, PublicKey):
+        raise KeyLoadError(f"unsupported public key type {type(key).__name__}")
+    return key, algorithm_of(key)
 
 
 def load_public_key_text(text: str) -> tuple[PublicKey, bytes]:
@@ -141,8 +119,7 @@ def load_public_key_text(text: str) -> tuple[PublicKey, bytes]:
             key = serialization.load_pem_public_key(text.encode("ascii"))
         except (ValueError, UnsupportedAlgorithm, UnicodeEncodeError) as exc:
             raise KeyLoadError(f"not a PEM public key: {exc}") from exc
-        if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
-            raise KeyLoadError(f"unsupported public key type {type(key).__name__}")
+        _public_of_spec(key)
         # Check the DER the PEM holds, not the key re-encoded: a compressed point is refused
         # (SPEC §1), never silently normalized.
         body = "".join(line for line in text.splitlines() if not line.startswith("-----"))
@@ -156,36 +133,15 @@ def load_public_key_text(text: str) -> tuple[PublicKey, bytes]:
 
 
 def verify_raw(key: PublicKey, algorithm: str, signature: bytes, data: bytes) -> bool:
-    """Verify a raw SPEC signature value (Ed25519, or JWS-style ``r‖s`` for ECDSA).
-
-    The caller has checked that ``algorithm`` fits the key (:func:`algorithm_for`).
-    """
-    spec = ALGORITHMS[algorithm]
-    if len(signature) != spec[2]:
-        return False
-    try:
-        if algorithm == "Ed25519":
-            # RFC 8032 §5.1.7: S must be below the group order (no malleable encodings).
-            if int.from_bytes(signature[32:], "little") >= _L:
-                return False
-            return _ed25519.verify(key, signature, data)  # type: ignore[arg-type]
-        half = spec[2] // 2
-        r = int.from_bytes(signature[:half], "big")
-        s = int.from_bytes(signature[half:], "big")
-        hash_cls = spec[1]
-        assert hash_cls is not None
-        key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hash_cls()))  # type: ignore[call-arg]
-        return True
-    except InvalidSignature:
-        return False
+    """Verify a raw SPEC signature value; False also when ``algorithm`` does not fit the key."""
+    row = ALGORITHMS.get(algorithm)
+    return row is not None and row.verify(key, signature, data)
 
 
 def key_matches_algorithm(key: PublicKey, algorithm: str) -> bool:
     """True when the SPEC algorithm name fits the key type and curve."""
-    try:
-        return algorithm_for(key) == algorithm
-    except KeyLoadError:
-        return False
+    row = ALGORITHMS.get(algorithm)
+    return row is not None and row.fits(key)
 
 
 # --------------------------------------------------------------------------- signers
@@ -213,21 +169,15 @@ class KeySigner:
     """A :class:`Signer` over an in-memory private key (from a PEM file, env var or generated)."""
 
     def __init__(self, private_key: PrivateKey, *, certificates: Sequence[bytes] = ()) -> None:
-        self.algorithm = algorithm_for(private_key)
+        self._row = algorithm_of(private_key)
+        self.algorithm = self._row.name
         self._key = private_key
         self.public_key_der = spki_der(private_key)
         self.key_id = key_id(self.public_key_der)
         self.certificates = tuple(certificates)
 
     def sign(self, data: bytes) -> bytes:
-        if isinstance(self._key, ed25519.Ed25519PrivateKey):
-            return self._key.sign(data)
-        _curve, hash_cls, length = ALGORITHMS[self.algorithm]
-        assert hash_cls is not None
-        der = self._key.sign(data, ec.ECDSA(hash_cls()))
-        r, s = decode_dss_signature(der)
-        half = length // 2
-        return r.to_bytes(half, "big") + s.to_bytes(half, "big")
+        return self._row.sign(self._key, data)
 
     def __repr__(self) -> str:
         return f"KeySigner(algorithm={self.algorithm!r}, key_id={self.key_id!r})"
@@ -248,7 +198,7 @@ def private_key_to_pem(key: PrivateKey, password: bytes | None = None) -> bytes:
 
 def public_key_to_pem(key: PublicKey | PrivateKey) -> bytes:
     """SPKI PEM of a key's public half."""
-    return _public(key).public_bytes(
+    return public_key_of(key).public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
@@ -292,12 +242,12 @@ def load_private_key_pem(
         if password is not None:
             raise KeyLoadError(f"{source}: wrong password or damaged key") from exc
         raise KeyLoadError(f"{source}: not a usable private key ({exc})") from exc
-    if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+    if not isinstance(key, PrivateKey):
         raise KeyLoadError(
-            f"{source}: unsupported key type {type(key).__name__} (use Ed25519 or ECDSA)"
+            f"{source}: unsupported key type {type(key).__name__} (use Ed25519, ECDSA or ML-DSA-65)"
         )
     try:
-        algorithm_for(key)
+        algorithm_of(key)
     except KeyLoadError as exc:
         raise KeyLoadError(f"{source}: {exc}") from exc
     return key

@@ -43,7 +43,6 @@ from .keys import (
     key_id,
     load_spki,
     spki_der,
-    verify_raw,
 )
 from .model import CertificateValidator, Outcome, SignatureResult, Verification
 from .replay import ReplayCache
@@ -283,19 +282,19 @@ class Verifier:
         except _Malformed as exc:
             bad = sig.get("keyId") if type(sig) is dict and type(sig.get("keyId")) is str else None
             return SignatureResult(index, Outcome.MALFORMED, str(exc), key_id=bad)
-        spec = ALGORITHMS.get(alg)
-        if spec is None:
+        row = ALGORITHMS.get(alg)
+        if row is None:
             return _result(
                 index,
                 Outcome.UNSUPPORTED_ALGORITHM,
-                f"algorithm {alg!r} is not supported (use Ed25519, ES256, ES384 or ES512)",
+                f"algorithm {alg!r} is not supported (use {', '.join(ALGORITHMS)})",
                 sig,
             )
-        if len(value) != spec[2]:
+        if len(value) != row.signature_length:
             return _result(
                 index,
                 Outcome.MALFORMED,
-                f"an {alg} value has {spec[2]} bytes, this one {len(value)}",
+                f"an {alg} value has {row.signature_length} bytes, this one {len(value)}",
                 sig,
             )
 
@@ -345,9 +344,7 @@ class Verifier:
             info, key, key_alg = entry
             who = _Who(info.identity, info.roles, frozenset(), ())
         elif embedded is not None:
-            ok = key_matches_alg(embedded_key, alg) and verify_raw(
-                embedded_key, alg, value, shared.input_for(sig, sigs, index)
-            )
+            ok = row.verify(embedded_key, value, shared.input_for(sig, sigs, index))
             reason = (
                 f"key {kid} is not in the keyring; the signature verifies only under its embedded publicKey, which grants no trust"
                 if ok
@@ -371,7 +368,7 @@ class Verifier:
                 who,
             )
         data = shared.input_for(sig, sigs, index)
-        if not verify_raw(key, alg, value, data):
+        if not row.verify(key, value, data):
             return _result(
                 index,
                 Outcome.INVALID,
@@ -482,13 +479,6 @@ def _expiry(ts: datetime, window: timedelta) -> datetime:
     """When a replay-cache entry may go: ``ts + window``, at most the last moment of the calendar."""
     last = datetime.max.replace(tzinfo=UTC)
     return last if ts > last - window else ts + window
-
-
-def key_matches_alg(key: PublicKey, alg: str) -> bool:
-    try:
-        return algorithm_for(key) == alg
-    except KeyLoadError:
-        return False
 
 
 def _fmt(delta: timedelta) -> str:

@@ -72,7 +72,7 @@ def test_key_id_is_base64url_sha256_of_the_spki(alg: str) -> None:
 def test_signer_output_verifies_with_verify_raw(alg: str) -> None:
     key = generate_private_key(alg)
     signature = KeySigner(key).sign(b"data")
-    assert len(signature) == ALGORITHMS[alg][2]
+    assert len(signature) == ALGORITHMS[alg].signature_length
     assert verify_raw(key.public_key(), alg, signature, b"data")
     assert not verify_raw(key.public_key(), alg, signature, b"other")
 

@@ -465,7 +465,7 @@ def test_value_of_the_wrong_length_is_malformed(
 
     result = only(check(ring, edit(sign(RESET, signers[alg]), resize)))
     assert result.outcome is Outcome.MALFORMED
-    assert f"has {ALGORITHMS[alg][2]} bytes" in result.reason
+    assert f"has {ALGORITHMS[alg].signature_length} bytes" in result.reason
 
 
 def test_key_id_not_matching_the_embedded_public_key_is_malformed(
@@ -920,17 +920,42 @@ def _secp256k1_signed_frame(now: datetime) -> tuple[str, bytes, bytes]:
     import json as _json
     from datetime import timedelta
 
+    from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    from cryptography.x509.oid import NameOID
 
     from ocpp_e2e._b64 import b64_encode, b64url_encode
     from ocpp_e2e.keys import generate_private_key, key_id, spki_der
     from ocpp_e2e.pki import create_root
+    from ocpp_e2e.pki.usages import USAGE_OIDS
 
-    root = create_root(generate_private_key("ES256"), "root", valid_for=timedelta(days=2))
+    root_key = generate_private_key("ES256")
+    root = create_root(root_key, "root", valid_for=timedelta(days=2))
     k1 = ec.generate_private_key(ec.SECP256K1())
-    leaf = root.issue(k1.public_key(), "odd-1", ["csmsOperator"], valid_for=timedelta(days=1))
+    # The PKI refuses to certify such a key, so build the certificate by hand (another CA's).
+    start = root.certificate.not_valid_before_utc
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd-1")]))
+        .issuer_name(root.certificate.subject)
+        .public_key(k1.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([USAGE_OIDS["csmsOperator"]]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier("urn:ocpp-e2e:odd-1")]),
+            critical=False,
+        )
+        .sign(root_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
     sig = {
         "keyId": key_id(spki_der(k1.public_key())),
         "algorithm": "ES256",

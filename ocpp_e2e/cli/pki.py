@@ -48,7 +48,12 @@ app = typer.Typer(
 _USAGE_HELP = f"a SPEC §5 usage, repeatable: {', '.join(USAGE_OIDS)}"
 
 KeyType = Annotated[
-    str, typer.Option("--key-type", help=f"key algorithm for a new key: {', '.join(ALGORITHMS)}")
+    str,
+    typer.Option(
+        "--key-type",
+        help="key algorithm for a new key: "
+        + ", ".join(n for n, r in ALGORITHMS.items() if r.certificates),
+    ),
 ]
 Out = Annotated[Path, typer.Option("--out", help="folder to write the files into")]
 Force = Annotated[bool, typer.Option("--force", help="overwrite existing files")]

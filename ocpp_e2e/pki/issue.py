@@ -24,9 +24,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
+from ..algorithms import ALGORITHMS, PrivateKey, PublicKey, algorithm_of
 from ..errors import KeyLoadError, PKIError
-from ..keys import PrivateKey, PublicKey, load_private_key
+from ..keys import load_private_key
 from .usages import ALL_USAGES, USAGE_NAMES, USAGE_OIDS, check_usages, sorted_usages
+
+# Keys X.509 tooling handles (the algorithms whose row has ``certificates``).
+_CertPublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+_CertPrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
 #: SPEC §5 identity: the single SAN URI with this prefix.
 IDENTITY_PREFIX = "urn:ocpp-e2e:"
@@ -40,29 +45,44 @@ def _utc(moment: datetime | None) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
+def _hash_for(key: _CertPrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
     """The signature hash that goes with a CA key (SHA-2 matched to the curve; none for Ed25519)."""
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return None
-    size = key.curve.key_size
-    if size == 256:
-        return hashes.SHA256()
-    if size == 384:
-        return hashes.SHA384()
-    if size == 521:
-        return hashes.SHA512()
-    raise PKIError(
-        f"a CA key on curve {key.curve.name} cannot sign (use P-256, P-384, P-521 or Ed25519)"
+    row = algorithm_of(key)
+    return row.hash() if row.hash is not None else None
+
+
+def can_certify(key: object) -> bool:
+    """Whether X.509 certificates may carry ``key`` and be signed by it (SPEC §1, §5)."""
+    try:
+        return algorithm_of(key).certificates
+    except KeyLoadError:
+        return False
+
+
+def _not_certifiable(key: object) -> PKIError:
+    try:
+        name = algorithm_of(key).name
+    except KeyLoadError as exc:
+        return PKIError(str(exc))
+    usable = ", ".join(n for n, r in ALGORITHMS.items() if r.certificates)
+    return PKIError(
+        f"{name} keys cannot be certified: X.509 tooling does not support them yet (SPEC §1); "
+        f"keep such a key in a keyring, or use {usable}"
     )
 
 
-def _check_key(key: PublicKey | PrivateKey) -> None:
-    if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
-        return
-    is_ec = isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey)
-    if is_ec and key.curve.key_size in (256, 384, 521):
-        return
-    raise PKIError(f"unsupported key {type(key).__name__}; use Ed25519 or ECDSA P-256/P-384/P-521")
+def _certifiable(key: PublicKey) -> _CertPublicKey:
+    """``key`` when X.509 certificates may carry it (SPEC §5); else a clear :class:`PKIError`."""
+    if isinstance(key, _CertPublicKey) and can_certify(key):
+        return key
+    raise _not_certifiable(key)
+
+
+def _certifying(key: PrivateKey) -> _CertPrivateKey:
+    """``key`` when it may sign certificates and CRLs; else a clear :class:`PKIError`."""
+    if isinstance(key, _CertPrivateKey) and can_certify(key):
+        return key
+    raise _not_certifiable(key)
 
 
 def _check_identity(identity: str) -> None:
@@ -130,7 +150,8 @@ class CertificateAuthority:
                 "the certificate"
             )
         self.certificate = certificate
-        self._key = private_key
+        self._key = _certifying(private_key)
+        self._public = self._key.public_key()
         self.is_root = certificate.issuer == certificate.subject
         own_chain = tuple(chain) or (certificate,)
         self.chain: tuple[x509.Certificate, ...] = () if self.is_root else own_chain
@@ -203,19 +224,19 @@ class CertificateAuthority:
     def _builder(
         self, subject: x509.Name, public_key: PublicKey, start: datetime, end: datetime
     ) -> x509.CertificateBuilder:
-        _check_key(public_key)
-        ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
+        key = _certifiable(public_key)
+        ski = x509.SubjectKeyIdentifier.from_public_key(key)
         return (
             x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(self.certificate.subject)
-            .public_key(public_key)
+            .public_key(key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(start)
             .not_valid_after(end)
             .add_extension(ski, critical=False)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._public),
                 critical=False,
             )
         )
@@ -305,7 +326,7 @@ class CertificateAuthority:
             .next_update(start + next_update)
             .add_extension(x509.CRLNumber(number), critical=False)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._public),
                 critical=False,
             )
         )
@@ -375,13 +396,13 @@ def create_root(
     Without ``usages`` the root has no EKU and so may grant every domain usage (SPEC §5: only the
     trust anchor may lack an EKU); with ``usages`` it is restricted to them.
     """
-    _check_key(private_key)
+    ca_key = _certifying(private_key)
     start = _utc(not_before)
     if valid_for <= timedelta(0):
         raise PKIError(f"validity must be positive, got {valid_for}")
     if path_length is not None and path_length < 0:
         raise PKIError(f"path length must be 0 or more, got {path_length}")
-    pub = private_key.public_key()
+    pub = ca_key.public_key()
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(name))
@@ -399,7 +420,7 @@ def create_root(
         if not granted:
             raise PKIError("a root restricted by usages needs at least one; omit usages for all")
         builder = builder.add_extension(_eku(granted), critical=False)
-    return CertificateAuthority(builder.sign(private_key, _hash_for(private_key)), private_key)
+    return CertificateAuthority(builder.sign(ca_key, _hash_for(ca_key)), private_key)
 
 
 def _ca_key_usage() -> x509.KeyUsage:

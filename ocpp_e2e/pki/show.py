@@ -15,8 +15,9 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from ..algorithms import algorithm_of
+from ..errors import KeyLoadError
 from ..keys import key_id
 from .issue import certificate_identities, certificate_name
 from .usages import USAGE_NAMES, sorted_usages
@@ -35,11 +36,10 @@ _KEY_USAGE_FLAGS = (
 
 def _key_algorithm(cert: x509.Certificate) -> str:
     pub = cert.public_key()
-    if isinstance(pub, ed25519.Ed25519PublicKey):
-        return "Ed25519"
-    if isinstance(pub, ec.EllipticCurvePublicKey):
-        return f"ECDSA {pub.curve.name}"
-    return type(pub).__name__
+    try:
+        return algorithm_of(pub).name
+    except KeyLoadError:
+        return type(pub).__name__
 
 
 def certificate_summary(cert: x509.Certificate) -> dict[str, Any]:

@@ -42,13 +42,15 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
+from cryptography.x509.oid import ExtensionOID
 
+from ..algorithms import ALGORITHMS
 from ..errors import KeyLoadError, PKIError
 from ..keys import key_id, load_spki
 from ..model import ChainResult
 from .issue import (
     IDENTITY_PREFIX,
+    can_certify,
     certificate_name,
     certificate_usages,
     load_certificates,
@@ -61,15 +63,7 @@ MAX_CHAIN = 4
 #: SPEC §5: certificates valid for at most this long may skip revocation.
 SHORT_LIVED = timedelta(hours=72)
 
-_SIGNATURE_ALGORITHMS = frozenset(
-    {
-        SignatureAlgorithmOID.ECDSA_WITH_SHA256,
-        SignatureAlgorithmOID.ECDSA_WITH_SHA384,
-        SignatureAlgorithmOID.ECDSA_WITH_SHA512,
-        SignatureAlgorithmOID.ED25519,
-    }
-)
-_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+_SIGNATURE_ALGORITHMS = frozenset(r.x509_oid for r in ALGORITHMS.values() if r.x509_oid)
 _UNDERSTOOD_CRITICAL = frozenset(
     {
         ExtensionOID.BASIC_CONSTRAINTS,
@@ -364,10 +358,7 @@ class ChainValidator:
                 "SPEC §5 allows ECDSA P-256/384/521 with SHA-256/384/512 or Ed25519"
             )
         pub = issuer.public_key()
-        if not (
-            isinstance(pub, ed25519.Ed25519PublicKey)
-            or (isinstance(pub, ec.EllipticCurvePublicKey) and pub.curve.name in _CURVES)
-        ):
+        if not can_certify(pub):
             raise _Refused(
                 f"{issuer_label} has a key SPEC §5 does not allow for certificate signing"
             )
@@ -446,7 +437,9 @@ class ChainValidator:
 
 def _crl_verifies(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
     pub = issuer.public_key()
-    if not isinstance(pub, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
+    if not can_certify(pub) or not isinstance(
+        pub, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+    ):
         return False
     try:
         return crl.is_signature_valid(pub)
