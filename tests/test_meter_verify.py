@@ -176,11 +176,11 @@ def test_signature_of_another_record_is_invalid(keys):
     )
 
 
-def test_non_canonical_der_signature_is_malformed(keys):
+def test_ber_long_form_length_signature_does_not_verify(keys):
     key = keys["ECDSA-secp256r1-SHA256"]
     record = sign_payload(PAYLOAD, key)
     der = bytes.fromhex(json.loads(record.rsplit("|", 1)[1])["SD"])
-    r, s = decode_dss_signature(der)
+    decode_dss_signature(der)  # a valid signature, re-encoded below
     # BER long-form length for the outer SEQUENCE: the same numbers, another encoding.
     body = der[2:]
     ber = bytes([0x30, 0x81, len(body)]) + body
@@ -190,9 +190,61 @@ def test_non_canonical_der_signature_is_malformed(keys):
         + json.dumps({"SA": "ECDSA-secp256r1-SHA256", "SD": ber.hex()})
     )
     result = MeterVerifier(ring_for(key.public_key())).verify_text(bad)
-    assert result.verdict is MeterVerdict.MALFORMED
-    assert result.reason == "SD is not a canonical DER ECDSA signature (SEQUENCE of two INTEGERs)"
-    assert r > 0 and s > 0
+    assert result.verdict is MeterVerdict.INVALID
+    assert result.reason == (
+        "the signature does not verify: SD is neither a DER ECDSA signature (SEQUENCE of two "
+        "INTEGERs) nor raw r||s"
+    )
+
+
+def _fixed_width_der(r: int, s: int, size: int) -> bytes:
+    # What the eBZ meter writes: each INTEGER as exactly `size` unsigned bytes.
+    body = b"".join(b"\x02" + bytes([size]) + v.to_bytes(size, "big") for v in (r, s))
+    return b"\x30" + bytes([len(body)]) + body
+
+
+def _with_sd(record: str, sd: bytes) -> str:
+    return (
+        record.rsplit("|", 1)[0]
+        + "|"
+        + json.dumps({"SA": "ECDSA-secp256r1-SHA256", "SD": sd.hex()})
+    )
+
+
+def test_der_with_unsigned_fixed_width_integers_verifies_with_a_note(keys):
+    key = keys["ECDSA-secp256r1-SHA256"]
+    record = sign_payload(PAYLOAD, key)
+    r, s = decode_dss_signature(bytes.fromhex(json.loads(record.rsplit("|", 1)[1])["SD"]))
+    odd = _fixed_width_der(r, s, 32)
+    result = MeterVerifier(ring_for(key.public_key())).verify_text(_with_sd(record, odd))
+    assert result.verdict is MeterVerdict.VALID
+    assert any("fixed-size unsigned" in n for n in result.notes)
+
+
+def test_der_with_unsigned_integers_of_another_pair_does_not_verify(keys):
+    key = keys["ECDSA-secp256r1-SHA256"]
+    record = sign_payload(PAYLOAD, key)
+    r, s = decode_dss_signature(bytes.fromhex(json.loads(record.rsplit("|", 1)[1])["SD"]))
+    odd = _fixed_width_der(r, s ^ 1, 32)
+    result = MeterVerifier(ring_for(key.public_key())).verify_text(_with_sd(record, odd))
+    assert result.verdict is MeterVerdict.INVALID
+
+
+def test_raw_r_s_signature_verifies_with_a_note(keys):
+    key = keys["ECDSA-secp256r1-SHA256"]
+    record = sign_payload(PAYLOAD, key)
+    r, s = decode_dss_signature(bytes.fromhex(json.loads(record.rsplit("|", 1)[1])["SD"]))
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    result = MeterVerifier(ring_for(key.public_key())).verify_text(_with_sd(record, raw))
+    assert result.verdict is MeterVerdict.VALID
+    assert any("raw r||s" in n for n in result.notes)
+
+
+def test_raw_r_s_of_the_wrong_length_does_not_verify(keys):
+    key = keys["ECDSA-secp256r1-SHA256"]
+    record = sign_payload(PAYLOAD, key)
+    result = MeterVerifier(ring_for(key.public_key())).verify_text(_with_sd(record, b"\x01" * 63))
+    assert result.verdict is MeterVerdict.INVALID
 
 
 # --------------------------------------------------------------------------- trust

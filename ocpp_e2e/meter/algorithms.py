@@ -8,6 +8,8 @@ hashes with SHA-256, including the 384-bit curves; the signature is ECDSA.
 'secp256r1'
 >>> algorithm_status("ECDSA-secp192k1-SHA256")[0]
 False
+>>> resolve_algorithm("ECDSA-brainpoolP256r1-SHA256")
+('ECDSA-brainpool256r1-SHA256', 'SA spelling ECDSA-brainpoolP256r1-SHA256 read as ECDSA-brainpool256r1-SHA256 (OCMF Table 22)')
 """
 
 from __future__ import annotations
@@ -68,6 +70,51 @@ def _openssl_has(curve: type[ec.EllipticCurve]) -> bool:
     except UnsupportedAlgorithm:
         return False
     return True
+
+
+# Spellings meters write for the curves of Table 22 (case aside): the OCMF table writes
+# "brainpool256r1", meters (NZR, and the S.A.F.E. verifier's own fixtures) "brainpoolP256r1"; the
+# S.A.F.E. Transparenzsoftware lower-cases the curve and inserts the "p", and so do we.
+_CURVE_SPELLINGS: Mapping[str, str] = {
+    "secp192k1": "secp192k1",
+    "secp256k1": "secp256k1",
+    "secp192r1": "secp192r1",
+    "prime192v1": "secp192r1",
+    "secp256r1": "secp256r1",
+    "prime256v1": "secp256r1",
+    "p-256": "secp256r1",
+    "p256": "secp256r1",
+    "secp384r1": "secp384r1",
+    "p-384": "secp384r1",
+    "p384": "secp384r1",
+    "brainpool256r1": "brainpool256r1",
+    "brainpoolp256r1": "brainpool256r1",
+    "brainpool384r1": "brainpool384r1",
+    "brainpoolp384r1": "brainpool384r1",
+}
+
+
+def resolve_algorithm(sa: str) -> tuple[str, str | None]:
+    """The Table 22 identifier an ``SA`` value means, and a note when it was spelled otherwise.
+
+    Only the spelling is liberal (case, ``brainpoolP``/``brainpool``, ``prime256v1``): the curve
+    and the hash stay exactly what the meter named, so a record never verifies under another
+    algorithm than the one it states. Unknown spellings come back unchanged (and are then
+    ``unsupported-algorithm``).
+
+    >>> resolve_algorithm("ECDSA-secp256r1-SHA256")
+    ('ECDSA-secp256r1-SHA256', None)
+    """
+    if sa in ALGORITHMS:
+        return sa, None
+    parts = sa.split("-")
+    if len(parts) != 3 or parts[0].upper() != "ECDSA" or parts[2].upper() != "SHA256":
+        return sa, None
+    curve = _CURVE_SPELLINGS.get(parts[1].lower())
+    if curve is None:
+        return sa, None
+    identifier = f"ECDSA-{curve}-SHA256"
+    return identifier, f"SA spelling {sa} read as {identifier} (OCMF Table 22)"
 
 
 def algorithm_status(identifier: str) -> tuple[bool, str]:

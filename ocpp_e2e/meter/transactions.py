@@ -158,23 +158,24 @@ class TransactionChecker:
             out.append(MeterFinding(check, reason, meter, where, pg, reading))
 
         ctx, counter = record.pagination_context, record.pagination_counter
-        previous = state.pagination.get(ctx)
-        if previous is not None and counter <= previous:
+        previous = state.pagination.get(ctx) if ctx is not None else None
+        if previous is not None and counter is not None and counter <= previous:
             finding(
                 MeterCheck.PAGINATION_REPEAT,
                 f"{pg} does not follow {ctx}{previous}: a repeated or replayed record; its "
                 "readings are left out",
             )
             return out
-        if previous is not None and counter > previous + 1:
+        if previous is not None and counter is not None and counter > previous + 1:
             missing = counter - previous - 1
             finding(
                 MeterCheck.PAGINATION_GAP,
                 f"{pg} follows {ctx}{previous}: {missing} record(s) missing",
             )
-        state.pagination[ctx] = counter
+        if ctx is not None and counter is not None:
+            state.pagination[ctx] = counter
         for reading in record.readings:
-            self._reading(state, reading, where, pg, finding)
+            self._reading(state, reading, where, pg or "?", finding)
         return out
 
     def _reading(self, state: _Meter, r: Reading, where: str, pg: str, finding: _Report) -> None:

@@ -69,9 +69,14 @@ class MeterKey:
         """The name, or the key id for a nameless key."""
         return self.name if self.name is not None else self.key_id
 
-    def covers(self, meter_serial: str, gateway_serial: str | None) -> bool:
-        """True when this key may sign records of that meter (unbound keys cover every meter)."""
-        if self.meter is not None and self.meter != meter_serial:
+    def covers(self, meter_serial: str | None, gateway_serial: str | None) -> bool:
+        """True when this key may sign records of that meter (unbound keys cover every meter).
+
+        A record without ``MS`` (FV 1.0 meters such as KEBA's) names its meter by ``GS`` alone,
+        so a key bound to a meter serial covers it when that serial is its ``GS``.
+        """
+        serial = meter_serial if meter_serial is not None else gateway_serial
+        if self.meter is not None and self.meter != serial:
             return False
         return self.gateway is None or self.gateway == gateway_serial
 
@@ -114,7 +119,33 @@ def decode_public_key(text: str | bytes, *, where: str = "public key") -> ec.Ell
             raise KeyLoadError(f"{where}: neither hex nor base64 ({exc})") from exc
     else:
         raise KeyLoadError(f"{where}: neither PEM nor hex nor base64 SubjectPublicKeyInfo DER")
+    if der[:1] != b"\x30":
+        return _raw_point(der, where)
     return _check(_load(der, pem=False, where=where), where)
+
+
+def _raw_point(data: bytes, where: str) -> ec.EllipticCurvePublicKey:
+    # Isabellenhuette publishes the bare point X||Y (no 0x04, no SubjectPublicKeyInfo). Its curve
+    # is the one table curve the point lies on: a point of one curve is, but for negligible
+    # chance, on no other, and a point on two would be refused rather than guessed.
+    point = data if data[:1] == b"\x04" and len(data) % 2 == 1 else b"\x04" + data
+    size = (len(point) - 1) // 2
+    found: list[ec.EllipticCurvePublicKey] = []
+    for alg in CURVE_ALGORITHM.values():
+        assert alg.curve is not None  # CURVE_ALGORITHM holds only curves cryptography knows
+        curve = alg.curve()
+        if (curve.key_size + 7) // 8 != size:
+            continue
+        try:
+            found.append(ec.EllipticCurvePublicKey.from_encoded_point(curve, point))
+        except (ValueError, UnsupportedAlgorithm):
+            continue
+    if len(found) != 1:
+        raise KeyLoadError(
+            f"{where}: neither a SubjectPublicKeyInfo nor a bare point (X||Y) on exactly one "
+            "curve of the OCMF algorithm table"
+        )
+    return found[0]
 
 
 def _load(data: bytes, *, pem: bool, where: str) -> Any:
@@ -244,7 +275,7 @@ class MeterKeyring:
         return self._keys.get(kid)
 
     def candidates(
-        self, algorithm: str, meter_serial: str, gateway_serial: str | None
+        self, algorithm: str, meter_serial: str | None, gateway_serial: str | None
     ) -> list[MeterKey]:
         """Trusted keys that may have signed a record of that meter under ``algorithm``."""
         return [

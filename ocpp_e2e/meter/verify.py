@@ -19,7 +19,6 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
     encode_dss_signature,
 )
 
@@ -105,14 +104,89 @@ class RecordVerification:
 def verify_signature(record: OcmfRecord, key: ec.EllipticCurvePublicKey) -> bool:
     """True when ``record``'s signature verifies under ``key`` over the exact payload bytes.
 
-    The caller must have checked that the algorithm is supported and fits the key's curve.
+    The caller must have checked that the algorithm is supported and fits the key's curve. The
+    signature may be DER, DER with non-minimal integers, or raw ``r||s`` (see
+    :func:`signature_der`); any other signature does not verify.
     """
+    der, _note = signature_der(record.signature, record.algorithm)
+    if der is None:
+        return False
     alg = ALGORITHMS[record.algorithm]
     try:
-        key.verify(record.signature, record.payload_bytes, ec.ECDSA(alg.hash()))
+        key.verify(der, record.payload_bytes, ec.ECDSA(alg.hash()))
     except InvalidSignature:
         return False
     return True
+
+
+def signature_der(signature: bytes, algorithm: str) -> tuple[bytes | None, str | None]:
+    """The canonical DER form of an OCMF ``SD`` value, and a note when it was written otherwise.
+
+    Encodings real meters produce, each read to the same ``(r, s)`` pair and noted:
+    - DER whose INTEGERs are written as fixed-size unsigned numbers (eBZ LD3 via Compleo:
+      ``02 18 e1 0a ...`` without the zero byte a high bit needs, ``02 18 00 7d ...`` with one
+      it does not need), which strict DER parsers refuse;
+    - raw ``r||s`` of twice the curve's size (IEEE P1363, Isabellenhuette), which OCMF's
+      ``SM: application/x-der`` does not foresee.
+    Anything else (trailing bytes, indefinite lengths, negative numbers, zero) gives
+    ``(None, reason)``: the signature does not verify.
+
+    >>> signature_der(bytes.fromhex("3006020101020101"), "ECDSA-secp256r1-SHA256")
+    (b'0\\x06\\x02\\x01\\x01\\x02\\x01\\x01', None)
+    """
+    pair = _ber_pair(signature)
+    if pair is not None:
+        r, s = pair
+        der = encode_dss_signature(r, s)
+        if der == signature:
+            return der, None
+        return der, (
+            "SD is DER with INTEGERs written as fixed-size unsigned numbers (a missing or "
+            "superfluous leading zero byte); read as the same (r, s)"
+        )
+    alg = ALGORITHMS.get(algorithm)
+    if alg is not None and alg.curve is not None:
+        size = (alg.curve().key_size + 7) // 8
+        if len(signature) == 2 * size:
+            r = int.from_bytes(signature[:size], "big")
+            s = int.from_bytes(signature[size:], "big")
+            if r > 0 and s > 0:
+                return (
+                    encode_dss_signature(r, s),
+                    "SD is raw r||s (IEEE P1363), not DER as OCMF Table 8 says",
+                )
+    return None, "SD is neither a DER ECDSA signature (SEQUENCE of two INTEGERs) nor raw r||s"
+
+
+def _ber_pair(data: bytes) -> tuple[int, int] | None:
+    # SEQUENCE { INTEGER r, INTEGER s } with short-form lengths, nothing after, r and s not 0.
+    def length(pos: int) -> tuple[int, int] | None:
+        # Short form only: every table curve fits, and no meter is known to write long forms.
+        if pos >= len(data) or data[pos] >= 0x80:
+            return None
+        return data[pos], pos + 1
+
+    if data[:1] != b"\x30":
+        return None
+    seq = length(1)
+    if seq is None or seq[1] + seq[0] != len(data):
+        return None
+    pos = seq[1]
+    values: list[int] = []
+    for _ in range(2):
+        if data[pos : pos + 1] != b"\x02":
+            return None
+        got = length(pos + 1)
+        if got is None or got[0] == 0 or got[1] + got[0] > len(data):
+            return None
+        body = data[got[1] : got[1] + got[0]]
+        # Read unsigned: a high first bit is a meter's missing zero byte, never a negative r or s
+        # (ECDSA's r and s are positive by definition).
+        values.append(int.from_bytes(body, "big"))
+        pos = got[1] + got[0]
+    if pos != len(data) or values[0] == 0 or values[1] == 0:
+        return None
+    return values[0], values[1]
 
 
 class MeterVerifier:
@@ -178,15 +252,21 @@ class MeterVerifier:
         """Verify a parsed record: trusted keys first, then the embedded key."""
         supported, why = algorithm_status(record.algorithm)
         if not supported:
-            return RecordVerification(MeterVerdict.UNSUPPORTED_ALGORITHM, why, where, record)
-        if not _canonical_der(record.signature):
             return RecordVerification(
-                MeterVerdict.MALFORMED,
-                "SD is not a canonical DER ECDSA signature (SEQUENCE of two INTEGERs)",
+                MeterVerdict.UNSUPPORTED_ALGORITHM, why, where, record, notes=record.notes
+            )
+        notes: list[str] = list(record.notes)
+        der, der_note = signature_der(record.signature, record.algorithm)
+        if der is None:
+            return RecordVerification(
+                MeterVerdict.INVALID,
+                f"the signature does not verify: {der_note}",
                 where,
                 record,
+                notes=tuple(notes),
             )
-        notes: list[str] = []
+        if der_note:
+            notes.append(der_note)
         embedded: ec.EllipticCurvePublicKey | None = None
         embedded_id: str | None = None
         if embedded_key is not None:
@@ -266,12 +346,3 @@ def _trusted_first(keys: Iterable[MeterKey], embedded_id: str | None) -> list[Me
     # Each failed try costs a full ECDSA verification (benchmarks/bench_meter.py): try the key
     # the message names first, then keys bound to this meter, then unbound keys.
     return sorted(keys, key=lambda k: (k.key_id != embedded_id, k.meter is None))
-
-
-def _canonical_der(signature: bytes) -> bool:
-    # OpenSSL parses some non-DER BER encodings; refusing them keeps one signature one encoding.
-    try:
-        r, s = decode_dss_signature(signature)
-    except ValueError:
-        return False
-    return r > 0 and s > 0 and encode_dss_signature(r, s) == signature
