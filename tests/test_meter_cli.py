@@ -91,14 +91,79 @@ def test_changed_record_exits_1_and_names_the_line(records: Path, keyfile: Path)
     assert f"{records}:15: invalid:" in result.output
 
 
-def test_transaction_finding_exits_1(tmp_path: Path, keyfile: Path) -> None:
+def test_single_begin_record_exits_0_with_a_note_on_the_missing_end(
+    tmp_path: Path, keyfile: Path
+) -> None:
     path = tmp_path / "begin-only.txt"
     path.write_text(sign_payload(payload("T1", "B", 0, 1.0), KEY))
     result = runner.invoke(app, ["verify", "--key", str(keyfile), "--json", str(path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert doc["ok"] is False
-    assert [f["check"] for f in doc["findings"]] == ["end-missing"]
+    assert doc["ok"] is True
+    assert [(f["check"], f["severity"], f["fails"]) for f in doc["findings"]] == [
+        ("end-missing", "note", False)
+    ]
+
+
+def test_strict_transactions_fail_on_an_incomplete_transaction(
+    tmp_path: Path, keyfile: Path
+) -> None:
+    path = tmp_path / "begin-only.txt"
+    path.write_text(sign_payload(payload("T1", "B", 0, 1.0), KEY))
+    args = ["verify", "--key", str(keyfile), "--transactions", "strict", str(path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert f"{path}:1 T1: failure: end-missing:" in result.output
+
+
+def test_report_mode_never_fails_on_findings(tmp_path: Path, keyfile: Path) -> None:
+    path = tmp_path / "backwards.txt"
+    path.write_text(
+        sign_payload(payload("T1", "B", 0, 5.0), KEY)
+        + "\n"
+        + sign_payload(payload("T2", "E", 9, 2.0), KEY)
+    )
+    checked = runner.invoke(app, ["verify", "--key", str(keyfile), str(path)])
+    assert checked.exit_code == 1
+    assert "failure: value-backwards" in checked.output
+    reported = runner.invoke(
+        app, ["verify", "--key", str(keyfile), "--transactions", "report", str(path)]
+    )
+    assert reported.exit_code == 0
+
+
+def test_unknown_transactions_mode_is_a_usage_error(records: Path) -> None:
+    result = runner.invoke(app, ["verify", "--transactions", "lenient", str(records)])
+    assert result.exit_code == 2
+
+
+def test_billed_energy_of_a_begin_end_pair_is_shown_with_its_unit(
+    records: Path, keyfile: Path
+) -> None:
+    result = runner.invoke(app, ["verify", "--key", str(keyfile), str(records)])
+    assert "transaction of meter GW/M-1 register ?: T1 to T2: 1.0 kWh (1000 Wh)" in result.output
+    doc = json.loads(
+        runner.invoke(app, ["verify", "--key", str(keyfile), "--json", str(records)]).output
+    )
+    assert [(t["energy"], t["unit"], t["energyWh"]) for t in doc["transactions"]] == [
+        ("1.0", "kWh", "1000")
+    ]
+
+
+def test_real_keba_record_alone_exits_0_with_notes() -> None:
+    real = Path(__file__).parent / "data" / "meter" / "real"
+    result = runner.invoke(
+        app,
+        [
+            "verify",
+            "--key",
+            str(real / "34-keba-kcp30-test-a.key"),
+            str(real / "34-keba-kcp30-test-a.ocmf"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "note: MS (meter serial) is missing" in result.output
+    assert "warning: time-not-synchronized" in result.output
 
 
 def test_record_given_as_argument_is_verified(keyfile: Path) -> None:

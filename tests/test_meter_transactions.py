@@ -283,9 +283,65 @@ def test_finding_to_dict_has_stable_names():
     (finding,) = checker.feed(signed("T2", reading(5, "E", 2.0), where="line 9"))
     assert finding.to_dict() == {
         "check": "begin-missing",
+        "severity": "note",
         "reason": "end reading (TX E) without a begin",
         "meter": "GW/M-1",
         "where": "line 9",
         "pagination": "T2",
         "reading": 0,
     }
+
+
+def test_billed_energy_is_end_minus_begin_with_the_unit():
+    checker = TransactionChecker()
+    for r in (
+        signed("T1", reading(0, "B", 10.25)),
+        signed("T2", reading(15, "C", 12.5)),
+        signed("T3", reading(30, "E", 15.0)),
+    ):
+        checker.feed(r)
+    (billed,) = checker.billed
+    assert (str(billed.energy), billed.unit, str(billed.energy_wh)) == ("4.75", "kWh", "4750.00")
+    assert billed.to_dict()["energyWh"] == "4750"
+    assert (billed.begin_pagination, billed.end_pagination) == ("T1", "T3")
+
+
+def test_no_energy_is_billed_for_a_transaction_without_its_end():
+    checker = TransactionChecker()
+    checker.feed(signed("T1", reading(0, "B", 10.0)))
+    assert checker.billed == ()
+
+
+def test_several_registers_in_one_begin_and_one_end_record_are_one_transaction():
+    second = {"RI": "1-b:2.8.0"}
+    found = checks(
+        signed("T1", reading(0, "B", 10.0), {"RV": 1.0, **second}),
+        signed("T2", reading(30, "E", 15.0), {"RV": 1.5, **second}),
+    )
+    assert found == []
+    checker = TransactionChecker()
+    checker.feed(signed("T1", reading(0, "B", 10.0), {"RV": 1.0, **second}))
+    checker.feed(signed("T2", reading(30, "E", 15.0), {"RV": 1.5, **second}))
+    assert [(b.register, str(b.energy)) for b in checker.billed] == [
+        ("1-b:1.8.0", "5.0"),
+        ("1-b:2.8.0", "0.5"),
+    ]
+
+
+def test_single_record_findings_are_notes_and_warnings_not_failures():
+    checker = TransactionChecker()
+    found = checker.feed(signed("T5", reading(0, "E", 2.0, ts="U"))) + checker.finish()
+    assert {(f.check, f.severity.value) for f in found} == {
+        (MeterCheck.TIME_NOT_SYNCHRONIZED, "warning"),
+        (MeterCheck.BEGIN_MISSING, "note"),
+    }
+
+
+def test_contradictions_between_records_are_failures():
+    found = TransactionChecker().feed(signed("T1", reading(0, "B", 10.0)))
+    checker = TransactionChecker()
+    checker.feed(signed("T1", reading(0, "B", 10.0)))
+    found = checker.feed(signed("T2", reading(5, "E", 9.0)))
+    assert [(f.check, f.severity.value) for f in found] == [
+        (MeterCheck.VALUE_BACKWARDS, "failure")
+    ]

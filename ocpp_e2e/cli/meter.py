@@ -1,9 +1,10 @@
 """``ocpp-e2e meter``: verify OCMF signed meter values and check their transactions.
 
 A thin skin over :mod:`ocpp_e2e.meter`. Exit status: 0 every record is ``valid`` (trusted key) and
-no transaction check failed, 1 otherwise (or nothing to verify), 2 a usage or input error
-(including a ``--cert`` chain that does not validate against ``--trust-anchor`` now, or lacks the
-usage ``meterSigning``).
+no transaction finding fails (``--transactions check``: only contradictions between the records
+fail; ``strict``: every finding, an incomplete transaction included; ``report``: none), 1
+otherwise (or nothing to verify), 2 a usage or input error (including a ``--cert`` chain that does
+not validate against ``--trust-anchor`` now, or lacks the usage ``meterSigning``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -21,9 +23,11 @@ import typer
 from ..errors import OcppE2EError
 from ..frames import OCPP_VERSIONS, MessageType, parse_frame
 from ..meter import (
+    BilledEnergy,
     MeterFinding,
     MeterVerifier,
     RecordVerification,
+    Severity,
     TransactionChecker,
     supported_algorithms,
     unsupported_algorithms,
@@ -146,6 +150,15 @@ def verify(
             "transaction checks (their verdict still fails).",
         ),
     ] = False,
+    transactions: Annotated[
+        str,
+        typer.Option(
+            "--transactions",
+            help="How transaction findings weigh: check (default; contradictions between records "
+            "fail, what one record cannot show is a note), strict (every finding fails, an "
+            "incomplete transaction included), report (findings never fail).",
+        ),
+    ] = "check",
     as_json: Annotated[
         bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
     ] = False,
@@ -156,6 +169,8 @@ def verify(
 
     Example: ocpp-e2e meter verify --cert meter-1.chain.pem --trust-anchor root-ca.crt.pem records.txt
     """
+    if transactions not in _MODES:
+        _fail(f"--transactions {transactions!r}: expected one of {', '.join(_MODES)}")
     if ocpp is not None and ocpp not in OCPP_VERSIONS:
         _fail(f"--ocpp {ocpp!r}: expected one of {', '.join(OCPP_VERSIONS)}")
     if cert and not trust_anchor:
@@ -185,12 +200,15 @@ def verify(
     for result in results:
         findings.extend(checker.feed(result))
     findings.extend(checker.finish())
-    ok = bool(results) and all(r.valid for r in results) and not findings
+    failing = [f for f in findings if _fails(f, transactions)]
+    ok = bool(results) and all(r.valid for r in results) and not failing
+    billed = checker.billed
     if as_json:
         doc = {
             "ok": ok,
             "records": [r.to_dict() for r in results],
-            "findings": [f.to_dict() for f in findings],
+            "transactions": [b.to_dict() for b in billed],
+            "findings": [{**f.to_dict(), "fails": _fails(f, transactions)} for f in findings],
         }
         typer.echo(json.dumps(doc, indent=2))
     else:
@@ -200,11 +218,40 @@ def verify(
             typer.echo(f"{r.where}: {r.verdict.value}: {r.reason}")
             for note in r.notes:
                 typer.echo(f"  note: {note}")
+        for b in billed:
+            typer.echo(_billed_line(b))
         for f in findings:
             reading = "" if f.reading is None else f" RD[{f.reading}]"
-            typer.echo(f"{f.where} {f.pagination or ''}{reading}: {f.check.value}: {f.reason}")
+            weight = "failure" if _fails(f, transactions) else f.severity.value
+            typer.echo(
+                f"{f.where} {f.pagination or ''}{reading}: {weight}: {f.check.value}: {f.reason}"
+            )
         typer.echo("OK" if ok else "FAILED")
     raise typer.Exit(0 if ok else 1)
+
+
+_MODES = ("check", "strict", "report")
+
+
+def _fails(finding: MeterFinding, mode: str) -> bool:
+    if mode == "report" or finding.check.value == "record-not-verified":
+        return False  # a record's own verdict decides for it
+    return mode == "strict" or finding.severity is Severity.FAILURE
+
+
+def _billed_line(b: BilledEnergy) -> str:
+    wh = b.energy_wh
+    in_wh = "" if wh is None or b.unit == "Wh" else f" ({_plain(wh)} Wh)"
+    return (
+        f"transaction of meter {b.meter} register {b.register or '?'}: "
+        f"{b.begin_pagination or b.begin_where} to {b.end_pagination or b.end_where}: "
+        f"{b.energy} {b.unit or '(no unit)'}{in_wh}"
+    )
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @app.command("algorithms")

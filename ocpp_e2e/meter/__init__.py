@@ -16,7 +16,14 @@ from .algorithms import (
 )
 from .extract import FoundRecord, extract_records
 from .record import OcmfRecord, Reading, parse_record
-from .transactions import MeterCheck, MeterFinding, TransactionChecker
+from .transactions import (
+    SEVERITY,
+    BilledEnergy,
+    MeterCheck,
+    MeterFinding,
+    Severity,
+    TransactionChecker,
+)
 from .trust import METER_USAGE, MeterKey, MeterKeyring, decode_public_key, load_meter_keyring
 from .verify import MeterVerdict, MeterVerifier, RecordVerification, verify_signature
 
@@ -24,6 +31,8 @@ __all__ = [
     "ALGORITHMS",
     "DEFAULT_ALGORITHM",
     "METER_USAGE",
+    "SEVERITY",
+    "BilledEnergy",
     "FoundRecord",
     "MeterCheck",
     "MeterFinding",
@@ -34,6 +43,7 @@ __all__ = [
     "OcmfRecord",
     "Reading",
     "RecordVerification",
+    "Severity",
     "TransactionChecker",
     "algorithm_status",
     "decode_public_key",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -77,6 +78,8 @@ class RecordVerification:
         if self.record is not None:
             rec = self.record
             out["algorithm"] = rec.algorithm
+            if rec.algorithm_text != rec.algorithm:
+                out["algorithmAsWritten"] = rec.algorithm_text
             out["meter"] = {"gatewaySerial": rec.gateway_serial, "meterSerial": rec.meter_serial}
             out["pagination"] = rec.pagination
             out["readings"] = [
@@ -88,9 +91,12 @@ class RecordVerification:
                     "identification": r.identification,
                     "status": r.status,
                     "errorFlags": r.error_flags,
+                    **({"vendorMembers": _jsonable(dict(r.extra))} if r.extra else {}),
                 }
                 for r in rec.readings
             ]
+            if rec.vendor_members:
+                out["vendorMembers"] = _jsonable(rec.vendor_members)
         if self.key is not None:
             out["keyId"] = self.key.key_id
             out["signer"] = self.key.identity
@@ -99,6 +105,17 @@ class RecordVerification:
         if self.notes:
             out["notes"] = list(self.notes)
         return out
+
+
+def _jsonable(value: Any) -> Any:
+    # Numbers were read as exact decimals; they are shown as the decimal text the meter wrote.
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def verify_signature(record: OcmfRecord, key: ec.EllipticCurvePublicKey) -> bool:
