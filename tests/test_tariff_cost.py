@@ -235,8 +235,143 @@ def test_total_within_bounds_is_left_alone() -> None:
 
 def test_min_cost_above_max_cost_is_refused() -> None:
     tariff = {**load("per-kwh.tariff.json"), "minCost": {"exclTax": 10}, "maxCost": {"exclTax": 5}}
-    with pytest.raises(TariffError, match=r"\$\.minCost: minCost exclTax is above maxCost"):
+    with pytest.raises(TariffError, match=r"\$\.minCost\.exclTax: minCost.exclTax 10 is above"):
         calculate_cost(tariff, load("session-9999wh.json"))
+
+
+# --------------------------------------------------------------------------- each amount on its own
+
+FLAT_100_VAT = {
+    "tariffId": "flat", "currency": "EUR",
+    "fixedFee": {"prices": [{"priceFixed": 100}], "taxRates": [{"type": "VAT", "tax": 19}]},
+}  # fmt: skip
+ONE_HOUR = session("2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z")
+
+
+def test_max_cost_with_both_amounts_caps_the_total_incl_tax_too() -> None:
+    # 100.00 + 19% = 119.00; maxCost 100 excl. / 110 incl.: excl. stays 100, incl. is cut to 110.
+    tariff = {**FLAT_100_VAT, "maxCost": {"exclTax": 100, "inclTax": 110}}
+    out = bill(tariff, ONE_HOUR)
+    assert (out["totalExclTax"], out["totalInclTax"]) == ("100.00", "110.00")
+    assert out["lines"][-1]["dimension"] == "maxCost"
+    assert "total inclTax 119 is above maxCost.inclTax 110" in out["lines"][-1]["why"]
+
+
+def test_max_cost_with_both_amounts_caps_each_total_to_its_own_figure() -> None:
+    tariff = {**FLAT_100_VAT, "maxCost": {"exclTax": 50, "inclTax": 70}}
+    out = bill(tariff, ONE_HOUR)
+    assert (out["totalExclTax"], out["totalInclTax"]) == ("50.00", "70.00")
+
+
+def test_min_cost_with_both_amounts_raises_each_total_to_its_own_figure() -> None:
+    tariff = {**FLAT_100_VAT, "minCost": {"exclTax": 150, "inclTax": 200}}
+    out = bill(tariff, ONE_HOUR)
+    assert (out["totalExclTax"], out["totalInclTax"]) == ("150.00", "200.00")
+
+
+def test_bound_within_both_amounts_adds_no_line() -> None:
+    tariff = {**FLAT_100_VAT, "maxCost": {"exclTax": 100, "inclTax": 119}}
+    assert [line["dimension"] for line in bill(tariff, ONE_HOUR)["lines"]] == ["fixedFee"]
+
+
+def test_min_cost_incl_tax_above_max_cost_incl_tax_is_refused() -> None:
+    tariff = {**FLAT_100_VAT, "minCost": {"inclTax": 10}, "maxCost": {"exclTax": 1, "inclTax": 5}}
+    with pytest.raises(TariffError, match=r"\$\.minCost\.inclTax: minCost.inclTax 10 is above"):
+        calculate_cost(tariff, ONE_HOUR)
+
+
+# --------------------------------------------------------------------------- reservation
+
+RESERVED = session(
+    "2026-03-02T10:00:00Z",
+    "2026-03-02T11:00:00Z",
+    reservationStart="2026-03-02T09:30:00Z",
+    reservationStop="2026-03-02T10:00:00Z",
+)
+
+
+def test_reservation_fee_and_time_are_billed_over_the_reservation() -> None:
+    tariff = {
+        "tariffId": "r", "currency": "EUR",
+        "reservationFixed": {"prices": [{"priceFixed": 1.5}]},
+        "reservationTime": {"prices": [{"priceMinute": 0.1}],
+                            "taxRates": [{"type": "VAT", "tax": 19}]},
+    }  # fmt: skip
+    out = bill(tariff, RESERVED)
+    got = [(x["dimension"], x.get("quantity"), x["exclTax"], x["inclTax"]) for x in out["lines"]]
+    assert got == [
+        ("reservationFixed", "1", "1.50", "1.50"),
+        ("reservationTime", "1800", "3.00", "3.57"),
+    ]
+
+
+def test_reservation_time_follows_time_of_day_conditions() -> None:
+    tariff = {
+        "tariffId": "r", "currency": "EUR",
+        "reservationTime": {"prices": [
+            {"priceMinute": 0.2, "conditions": {"startTimeOfDay": "09:45", "endTimeOfDay": "12:00"}},
+            {"priceMinute": 0.1},
+        ]},
+    }  # fmt: skip
+    out = bill(tariff, RESERVED)
+    assert [(x["priceIndex"], x["quantity"]) for x in out["lines"]] == [(0, "900"), (1, "900")]
+
+
+def test_reservation_price_on_energy_is_refused_with_the_reason() -> None:
+    tariff = {
+        "tariffId": "r", "currency": "EUR",
+        "reservationTime": {"prices": [{"priceMinute": 0.1, "conditions": {"minEnergy": 1}}]},
+    }  # fmt: skip
+    with pytest.raises(TariffError, match="minEnergy cannot be evaluated for a reservation"):
+        calculate_cost(tariff, RESERVED)
+
+
+def test_reservation_prices_without_a_reservation_are_named_in_the_notes() -> None:
+    tariff = {"tariffId": "r", "currency": "EUR",
+              "reservationFixed": {"prices": [{"priceFixed": 1.5}]}}  # fmt: skip
+    out = bill(tariff, ONE_HOUR)
+    assert out["lines"] == []
+    assert out["notes"] == ["reservationFixed is not billed: the session record has no reservation"]
+
+
+def test_reservation_that_ends_after_the_session_start_is_refused() -> None:
+    bad = {**RESERVED, "reservationStop": "2026-03-02T10:05:00Z"}
+    with pytest.raises(TariffError, match=r"\$\.reservationStop: the reservation must start"):
+        calculate_cost(FLAT_100_VAT, bad)
+
+
+# --------------------------------------------------------------------------- bounded work
+
+
+def test_session_spanning_centuries_is_refused_at_once() -> None:
+    tariff = {
+        "tariffId": "night", "currency": "EUR",
+        "energy": {"prices": [
+            {"priceKwh": 0.2, "conditions": {"startTimeOfDay": "22:00", "endTimeOfDay": "06:00"}},
+            {"priceKwh": 0.4},
+        ]},
+    }  # fmt: skip
+    long = session("1826-03-02T10:00:00Z", "2026-03-02T10:00:00Z", wh=10)
+    with pytest.raises(TariffError, match=r"spans 73049 days; at most 92 days are billed"):
+        calculate_cost(tariff, long)
+
+
+def test_reservation_counts_toward_the_span_limit() -> None:
+    long = {**RESERVED, "reservationStart": "2025-01-01T00:00:00Z"}
+    with pytest.raises(TariffError, match="at most 92 days"):
+        calculate_cost(FLAT_100_VAT, long)
+
+
+def test_session_of_92_days_with_hourly_prices_is_billed() -> None:
+    tariff = {
+        "tariffId": "hourly", "currency": "EUR", "energy": {"prices": [
+            {"priceKwh": 0.1 + h / 100,
+             "conditions": {"startTimeOfDay": f"{h:02d}:00", "endTimeOfDay": f"{h + 1:02d}:00"}}
+            for h in range(23)
+        ] + [{"priceKwh": 0.5}]},
+    }  # fmt: skip
+    out = bill(tariff, session("2026-01-01T00:00:00Z", "2026-04-03T00:00:00Z", wh=92_000))
+    assert out["totalExclTax"] != "0.00" and len(out["lines"]) == 24
 
 
 # --------------------------------------------------------------------------- exactness and rounding

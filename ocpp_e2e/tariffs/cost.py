@@ -53,18 +53,24 @@ MINOR_UNITS: Mapping[str, int] = {
     "SGD": 2, "TND": 3, "TRY": 2, "USD": 2, "ZAR": 2,
 }  # fmt: skip
 
-#: Dimensions in output order, with the tariff member that prices them.
-DIMENSIONS = ("fixedFee", "energy", "chargingTime", "idleTime")
-_UNITS = {"fixedFee": "session", "energy": "Wh", "chargingTime": "s", "idleTime": "s"}
+#: Dimensions in output order: every priced member of the OCPP 2.1 TariffType.
+DIMENSIONS = (
+    "reservationFixed", "reservationTime", "fixedFee", "energy", "chargingTime", "idleTime"
+)  # fmt: skip
+_UNITS = {"fixedFee": "session", "energy": "Wh", "chargingTime": "s", "idleTime": "s",
+          "reservationFixed": "reservation", "reservationTime": "s"}  # fmt: skip
 _PRICE_UNITS = {
     "fixedFee": "per session", "energy": "per kWh", "chargingTime": "per minute",
     "idleTime": "per minute", "minCost": "total", "maxCost": "total",
+    "reservationFixed": "per reservation", "reservationTime": "per minute",
 }  # fmt: skip
 _PRICE_MEMBER = {
     "fixedFee": "priceFixed",
     "energy": "priceKwh",
     "chargingTime": "priceMinute",
     "idleTime": "priceMinute",
+    "reservationFixed": "priceFixed",
+    "reservationTime": "priceMinute",
 }
 # A price per kWh applies to Wh / 1000, a price per minute to seconds / 60.
 _PER = {
@@ -72,7 +78,16 @@ _PER = {
     "energy": Fraction(1, 1000),
     "chargingTime": Fraction(1, 60),
     "idleTime": Fraction(1, 60),
+    "reservationFixed": Fraction(1),
+    "reservationTime": Fraction(1, 60),
 }
+# What a reservationTime price may be conditioned on: the calendar, the EVSE kind and the
+# reservation's own duration (minTime/maxTime). Energy, power, charging and idle time do not exist
+# before charging starts, so such a condition is refused rather than read as always false.
+_RESERVATION_CONDITIONS = frozenset(
+    {"startTimeOfDay", "endTimeOfDay", "dayOfWeek", "validFromDate", "validToDate", "evseKind",
+     "minTime", "maxTime", "customData"}
+)  # fmt: skip
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 _DATE = re.compile(r"[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
@@ -335,7 +350,7 @@ def _step(raw: Mapping[str, Any], dimension: str, where: str) -> Fraction | None
     ):
         return None
     place = f"{where}.customData.stepSize"
-    if dimension == "fixedFee":
+    if dimension in ("fixedFee", "reservationFixed"):
         raise TariffError(
             "stepSize applies to energy and time prices, not to a fixed fee", place, source="tariff"
         )
@@ -443,8 +458,10 @@ def _holds(conditions: Mapping[str, Any], state: _State, session: Session) -> bo
     )
 
 
-def _fixed_holds(conditions: Mapping[str, Any], session: Session) -> bool:
-    local = to_datetime(session.start, session.zone)
+def _fixed_holds(
+    conditions: Mapping[str, Any], session: Session, at: Fraction | None = None
+) -> bool:
+    local = to_datetime(session.start if at is None else at, session.zone)
     if not _calendar_holds(conditions, local):
         return False
     for name, have in (
@@ -503,11 +520,16 @@ def explain(conditions: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- cutting the session
 
 
-def _local_cuts(session: Session, times_of_day: Iterable[str]) -> set[Fraction]:
-    """Instants at which the local calendar state can change: midnights, times of day, DST."""
-    zone = session.zone
-    first = to_datetime(session.start, zone).date() - timedelta(days=1)
-    last = to_datetime(session.stop, zone).date() + timedelta(days=1)
+def _local_cuts(
+    lo: Fraction, hi: Fraction, zone: zoneinfo.ZoneInfo, times_of_day: Iterable[str]
+) -> set[Fraction]:
+    """Instants at which the local calendar state can change: midnights, times of day, DST.
+
+    The work grows with the days between ``lo`` and ``hi``, which :class:`Session` bounds
+    (``MAX_SPAN_DAYS``).
+    """
+    first = to_datetime(lo, zone).date() - timedelta(days=1)
+    last = to_datetime(hi, zone).date() + timedelta(days=1)
     marks = {time(0, 0)} | {_tod(t) for t in times_of_day}
     cuts: set[Fraction] = set()
     day = first
@@ -562,7 +584,7 @@ def _cuts(session: Session, prices: Sequence[_Price]) -> list[Fraction]:
         for k in ("minEnergy", "maxEnergy"):
             if k in c:
                 cuts.add(session.when_energy_reaches(number(c[k], k, "tariff")) or session.stop)
-    cuts |= _local_cuts(session, times_of_day)
+    cuts |= _local_cuts(session.start, session.stop, session.zone, times_of_day)
     return sorted(t for t in cuts if session.start <= t <= session.stop)
 
 
@@ -636,12 +658,14 @@ def calculate_cost(tariff: Mapping[str, Any], session: Mapping[str, Any] | Sessi
             "$.validFrom",
             source="tariff",
         )
-    for member in ("reservationTime", "reservationFixed"):
-        if member in tariff:
-            notes.append(f"{member} is not billed: a session record has no reservation")
-
     priced = {d: _prices(tariff, d) for d in DIMENSIONS}
     lines: list[CostLine] = []
+    if sess.reservation is None:
+        for member in ("reservationTime", "reservationFixed"):
+            if priced[member]:
+                notes.append(f"{member} is not billed: the session record has no reservation")
+    else:
+        lines += _reservation_lines(tariff, sess, priced)
 
     fixed = _first(priced["fixedFee"], functools.partial(_fixed_holds, session=sess))
     if fixed is not None:
@@ -716,6 +740,63 @@ def calculate_cost(tariff: Mapping[str, Any], session: Mapping[str, Any] | Sessi
     )
 
 
+def _reservation_lines(
+    tariff: Mapping[str, Any], sess: Session, priced: Mapping[str, list[_Price]]
+) -> list[CostLine]:
+    """The reservation fee (decided at the reservation's start) and the reservation time."""
+    assert sess.reservation is not None
+    r0, r1 = sess.reservation
+    out: list[CostLine] = []
+    fee = _first(priced["reservationFixed"], functools.partial(_fixed_holds, session=sess, at=r0))
+    if fee is not None:
+        out.append(
+            CostLine("reservationFixed", fee.index, fee.price, _UNITS["reservationFixed"],
+                     fee.conditions, explain(fee.conditions), Fraction(1), None, Fraction(1),
+                     fee.price, apply_taxes(fee.price, _tax_rates(tariff, "reservationFixed")))
+        )  # fmt: skip
+    prices = priced["reservationTime"]
+    if not prices:
+        return out
+    for p in prices:
+        odd = sorted(set(p.conditions) - _RESERVATION_CONDITIONS)
+        if odd:
+            raise TariffError(
+                f"{', '.join(odd)} cannot be evaluated for a reservation (nothing is charged "
+                "before the session starts)",
+                f"{p.where}.conditions",
+                source="tariff",
+            )
+    cuts: set[Fraction] = {r0, r1}
+    times_of_day: set[str] = set()
+    for p in prices:
+        c = p.conditions
+        times_of_day |= {c[k] for k in ("startTimeOfDay", "endTimeOfDay") if k in c}
+        cuts |= {r0 + number(c[k], k, "tariff") for k in ("minTime", "maxTime") if k in c}
+    cuts |= _local_cuts(r0, r1, sess.zone, times_of_day)
+    ordered = sorted(t for t in cuts if r0 <= t <= r1)
+    collected: dict[int, list[Period]] = {}
+    for t0, t1 in itertools.pairwise(ordered):
+        state = _State(to_datetime(t0, sess.zone), t0 - r0, Fraction(0), Fraction(0),
+                       Fraction(0), Fraction(0))  # fmt: skip
+        price = _first(prices, functools.partial(_holds, state=state, session=sess))
+        if price is not None:
+            collected.setdefault(price.index, []).append(Period(t0, t1, t1 - t0))
+    for p in prices:
+        periods = collected.get(p.index)
+        if not periods:
+            continue
+        quantity = sum((x.quantity for x in periods), Fraction(0))
+        billed = _billed(quantity, p.step)
+        net = p.price * billed * _PER["reservationTime"]
+        out.append(
+            CostLine("reservationTime", p.index, p.price, _UNITS["reservationTime"], p.conditions,
+                     explain(p.conditions), quantity, p.step, billed, net,
+                     apply_taxes(net, _tax_rates(tariff, "reservationTime")),
+                     tuple(_merge(periods)))
+        )  # fmt: skip
+    return out
+
+
 def _merge(periods: Sequence[Period]) -> list[Period]:
     """Join periods that touch (cuts that did not change the price)."""
     out: list[Period] = []
@@ -728,64 +809,69 @@ def _merge(periods: Sequence[Period]) -> list[Period]:
 
 
 def _clamp(tariff: Mapping[str, Any], lines: list[CostLine]) -> list[CostLine]:
-    """Apply ``minCost`` then ``maxCost`` as adjustment lines (see docs/tariffs.md)."""
-    bounds = {}
+    """Apply ``minCost`` then ``maxCost``, each amount on its own (SPEC §6, docs/tariffs.md).
+
+    A bound with only ``exclTax`` (``inclTax``) clamps that total and taxes (untaxes) the
+    adjustment with the bound's own ``taxRates``; a bound with both clamps each total to its own
+    figure, so the adjustment's tax is whatever brings the total incl. tax to ``inclTax``.
+    """
+    bounds: dict[str, dict[str, Fraction]] = {}
     for member in ("minCost", "maxCost"):
         bound = tariff.get(member)
         if bound is None:
             continue
-        if "exclTax" in bound:
-            bounds[member] = (
-                "exclTax",
-                number(bound["exclTax"], f"$.{member}.exclTax", "tariff"),
-                bound,
-            )
-        elif "inclTax" in bound:
-            bounds[member] = (
-                "inclTax",
-                number(bound["inclTax"], f"$.{member}.inclTax", "tariff"),
-                bound,
-            )
-        else:
+        amounts = {
+            basis: number(bound[basis], f"$.{member}.{basis}", "tariff")
+            for basis in ("exclTax", "inclTax")
+            if basis in bound
+        }
+        if not amounts:
             raise TariffError(
                 "a PriceType needs exclTax or inclTax", f"$.{member}", source="tariff"
             )
+        bounds[member] = amounts
     if "minCost" in bounds and "maxCost" in bounds:
-        lo, hi = bounds["minCost"], bounds["maxCost"]
-        if lo[0] == hi[0] and lo[1] > hi[1]:
-            raise TariffError(
-                f"minCost {lo[0]} is above maxCost {hi[0]}", "$.minCost", source="tariff"
-            )
-    for member, (basis, target, bound) in bounds.items():
+        for basis in ("exclTax", "inclTax"):
+            lo, hi = bounds["minCost"].get(basis), bounds["maxCost"].get(basis)
+            if lo is not None and hi is not None and lo > hi:
+                raise TariffError(
+                    f"minCost.{basis} {decimal_text(lo)[0]} is above maxCost.{basis} "
+                    f"{decimal_text(hi)[0]}",
+                    f"$.minCost.{basis}",
+                    source="tariff",
+                )
+    for member, amounts in bounds.items():
+        rates = list(tariff[member].get("taxRates", []))
         excl = sum((x.excl_tax for x in lines), Fraction(0))
         incl = sum((x.incl_tax for x in lines), Fraction(0))
-        current = excl if basis == "exclTax" else incl
-        if (member == "minCost" and current >= target) or (
-            member == "maxCost" and current <= target
-        ):
+        current = {"exclTax": excl, "inclTax": incl}
+        outside = [
+            basis
+            for basis, target in amounts.items()
+            if (current[basis] < target if member == "minCost" else current[basis] > target)
+        ]
+        if not outside:
             continue
-        rates = list(bound.get("taxRates", []))
-        delta = target - current
-        net = delta if basis == "exclTax" else delta / _gross_factor(rates)
         word = "below" if member == "minCost" else "above"
         why = (
-            f"total {basis} {decimal_text(current)[0]} is {word} {member} "
-            f"{decimal_text(target)[0]}; "
-            f"the total is set to {member}"
-        )
-        lines.append(
-            CostLine(
-                member,
-                None,
-                target,
-                "total",
-                {},
-                why,
-                None,
-                None,
-                None,
-                net,
-                apply_taxes(net, rates),
+            "; ".join(
+                f"total {basis} {decimal_text(current[basis])[0]} is {word} {member}.{basis} "
+                f"{decimal_text(amounts[basis])[0]}"
+                for basis in outside
             )
+            + f"; the total is set to {member}"
         )
+        if len(amounts) == 2:
+            net = amounts["exclTax"] - excl if "exclTax" in outside else Fraction(0)
+            gross = amounts["inclTax"] - incl if "inclTax" in outside else Fraction(0)
+            taxes: tuple[TaxAmount, ...] = (
+                (TaxAmount("adjustment", Fraction(0), 0, gross - net),) if gross != net else ()
+            )
+            target = amounts[outside[0]]
+        else:
+            ((basis, target),) = amounts.items()
+            delta = target - current[basis]
+            net = delta if basis == "exclTax" else delta / _gross_factor(rates)
+            taxes = apply_taxes(net, rates)
+        lines.append(CostLine(member, None, target, "total", {}, why, None, None, None, net, taxes))
     return lines

@@ -44,8 +44,14 @@ _MEMBERS = frozenset(
         "maxPowerW",
         "paymentBrand",
         "paymentRecognition",
+        "reservationStart",
+        "reservationStop",
     }
 )
+#: The longest span (reservation start or session start, to stop) the calculator bills. The work
+#: of a bill and its length grow with the local days a session spans (each day may change the
+#: price); a session of centuries is an input error, not minutes of work.
+MAX_SPAN_DAYS = 92
 
 
 def number(value: Any, where: str, source: str) -> Fraction:
@@ -115,6 +121,7 @@ class Session:
     payment_brand: str | None
     payment_recognition: str | None
     record: Mapping[str, Any]
+    reservation: tuple[Fraction, Fraction] | None = None
 
     @classmethod
     def from_dict(cls, record: Any, *, source: str = "session") -> Session:
@@ -152,6 +159,15 @@ class Session:
                 "$.timeZone",
                 source=source,
             ) from exc
+        reservation = _reservation(record, start, source)
+        first = reservation[0] if reservation is not None else start
+        if stop - first > MAX_SPAN_DAYS * 86400:
+            raise TariffError(
+                f"the session spans {math.ceil((stop - first) / 86400)} days; at most "
+                f"{MAX_SPAN_DAYS} days are billed (split a longer session into several)",
+                "$.stop",
+                source=source,
+            )
         idle = _idle_periods(record.get("idlePeriods", []), start, stop, source)
         readings = _readings(record, start, stop, source)
         texts: dict[str, str | None] = {}
@@ -176,6 +192,7 @@ class Session:
             payment_brand=texts["paymentBrand"],
             payment_recognition=texts["paymentRecognition"],
             record=record,
+            reservation=reservation,
         )
         session._check_energy_in_idle(source)
         return session
@@ -257,6 +274,29 @@ def _reach(intervals: Sequence[tuple[Fraction, Fraction]], seconds: Fraction) ->
             return s + (seconds - acc)
         acc += e - s
     return None
+
+
+def _reservation(
+    record: Mapping[str, Any], start: Fraction, source: str
+) -> tuple[Fraction, Fraction] | None:
+    # OCPP 2.1 reservationTime: "A reservation starts when the reservation is made, and ends when
+    # the driver starts charging on the reserved EVSE/location, or when the reservation expires."
+    has = ("reservationStart" in record, "reservationStop" in record)
+    if not any(has):
+        return None
+    if not all(has):
+        raise TariffError(
+            "reservationStart and reservationStop go together", "$.reservationStart", source=source
+        )
+    r0 = parse_time(record["reservationStart"], "$.reservationStart", source)
+    r1 = parse_time(record["reservationStop"], "$.reservationStop", source)
+    if not r0 < r1 <= start:
+        raise TariffError(
+            "the reservation must start before it stops, and stop at or before the session start",
+            "$.reservationStop",
+            source=source,
+        )
+    return r0, r1
 
 
 def _idle_periods(
