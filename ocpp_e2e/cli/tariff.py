@@ -31,6 +31,8 @@ from ..tariffs import (
     verify_receipt,
     verify_tariff,
 )
+from ..tariffs.fromlog import LoggedFrame, sessions_from_frames
+from ..tariffs.session import Session
 from ..verify import Verifier
 from ._io import input_errors as _input_errors
 
@@ -293,3 +295,87 @@ def verify_receipt_cmd(
     _emit(as_json, data, human)
     if not ok:
         raise typer.Exit(1)
+
+
+@app.command("session-from-log")
+def session_from_log_cmd(
+    logs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Captured OCPP logs (JSON Lines, SPEC §8, or another format the audit reads)."
+        ),
+    ],
+    transaction: Annotated[
+        str | None,
+        typer.Option(
+            "--transaction",
+            help="The transactionId to bill (needed when the log ends several transactions).",
+        ),
+    ] = None,
+    log_format: Annotated[
+        str, typer.Option("--format", help="auto, jsonl, ocpp-lib, steve, everest.")
+    ] = "auto",
+    ocpp: Annotated[
+        str, typer.Option("--ocpp", help="OCPP version of lines that do not name one.")
+    ] = "2.0.1",
+    station: Annotated[
+        str | None, typer.Option("--station", help="Only frames of this station.")
+    ] = None,
+    time_zone: Annotated[
+        str, typer.Option("--time-zone", help="IANA zone of the tariff's local times.")
+    ] = "UTC",
+    evse_kind: Annotated[
+        str | None, typer.Option("--evse-kind", help="AC or DC, for evseKind conditions.")
+    ] = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the session record of a transaction from captured frames (2.0.1/2.1
+    TransactionEvent; 1.6 StartTransaction/MeterValues/StopTransaction), ready for `tariff cost`.
+
+    Writes the session record (with --json: the record, the lines it came from and notes).
+
+    Example:
+      ocpp-e2e tariff session-from-log frames.jsonl --transaction tx-42 -o session.json
+    """
+    # Imported here: the log readers are only needed by this command (CLI start-up stays light).
+    from ..audit.logs import LogFormat, LogRecord, ReadOptions, read_logs
+
+    with _input_errors():
+        try:
+            fmt = LogFormat(log_format)
+        except ValueError:
+            raise InputError(
+                f"--format {log_format!r}: expected one of {', '.join(f.value for f in LogFormat)}"
+            ) from None
+        options = ReadOptions(format=fmt, ocpp=ocpp, station=station)
+        unreadable: list[str] = []
+        frames: list[LoggedFrame] = []
+        for item in read_logs([str(p) for p in logs], options):
+            if not isinstance(item, LogRecord):
+                unreadable.append(f"{item.source}:{item.line}: unreadable: {item.reason}")
+                continue
+            if station is not None and item.station != station:
+                continue
+            frames.append(
+                LoggedFrame(item.ts, item.direction.value, item.ocpp, item.frame,
+                            f"{item.source}:{item.line}")
+            )  # fmt: skip
+        found = sessions_from_frames(frames, time_zone=time_zone, evse_kind=evse_kind)
+        if transaction is not None:
+            found = [s for s in found if s.transaction_id == transaction]
+            if not found:
+                raise InputError(f"transaction {transaction!r} does not start and end in the log")
+        if not found:
+            raise InputError("no transaction both starts and ends in the log")
+        if len(found) > 1:
+            ids = ", ".join(s.transaction_id for s in found)
+            raise InputError(f"the log ends {len(found)} transactions ({ids}); pick one with "
+                             "--transaction")  # fmt: skip
+        (session,) = found
+        session.notes += unreadable
+        # The record must be one the calculator reads: check it here, not at billing time.
+        Session.from_dict(session.record, source=f"transaction {session.transaction_id}")
+    _write(out, session.to_dict() if as_json else session.record)
+    for note in session.notes:
+        typer.echo(f"note: {note}", err=True)
