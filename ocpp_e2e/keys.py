@@ -431,7 +431,9 @@ class Keyring:
             except UnicodeDecodeError as exc:
                 raise KeyLoadError(f"{source}: cannot read public key file ({exc})") from exc
             if "PRIVATE KEY-----" in text:
-                raise KeyLoadError(f"{source}: this is a private key; a keyring holds public keys only")
+                raise KeyLoadError(
+                    f"{source}: this is a private key; a keyring holds public keys only"
+                )
             try:
                 pub, _der = load_public_key_text(text)
             except KeyLoadError as exc:

@@ -380,18 +380,27 @@ def _output_of(runs: Runs, block: Block, start: str) -> str:
 
 def test_tariff_walk_through_prints_what_the_steps_are_said_to_print(shell_runs: Runs) -> None:
     (walk,) = runnable("tariffs.md", "sh")
-    step3, step6 = (b for b in blocks("tariffs.md") if b.language == "text" and b.line > walk.line)
-    placeholders = re.compile(re.escape("<") + r"[^>]*" + re.escape(">"))
-    pattern = ".*".join(re.escape(part) for part in placeholders.split(step3.text))
-    assert re.fullmatch(pattern, _output_of(shell_runs, walk, "ocpp-e2e tariff verify tariff."))
-    assert _output_of(shell_runs, walk, "ocpp-e2e tariff cost ") == step6.text
-    said = re.search(
-        r"Step 7 ends with `([^`]+)`\s+and\s+`([^`]+)`", (DOCS / "tariffs.md").read_text()
+    step3, step6, step8 = (
+        b for b in blocks("tariffs.md") if b.language == "text" and b.line > walk.line
     )
-    assert said is not None
-    receipt = _output_of(shell_runs, walk, "ocpp-e2e tariff verify-receipt ")
-    # The page wraps its inline code like prose.
-    assert receipt.splitlines()[-2:] == [" ".join(said.group(n).split()) for n in (1, 2)]
+    placeholders = re.compile(re.escape("<") + r"[^>]*" + re.escape(">"))
+
+    def shape(text: str) -> str:
+        return ".*".join(re.escape(part) for part in placeholders.split(text))
+
+    assert re.fullmatch(
+        shape(step3.text), _output_of(shell_runs, walk, "ocpp-e2e tariff verify tariff.")
+    )
+    assert _output_of(shell_runs, walk, "ocpp-e2e tariff cost ") == step6.text
+    receipt = _output_of(shell_runs, walk, "ocpp-e2e tariff verify-receipt receipt.json")
+    assert re.fullmatch(shape(step8.text), receipt)
+    page = " ".join((DOCS / "tariffs.md").read_text().split())
+    meter = _output_of(shell_runs, walk, "ocpp-e2e meter verify session.ocmf")
+    said = re.search(r"make one transaction of 11.700 kWh \(`([^`]+)`\)", page)
+    assert said is not None and said.group(1) in meter and meter.endswith("OK\n")
+    refused = _output_of(shell_runs, walk, "ocpp-e2e tariff verify-receipt more-receipt.json")
+    said = re.search(r"only the meter contradicts it: `([^`]+)`", page)
+    assert said is not None and said.group(1) in " ".join(refused.split())
 
 
 # --------------------------------------------------------------------------- the conventions

@@ -342,6 +342,4 @@ def test_contradictions_between_records_are_failures():
     checker = TransactionChecker()
     checker.feed(signed("T1", reading(0, "B", 10.0)))
     found = checker.feed(signed("T2", reading(5, "E", 9.0)))
-    assert [(f.check, f.severity.value) for f in found] == [
-        (MeterCheck.VALUE_BACKWARDS, "failure")
-    ]
+    assert [(f.check, f.severity.value) for f in found] == [(MeterCheck.VALUE_BACKWARDS, "failure")]

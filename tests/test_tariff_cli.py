@@ -102,4 +102,6 @@ def test_receipt_round_trip_and_a_receipt_for_another_tariff(signed: Path, tmp_p
         ["verify-receipt", str(receipt), "--tariff", str(DATA / "per-kwh.tariff.json"), *ANCHOR],
     )
     assert other.exit_code == 1
-    assert "receipt r-1: invalid: the receipt names tariff per-minute-15" in other.output
+    assert "receipt r-1: invalid" in other.output
+    assert "FAIL tariff-named: the receipt names tariff per-minute-15" in other.output
+    assert "FAIL amounts: the receipt's cost is not what the tariff implies" in other.output

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import OcppE2EError
 from ..frames import OCPP_VERSIONS, MessageType, parse_frame
+from ..keys import load_private_key
 from ..meter import (
     BilledEnergy,
     MeterFinding,
@@ -29,9 +31,11 @@ from ..meter import (
     RecordVerification,
     Severity,
     TransactionChecker,
+    parse_record,
     supported_algorithms,
     unsupported_algorithms,
 )
+from ..meter.sign import sign_payload
 from ..meter.trust import load_meter_keyring
 from ..pki.validate import ChainValidator
 from ._io import fail as _fail
@@ -252,6 +256,39 @@ def _billed_line(b: BilledEnergy) -> str:
 def _plain(value: Decimal) -> str:
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@app.command("sign")
+def sign(
+    payload: Annotated[
+        Path,
+        typer.Argument(
+            help="The OCMF payload section (JSON) to sign, exactly as it will travel; one "
+            "trailing newline of the file is not part of it. - reads stdin."
+        ),
+    ],
+    key: Annotated[Path, typer.Option("--key", help="The meter's private key (PEM).")],
+    encoding: Annotated[
+        str, typer.Option("--encoding", help="SD encoding: hex (default) or base64.")
+    ] = "hex",
+) -> None:
+    """Sign an OCMF payload as a meter does and print the record OCMF|<payload>|<signature>.
+
+    For tests, demos and walk-throughs: a real meter signs inside its certified hardware.
+
+    Example: ocpp-e2e meter sign begin.json --key keys-example/meter-1.key.pem
+    """
+    text, name = _read(str(payload))
+    if text.endswith("\n"):
+        text = text[:-1]
+    try:
+        private = load_private_key(key)
+        if not isinstance(private, ec.EllipticCurvePrivateKey):
+            _fail(f"{key}: a meter key is ECDSA (OCMF Table 22)")
+        parse_record(f'OCMF|{text}|{{"SD":"00"}}', where=name)
+        typer.echo(sign_payload(text, private, encoding=encoding))
+    except OcppE2EError as exc:
+        _fail(str(exc))
 
 
 @app.command("algorithms")

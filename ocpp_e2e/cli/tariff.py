@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ..canonical import loads
-from ..errors import InputError
+from ..errors import InputError, MeterRecordError
 from ..keys import Keyring, KeySigner, load_signer
+from ..meter import MeterVerifier, parse_record
+from ..meter.trust import load_meter_keyring
 from ..pki import ChainValidator, pem_chain_der
 from ..tariffs import (
     build_receipt,
@@ -31,6 +34,7 @@ from ..tariffs import (
     verify_receipt,
     verify_tariff,
 )
+from ..tariffs.evidence import meter_references, verify_evidence
 from ..tariffs.fromlog import LoggedFrame, sessions_from_frames
 from ..tariffs.session import Session
 from ..verify import Verifier
@@ -57,6 +61,14 @@ KeyringOpt = Annotated[
     typer.Option("--keyring", help='Keyring: JSON {"keys": [...]} or a folder of PEM keys.'),
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")]
+MeterRecordsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--meter-records",
+        help="File of the session's OCMF records, one per line starting OCMF|: the begin record "
+        "first, the end record last (one record holding both readings is both).",
+    ),
+]
 
 
 def _read(path: Path) -> bytes:
@@ -68,6 +80,26 @@ def _read_json(path: Path) -> Any:
         return loads(_read(path))
     except InputError as exc:
         raise exc.with_source(str(path)) from None
+
+
+def _ocmf_records(path: Path) -> list[str]:
+    text = _read(path).decode("utf-8", "replace")
+    records: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("OCMF|"):
+            records.append(line)
+        elif records:
+            records[-1] += line  # a pretty-printed record keeps its line breaks
+        elif line.strip():
+            raise InputError(f"{path}: expected OCMF records (lines starting with OCMF|)")
+    if not records:
+        raise InputError(f"{path}: no OCMF record")
+    for i, record in enumerate(records):
+        try:
+            parse_record(record, where=f"{path}: record {i + 1}")
+        except MeterRecordError as exc:
+            raise InputError(str(exc)) from None
+    return records
 
 
 def _write(path: Path | None, data: Any) -> None:
@@ -237,9 +269,11 @@ def receipt_cmd(
     receipt_id: Annotated[
         str | None, typer.Option("--receipt-id", help="Receipt id (default: a random UUID).")
     ] = None,
+    meter_records: MeterRecordsOpt = None,
     out: OutOpt = None,
 ) -> None:
-    """Bill a session and sign the bill as a CostReceipt naming the tariff by id and digest.
+    """Bill a session and sign the bill as a CostReceipt naming the tariff by id and digest
+    (and, with --meter-records, the OCMF begin and end records of the session by digest).
 
     Example:
       ocpp-e2e tariff receipt --tariff tariff.signed.json --session session.json
@@ -247,7 +281,13 @@ def receipt_cmd(
     """
     with _input_errors():
         value = load_tariff(_read(tariff), source=str(tariff))
-        unsigned = build_receipt(value, _read_json(session), receipt_id=receipt_id)
+        refs = None
+        if meter_records is not None:
+            records = _ocmf_records(meter_records)
+            refs = meter_references(records[0], records[-1])
+        unsigned = build_receipt(
+            value, _read_json(session), receipt_id=receipt_id, meter_records=refs
+        )
         _write(out, sign_receipt(unsigned, _signer(key, cert)))
 
 
@@ -260,40 +300,82 @@ def verify_receipt_cmd(
     ] = None,
     trust_anchor: AnchorOpt = None,
     keyring: KeyringOpt = None,
+    meter_records: MeterRecordsOpt = None,
+    meter_key: Annotated[
+        list[Path] | None,
+        typer.Option("--meter-key", help="A trusted meter public key file. Repeatable."),
+    ] = None,
+    meter_cert: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--meter-cert",
+            help="A meter certificate chain (usage meterSigning), validated against "
+            "--trust-anchor now. Repeatable.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify a receipt's signatures; with --tariff also that the tariff is accepted, is the one
-    the receipt names, and implies exactly this bill. Exit 0 valid, 1 invalid.
+    the receipt names, and implies exactly this bill; with the receipt's meter records
+    (--meter-records) and trusted meter keys, that the readings are the meter's and the billed
+    energy is the meter's. One verdict, every failed check listed. Exit 0 valid, 1 invalid.
 
     Example:
       ocpp-e2e tariff verify-receipt receipt.json --tariff tariff.signed.json
         --trust-anchor keys-example/root-ca.crt.pem
+        --meter-records session.ocmf --meter-cert keys-example/meter-1.chain.pem
     """
     with _input_errors():
         verifier = _verifier(keyring, trust_anchor)
         value = load_receipt(_read(receipt), source=str(receipt))
-        tariff_result = None
-        tariff_value = None
-        if tariff is not None:
-            tariff_value = load_tariff(_read(tariff), source=str(tariff))
-            tariff_result = verify_tariff(tariff_value, verifier)
-        result = verify_receipt(value, verifier, tariff=tariff_value)
-    ok = result.valid and (tariff_result is None or tariff_result.accepted)
-    data = result.to_dict()
-    if tariff_result is not None:
-        data["tariffVerification"] = tariff_result.to_dict()
+        if tariff is None:
+            if meter_records is not None:
+                raise InputError("--meter-records needs --tariff: the chain starts there")
+            result = verify_receipt(value, verifier)
+            data = result.to_dict()
+            _emit(
+                as_json,
+                data,
+                lambda: f"receipt {result.receipt_id}: {result.verdict.value}: {result.reason}",
+            )
+            if not result.valid:
+                raise typer.Exit(1)
+            return
+        tariff_value = load_tariff(_read(tariff), source=str(tariff))
+        meter_verifier = None
+        if meter_key or meter_cert:
+            if meter_cert and not trust_anchor:
+                raise InputError("--meter-cert needs --trust-anchor to validate the chain")
+            ring = load_meter_keyring(
+                keys=meter_key or [],
+                keyrings=[],
+                certificates=meter_cert or [],
+                validator=ChainValidator.from_files(trust_anchor)
+                if meter_cert and trust_anchor
+                else None,
+                at=datetime.now(UTC),
+            )
+            meter_verifier = MeterVerifier(ring)
+        records = _ocmf_records(meter_records) if meter_records is not None else []
+        evidence = verify_evidence(
+            value,
+            verifier,
+            tariff=tariff_value,
+            meter_verifier=meter_verifier,
+            meter_records=records,
+            source=str(receipt),
+        )
+    data = evidence.to_dict()
 
     def human() -> str:
-        lines = [f"receipt {result.receipt_id}: {result.verdict.value}: {result.reason}"]
-        if tariff_result is not None:
-            lines.append(
-                f"tariff {tariff_result.tariff_id}: {tariff_result.verdict.value}: "
-                f"{tariff_result.reason}"
-            )
+        lines = [f"receipt {evidence.receipt.receipt_id}: {evidence.verdict.value}"]
+        for c in evidence.checks:
+            lines.append(f"  {'ok  ' if c.ok else 'FAIL'} {c.name}: {c.reason}")
+        lines += [f"  note: {n}" for n in evidence.notes]
         return "\n".join(lines)
 
     _emit(as_json, data, human)
-    if not ok:
+    if not evidence.valid:
         raise typer.Exit(1)
 
 

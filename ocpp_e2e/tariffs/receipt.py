@@ -15,6 +15,7 @@ trusts for bills (e.g. a station's ``chargingStation`` identity or the CSMS's).
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +35,10 @@ from .signing import judge, tariff_digest
 
 #: CONTEXT of a receipt signature (SPEC §3, §6).
 RECEIPT_CONTEXT: Mapping[str, str] = structure_context("CostReceipt")
-_MEMBERS = frozenset({"type", "receiptId", "issuedAt", "tariff", "session", "cost", "signatures"})
+_MEMBERS = frozenset(
+    {"type", "receiptId", "issuedAt", "tariff", "session", "cost", "meterRecords", "signatures"}
+)
+_DIGEST_TEXT = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def build_receipt(
@@ -43,8 +47,12 @@ def build_receipt(
     *,
     receipt_id: str | None = None,
     issued_at: datetime | None = None,
+    meter_records: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Bill ``session`` under ``tariff`` and return the unsigned receipt.
+
+    ``meter_records`` (``{"begin": {"digest"}, "end": {"digest"}}``, see
+    :func:`ocpp_e2e.tariffs.evidence.meter_references`) names the OCMF records of the session.
 
     >>> tariff = {"tariffId": "t1", "currency": "EUR", "fixedFee": {"prices": [{"priceFixed": 2}]}}
     >>> r = build_receipt(tariff,
@@ -61,6 +69,7 @@ def build_receipt(
         "tariff": {"tariffId": tariff["tariffId"], "digest": tariff_digest(tariff)},
         "session": dict(session),
         "cost": cost.to_dict(),
+        **({"meterRecords": dict(meter_records)} if meter_records is not None else {}),
     }
 
 
@@ -104,6 +113,24 @@ def load_receipt(
     for name in ("session", "cost"):
         if not isinstance(value[name], dict):
             raise TariffError("must be an object", f"$.{name}", source=source)
+    if "meterRecords" in value:
+        refs = value["meterRecords"]
+        if not isinstance(refs, dict) or set(refs) != {"begin", "end"}:
+            raise TariffError("must be {begin, end}", "$.meterRecords", source=source)
+        for side in ("begin", "end"):
+            ref = refs[side]
+            if (
+                not isinstance(ref, dict)
+                or set(ref) != {"digest"}
+                or not isinstance(ref["digest"], str)
+                or _DIGEST_TEXT.fullmatch(ref["digest"]) is None
+            ):
+                raise TariffError(
+                    "must be {digest}: base64url SHA-256 (43 characters) of the record's "
+                    "signed payload",
+                    f"$.meterRecords.{side}",
+                    source=source,
+                )
     return value
 
 
@@ -161,12 +188,13 @@ class ReceiptVerification:
         }
 
 
-def _first_difference(a: Any, b: Any, path: str = "$") -> str | None:
+def first_difference(a: Any, b: Any, path: str = "$") -> str | None:
+    """The JSON path of the first place where ``a`` and ``b`` differ, or None when equal."""
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(set(a) | set(b)):
             if key not in a or key not in b:
                 return f"{path}.{key}"
-            found = _first_difference(a[key], b[key], f"{path}.{key}")
+            found = first_difference(a[key], b[key], f"{path}.{key}")
             if found:
                 return found
         return None
@@ -174,7 +202,7 @@ def _first_difference(a: Any, b: Any, path: str = "$") -> str | None:
         if len(a) != len(b):
             return f"{path} (length {len(a)} vs {len(b)})"
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            found = _first_difference(x, y, f"{path}[{i}]")
+            found = first_difference(x, y, f"{path}[{i}]")
             if found:
                 return found
         return None
@@ -215,7 +243,7 @@ def verify_receipt(
             )
         else:
             expected = calculate_cost(tariff, value["session"]).to_dict()
-            difference = _first_difference(value["cost"], expected)
+            difference = first_difference(value["cost"], expected)
             recomputed = True
             if difference is not None:
                 ok = False
