@@ -51,6 +51,7 @@ PAGES = (
     "audit.md",
     "integration.md",
     "performance.md",
+    "esp.md",
 )
 RUNNABLE = ("python", "sh", "console")
 LANGUAGES = (*RUNNABLE, "json", "yaml", "text")
