@@ -21,13 +21,21 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import NameOID
 
 from ..algorithms import ALGORITHMS, PrivateKey, PublicKey, algorithm_of
 from ..errors import KeyLoadError, PKIError
 from ..keys import load_private_key
-from .usages import ALL_USAGES, USAGE_NAMES, USAGE_OIDS, check_usages, sorted_usages
+from .usages import (
+    ALL_USAGES,
+    KEY_AGREEMENT_OID,
+    KEY_AGREEMENT_USAGE,
+    USAGE_NAMES,
+    USAGE_OIDS,
+    check_usages,
+    sorted_usages,
+)
 
 # Keys X.509 tooling handles (the algorithms whose row has ``certificates``).
 _CertPublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
@@ -90,8 +98,18 @@ def _check_identity(identity: str) -> None:
         raise PKIError(f"identity {identity!r} must be non-empty printable text without spaces")
 
 
-def _eku(usages: Iterable[str]) -> x509.ExtendedKeyUsage:
-    return x509.ExtendedKeyUsage([USAGE_OIDS[name] for name in sorted_usages(usages)])
+def _eku(usages: Iterable[str], key_agreement: bool = False) -> x509.ExtendedKeyUsage:
+    oids = [USAGE_OIDS[name] for name in sorted_usages(usages)]
+    return x509.ExtendedKeyUsage([*oids, KEY_AGREEMENT_OID] if key_agreement else oids)
+
+
+def _has_key_agreement(cert: x509.Certificate) -> bool | None:
+    """Whether the certificate's EKU holds usage keyAgreement; None when it has no EKU."""
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    return KEY_AGREEMENT_OID in eku
 
 
 def _name(common_name: str) -> x509.Name:
@@ -184,6 +202,18 @@ class CertificateAuthority:
         return held
 
     @property
+    def grants_key_agreement(self) -> bool:
+        """Whether this CA may issue key-agreement certificates (docs/esp.md §9.7): usage
+        keyAgreement in the EKU of every certificate of its chain, but an EKU-less root's."""
+        for cert in self.chain or (self.certificate,):
+            held = _has_key_agreement(cert)
+            if held is None and cert.issuer != cert.subject:
+                return False
+            if held is False:
+                return False
+        return True
+
+    @property
     def path_length(self) -> int | None:
         """The CA's basicConstraints pathLen (None: unlimited)."""
         return _path_length(self.certificate)
@@ -253,8 +283,18 @@ class CertificateAuthority:
         valid_for: timedelta,
         path_length: int = 0,
         not_before: datetime | None = None,
+        key_agreement: bool = False,
     ) -> x509.Certificate:
-        """Issue a sub-CA with ``usages`` (a subset of this CA's) and ``path_length``."""
+        """Issue a sub-CA with ``usages`` (a subset of this CA's) and ``path_length``.
+
+        ``key_agreement=True`` also lets the sub-CA issue key-agreement certificates (usage
+        keyAgreement, docs/esp.md §9.7); this CA must hold that usage itself.
+        """
+        if key_agreement and not self.grants_key_agreement:
+            raise PKIError(
+                f"CA '{self.name}' cannot grant {KEY_AGREEMENT_USAGE} to sub-CA '{name}': "
+                "it does not hold it"
+            )
         if path_length < 0:
             raise PKIError(f"path length must be 0 or more, got {path_length}")
         own = self.path_length
@@ -268,14 +308,14 @@ class CertificateAuthority:
                 f"a sub-CA it issues may have pathLen at most {own - 1}"
             )
         granted = self._grantable(usages, f"sub-CA '{name}'")
-        if not granted:
+        if not granted and not key_agreement:
             raise PKIError(f"sub-CA '{name}' needs at least one usage")
         start, end = self._validity(not_before, valid_for)
         builder = (
             self._builder(_name(name), public_key, start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
             .add_extension(_ca_key_usage(), critical=True)
-            .add_extension(_eku(granted), critical=False)
+            .add_extension(_eku(granted, key_agreement), critical=False)
         )
         return self._sign(builder)
 
@@ -300,6 +340,56 @@ class CertificateAuthority:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_leaf_key_usage(), critical=True)
             .add_extension(_eku(granted), critical=False)
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.UniformResourceIdentifier(IDENTITY_PREFIX + identity)]
+                ),
+                critical=False,
+            )
+        )
+        return self._sign(builder)
+
+    def issue_key_agreement(
+        self,
+        public_key: x25519.X25519PublicKey,
+        identity: str,
+        *,
+        valid_for: timedelta,
+        not_before: datetime | None = None,
+        common_name: str | None = None,
+    ) -> x509.Certificate:
+        """Issue a key-agreement certificate for an X25519 ESP recipient key (docs/esp.md §9.7).
+
+        keyUsage ``keyAgreement`` only, EKU ``keyAgreement`` (.12) only, the SAN identity of SPEC
+        §5. An X25519 key cannot sign, so it cannot certify itself: a CA always issues it.
+        """
+        if not isinstance(public_key, x25519.X25519PublicKey):
+            raise PKIError(
+                f"a key-agreement certificate certifies an X25519 key, not a {type(public_key).__name__}"
+            )
+        _check_identity(identity)
+        if not self.grants_key_agreement:
+            raise PKIError(
+                f"CA '{self.name}' cannot grant {KEY_AGREEMENT_USAGE} to leaf '{identity}': it "
+                "does not hold it (issue the CA with key agreement)"
+            )
+        start, end = self._validity(not_before, valid_for)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(_name(common_name or identity))
+            .issuer_name(self.certificate.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_key_agreement_key_usage(), critical=True)
+            .add_extension(_eku((), key_agreement=True), critical=False)
             .add_extension(
                 x509.SubjectAlternativeName(
                     [x509.UniformResourceIdentifier(IDENTITY_PREFIX + identity)]
@@ -390,11 +480,13 @@ def create_root(
     usages: Iterable[str] | None = None,
     path_length: int | None = None,
     not_before: datetime | None = None,
+    key_agreement: bool = False,
 ) -> CertificateAuthority:
     """Create a self-signed root (a trust anchor) and return it as a :class:`CertificateAuthority`.
 
     Without ``usages`` the root has no EKU and so may grant every domain usage (SPEC §5: only the
-    trust anchor may lack an EKU); with ``usages`` it is restricted to them.
+    trust anchor may lack an EKU) and key agreement; with ``usages`` it is restricted to them, and
+    to key agreement only when ``key_agreement`` is true.
     """
     ca_key = _certifying(private_key)
     start = _utc(not_before)
@@ -417,9 +509,9 @@ def create_root(
     )
     if usages is not None:
         granted = check_usages(usages)
-        if not granted:
+        if not granted and not key_agreement:
             raise PKIError("a root restricted by usages needs at least one; omit usages for all")
-        builder = builder.add_extension(_eku(granted), critical=False)
+        builder = builder.add_extension(_eku(granted, key_agreement), critical=False)
     return CertificateAuthority(builder.sign(ca_key, _hash_for(ca_key)), private_key)
 
 
@@ -432,6 +524,20 @@ def _ca_key_usage() -> x509.KeyUsage:
         key_agreement=False,
         key_cert_sign=True,
         crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _key_agreement_key_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=False,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=True,
+        key_cert_sign=False,
+        crl_sign=False,
         encipher_only=False,
         decipher_only=False,
     )

@@ -41,6 +41,12 @@ USAGE_OIDS: Mapping[str, ObjectIdentifier] = {
 #: OID -> usage name (the inverse of :data:`USAGE_OIDS`).
 USAGE_NAMES: Mapping[ObjectIdentifier, str] = {oid: name for name, oid in USAGE_OIDS.items()}
 
+#: docs/esp.md §9.7 (proposed SPEC §5 row .12): the key receives ESP payloads encrypted to it. It
+#: is kept apart from the signing usages above: an X25519 key never signs, and no signature
+#: policy role can be granted by it.
+KEY_AGREEMENT_USAGE = "keyAgreement"
+KEY_AGREEMENT_OID = ObjectIdentifier(f"{USAGE_ARC}.12")
+
 #: Every domain usage name.
 ALL_USAGES: frozenset[str] = frozenset(USAGE_OIDS)
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import ExtensionOID
 
 from ..algorithms import ALGORITHMS
@@ -56,7 +56,13 @@ from .issue import (
     load_certificates,
     load_certificates_file,
 )
-from .usages import ALL_USAGES, sorted_usages
+from .usages import (
+    ALL_USAGES,
+    KEY_AGREEMENT_OID,
+    KEY_AGREEMENT_USAGE,
+    USAGE_NAMES,
+    sorted_usages,
+)
 
 #: SPEC §1: at most 4 certificates in ``certificates``.
 MAX_CHAIN = 4
@@ -194,6 +200,7 @@ class ChainValidator:
                 raise PKIError(f"CRL {i + 1}: not a PEM or DER X.509 CRL ({exc})") from exc
         self._require_revocation = require_revocation
         self._cache: OrderedDict[tuple[bytes, ...], _Checked] = OrderedDict()
+        self._key_agreement_cache: OrderedDict[tuple[bytes, ...], _Checked] = OrderedDict()
         self._cache_size = cache_size
 
     @classmethod
@@ -246,15 +253,40 @@ class ChainValidator:
             return ChainResult(False, _time_failure(checked.windows, at, now))
         return checked.result
 
+    def validate_key_agreement(self, chain: Sequence[bytes], *, now: datetime) -> ChainResult:
+        """Validate the DER chain (leaf first) of an ESP key-agreement key at ``now``.
+
+        The rules of SPEC §5, except at the leaf (docs/esp.md §9.7): an X25519 key, keyUsage
+        ``keyAgreement`` without ``digitalSignature``, usage ``keyAgreement`` (OID suffix .12) in
+        the leaf's EKU and in the EKU of every CA below the trust anchor. On success ``usages`` is
+        ``{"keyAgreement"}``. Never raises for bad input.
+        """
+        key = tuple(chain)
+        if not all(type(der) is bytes for der in key):
+            return ChainResult(False, "the chain must be a sequence of DER certificates (bytes)")
+        checked = self._key_agreement_cache.get(key)
+        if checked is None:
+            checked = self._check(key, key_agreement=True)
+            self._key_agreement_cache[key] = checked
+            if len(self._key_agreement_cache) > self._cache_size:
+                self._key_agreement_cache.popitem(last=False)
+        if now.tzinfo is None:
+            return ChainResult(False, "now must be a timezone-aware UTC datetime")
+        if checked.start is not None and checked.end is not None:
+            if checked.start <= now <= checked.end:
+                return checked.result
+            return ChainResult(False, _time_failure(checked.windows, now, now))
+        return checked.result
+
     # ----------------------------------------------------------------- time-independent part
 
-    def _check(self, chain: tuple[bytes, ...]) -> _Checked:
+    def _check(self, chain: tuple[bytes, ...], *, key_agreement: bool = False) -> _Checked:
         try:
-            return self._check_chain(chain)
+            return self._check_chain(chain, key_agreement)
         except _Refused as exc:
             return _Checked(ChainResult(False, str(exc)))
 
-    def _check_chain(self, chain: tuple[bytes, ...]) -> _Checked:
+    def _check_chain(self, chain: tuple[bytes, ...], key_agreement: bool = False) -> _Checked:
         if not chain:
             raise _Refused("the certificates array is empty")
         if len(chain) > MAX_CHAIN:
@@ -304,8 +336,12 @@ class ChainValidator:
                     f"but {below} CA certificate(s) follow it in the chain"
                 )
         leaf = path[0]
-        leaf_spki, identity = self._check_leaf(leaf, labels[0])
-        usages, note = _effective_usages(path, labels)
+        if key_agreement:
+            leaf_spki, identity = _check_key_agreement_leaf(leaf, labels[0])
+            usages, note = _key_agreement_usage(path, labels)
+        else:
+            leaf_spki, identity = self._check_leaf(leaf, labels[0])
+            usages, note = _effective_usages(path, labels)
         short_lived = self._check_revocation(path, labels)
         if short_lived:
             note += " (short-lived, revocation not required)"
@@ -383,29 +419,13 @@ class ChainValidator:
         ku = _key_usage(leaf)
         if ku is None or not ku.digital_signature:
             raise _Refused(f"{label} lacks keyUsage digitalSignature")
-        try:
-            san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            uris = san.get_values_for_type(x509.UniformResourceIdentifier)
-        except x509.ExtensionNotFound:
-            uris = []
-        ids = [u[len(IDENTITY_PREFIX) :] for u in uris if u.startswith(IDENTITY_PREFIX)]
-        if not ids:
-            raise _Refused(
-                f"{label} has no identity: it needs one SAN URI {IDENTITY_PREFIX}<identity>"
-            )
-        if len(ids) > 1:
-            raise _Refused(
-                f"{label} has {len(ids)} identities ({', '.join(ids)}); SPEC §5 allows exactly one "
-                f"SAN URI {IDENTITY_PREFIX}<identity>"
-            )
-        if not ids[0]:
-            raise _Refused(f"{label} has an empty identity in its SAN URI")
+        identity = _leaf_identity(leaf, label)
         spki = _spki(leaf)
         try:
             load_spki(spki)
         except KeyLoadError as exc:
             raise _Refused(f"{label}: its public key is not usable ({exc})") from exc
-        return spki, ids[0]
+        return spki, identity
 
     def _check_revocation(self, path: list[x509.Certificate], labels: list[str]) -> bool:
         """Refuse revoked certificates; returns True when the short-lived exemption was used."""
@@ -522,3 +542,79 @@ def _one(data: bytes, source: str) -> x509.Certificate:
     if len(certs) != 1:
         raise PKIError(f"{source}: holds {len(certs)} certificates; give one per anchor")
     return certs[0]
+
+
+def _leaf_identity(leaf: x509.Certificate, label: str) -> str:
+    """The single ``urn:ocpp-e2e:`` identity of a leaf (SPEC §5), or raise."""
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    except x509.ExtensionNotFound:
+        uris = []
+    ids = [u[len(IDENTITY_PREFIX) :] for u in uris if u.startswith(IDENTITY_PREFIX)]
+    if not ids:
+        raise _Refused(f"{label} has no identity: it needs one SAN URI {IDENTITY_PREFIX}<identity>")
+    if len(ids) > 1:
+        raise _Refused(
+            f"{label} has {len(ids)} identities ({', '.join(ids)}); SPEC §5 allows exactly one "
+            f"SAN URI {IDENTITY_PREFIX}<identity>"
+        )
+    if not ids[0]:
+        raise _Refused(f"{label} has an empty identity in its SAN URI")
+    return ids[0]
+
+
+def _check_key_agreement_leaf(leaf: x509.Certificate, label: str) -> tuple[bytes, str]:
+    """docs/esp.md §9.7: an X25519 key, keyUsage keyAgreement only, not a CA, one identity."""
+    bc = _basic_constraints(leaf)
+    if bc is not None and bc.ca:
+        raise _Refused(f"{label} is a CA certificate (CA:TRUE) used as a key-agreement leaf")
+    try:
+        key = leaf.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise _Refused(f"{label}: its public key cannot be read ({exc})") from exc
+    if not isinstance(key, x25519.X25519PublicKey):
+        raise _Refused(
+            f"{label} certifies a {type(key).__name__}; a key-agreement certificate certifies an "
+            "X25519 key"
+        )
+    ku = _key_usage(leaf)
+    if ku is None or not ku.key_agreement:
+        raise _Refused(f"{label} lacks keyUsage keyAgreement")
+    if ku.digital_signature or ku.content_commitment or ku.key_cert_sign or ku.crl_sign:
+        raise _Refused(
+            f"{label} is a key-agreement certificate with a signing keyUsage; it may have "
+            "keyAgreement only (RFC 8410)"
+        )
+    return _spki(leaf), _leaf_identity(leaf, label)
+
+
+def _key_agreement_usage(
+    path: list[x509.Certificate], labels: list[str]
+) -> tuple[frozenset[str], str]:
+    """Usage keyAgreement (.12) in the leaf's EKU and in every CA's but an EKU-less anchor's."""
+    last = len(path) - 1
+    for i, cert in enumerate(path):
+        try:
+            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            if i == last and i > 0:  # only the trust anchor may lack an EKU
+                continue
+            raise _Refused(
+                f"{labels[i]} has no extended key usage, so it does not grant "
+                f"{KEY_AGREEMENT_USAGE} (SPEC §5: only the trust anchor may lack one)"
+            ) from None
+        if KEY_AGREEMENT_OID not in eku:
+            raise _Refused(
+                f"usage {KEY_AGREEMENT_USAGE} ({KEY_AGREEMENT_OID.dotted_string}) is not in the "
+                f"extended key usage of {labels[i]}"
+            )
+        if i == 0:
+            signing = [u for u in eku if u in USAGE_NAMES]
+            if signing:
+                names = ", ".join(sorted_usages(USAGE_NAMES[u] for u in signing))
+                raise _Refused(
+                    f"{labels[0]} mixes key agreement with signing usages ({names}); an X25519 "
+                    "key never signs"
+                )
+    return frozenset({KEY_AGREEMENT_USAGE}), ""
