@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from . import core, gateway
+from . import core, esp, gateway
 
 DEMO_MARKER = "keys-example"
 # The first base64 line of the demo root certificate (keys-example/root-ca.crt.pem): it includes the
@@ -61,6 +61,7 @@ app = typer.Typer(
 )
 core.register(app)
 gateway.register(app)
+esp.register(app)
 
 # Sub-command groups, each a module of this package with a typer ``app``; one name per group.
 _GROUPS: tuple[str, ...] = ("pki", "ticket", "meter", "tariff", "policy", "audit")

@@ -15,6 +15,7 @@ from rich.table import Table
 from ..canonical import dumps, loads
 from ..context import PendingCall
 from ..errors import OcppE2EError
+from ..esp import EspKeyType, generate_esp_key, write_esp_private_key
 from ..frames import OCPP_VERSIONS, parse_frame
 from ..keys import (
     ALGORITHMS,
@@ -74,7 +75,13 @@ def keygen(
         Path, typer.Option("--out", "-o", help="Private key file to write (PKCS#8 PEM, mode 0600).")
     ],
     algorithm: Annotated[
-        str, typer.Option("--algorithm", "-a", help="Ed25519, ES256, ES384 or ES512.")
+        str,
+        typer.Option(
+            "--algorithm",
+            "-a",
+            help="Ed25519, ES256, ES384 or ES512 (signing); X25519 or ML-KEM-768+X25519 "
+            "(ESP recipient key, docs/esp.md).",
+        ),
     ] = "Ed25519",
     public_out: Annotated[
         Path | None, typer.Option("--public-out", help="Also write the public key (SPKI PEM).")
@@ -91,11 +98,25 @@ def keygen(
 
     Example: ocpp-e2e keygen --algorithm ES256 --out ops.key.pem --public-out ops.pub.pem
     """
-    if algorithm not in ALGORITHMS:
-        fail(f"--algorithm must be one of {', '.join(ALGORITHMS)}")
+    esp_types = [t.value for t in EspKeyType]
+    if algorithm not in ALGORITHMS and algorithm not in esp_types:
+        fail(f"--algorithm must be one of {', '.join([*ALGORITHMS, *esp_types])}")
     for path in (out, public_out):
         if path is not None and path.exists() and not force:
             fail(f"{path}: exists; use --force to overwrite")
+    if algorithm in esp_types:
+        # An ESP recipient key (docs/esp.md §9.2): it decrypts, it never signs.
+        esp_key = generate_esp_key(algorithm)
+        try:
+            write_esp_private_key(out, esp_key, _password(password_env))
+            if public_out is not None:
+                public_out.write_bytes(esp_key.public.to_pem())
+        except OSError as exc:
+            fail(f"cannot write key file: {exc}")
+        except OcppE2EError as exc:
+            fail(str(exc))
+        typer.echo(f"keyId {esp_key.key_id} ({algorithm}, ESP recipient key) written to {out}")
+        return
     key = generate_private_key(algorithm)
     try:
         write_private_key(out, key, _password(password_env))

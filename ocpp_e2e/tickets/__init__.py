@@ -8,6 +8,12 @@ An e-mobility provider issues a :class:`ChargingTicket` for a fresh holder key
 
 from __future__ import annotations
 
+from .encrypted import (
+    ENCRYPTED_PRESENTATION_TYPE,
+    OpenedPresentation,
+    decrypt_presentation,
+    encrypt_presentation,
+)
 from .issue import (
     ISSUER_USAGE,
     IssuedTicket,
@@ -31,12 +37,14 @@ from .verify import IssuerCheck, Remaining, TicketDecision, TicketVerifier, veri
 
 __all__ = [
     "CHALLENGE_MAX_AGE",
+    "ENCRYPTED_PRESENTATION_TYPE",
     "ISSUER_USAGE",
     "Challenge",
     "ChargingTicket",
     "IssuedTicket",
     "IssuerCheck",
     "Money",
+    "OpenedPresentation",
     "Redemption",
     "Remaining",
     "TariffRef",
@@ -48,6 +56,8 @@ __all__ = [
     "TicketVerdict",
     "TicketVerifier",
     "Usage",
+    "decrypt_presentation",
+    "encrypt_presentation",
     "issue_ticket",
     "issuer_identity",
     "pattern_matches",

@@ -1,0 +1,191 @@
+"""ESP for standalone structures (docs/esp.md §9.9): a SPEC §6 structure encrypted to a station.
+
+The envelope is a JSON object of its own, ``{"type": "Encrypted<Type>", "suite", "recipient",
+"timestamp", "ct"}``; the HPKE ``info`` binds the structure type and the station.
+
+>>> from datetime import UTC, datetime
+>>> from ocpp_e2e.esp.keys import generate_esp_key
+>>> station = generate_esp_key()
+>>> now = datetime(2026, 12, 7, 22, 40, tzinfo=UTC)
+>>> env = seal_structure(b'{"type":"TicketPresentation"}', type_="TicketPresentation",
+...                      station="CS-1", recipient=station.public, now=now)
+>>> env["type"]
+'EncryptedTicketPresentation'
+>>> open_structure(env, EspReceiver([station]), type_="TicketPresentation", station="cs-1",
+...                now=now).outcome.value
+'decrypted'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from cryptography.exceptions import InvalidTag
+
+from .._b64 import Base64Error, b64url_decode, b64url_encode
+from .._time import format_timestamp, parse_spec_timestamp, utcnow
+from ..canonical import dumps
+from ..context import STRUCTURE_TYPES, normalize_station
+from .frames import EspReceiver, _fresh, _key_id_form, _Refused
+from .keys import EspPublicKey
+from .model import ESP_INFO_LABEL, EncryptionError, EspOutcome
+from .suites import MAX_OVERHEAD, SUITES, default_suite
+
+_MEMBERS = frozenset({"type", "suite", "recipient", "timestamp", "ct"})
+_MIN_CT = 48
+
+
+class OpenedStructure(NamedTuple):
+    """One envelope's outcome (docs/esp.md §9.6) and, when ``decrypted``, the plaintext bytes."""
+
+    outcome: EspOutcome
+    reason: str
+    plaintext: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is EspOutcome.DECRYPTED
+
+
+def structure_info(
+    *, type_: str, station: str, suite: str, recipient: str, timestamp: str
+) -> bytes:
+    """The HPKE ``info`` of an encrypted structure (§9.9)."""
+    return dumps(
+        {
+            "esp": ESP_INFO_LABEL,
+            "type": type_,
+            "station": normalize_station(station),
+            "suite": suite,
+            "recipient": recipient,
+            "timestamp": timestamp,
+        }
+    )
+
+
+def _check_type(type_: str) -> None:
+    if type_ not in STRUCTURE_TYPES:
+        raise EncryptionError(
+            f"unknown structure type {type_!r}; one of {', '.join(STRUCTURE_TYPES)}"
+        )
+
+
+def seal_structure(
+    plaintext: bytes,
+    *,
+    type_: str,
+    station: str,
+    recipient: EspPublicKey,
+    suite: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Encrypt a structure's JSON text to ``station``'s recipient key; returns the envelope."""
+    _check_type(type_)
+    chosen = default_suite(recipient.type) if suite is None else SUITES.get(suite)
+    if chosen is None:
+        raise EncryptionError(f"unknown suite {suite!r}; choose one of {', '.join(SUITES)}")
+    if chosen.key_type is not recipient.type:
+        raise EncryptionError(
+            f"suite {chosen.name} needs a {chosen.key_type.value} key; the recipient key is "
+            f"{recipient.type.value}"
+        )
+    when = format_timestamp(now or utcnow())
+    info = structure_info(
+        type_=type_, station=station, suite=chosen.name, recipient=recipient.key_id, timestamp=when
+    )
+    ct = chosen.hpke().encrypt(plaintext, recipient.hpke_key, info=info)
+    return {
+        "type": f"Encrypted{type_}",
+        "suite": chosen.name,
+        "recipient": recipient.key_id,
+        "timestamp": when,
+        "ct": b64url_encode(ct),
+    }
+
+
+def open_structure(
+    envelope: Mapping[str, Any],
+    receiver: EspReceiver,
+    *,
+    type_: str,
+    station: str,
+    now: datetime | None = None,
+) -> OpenedStructure:
+    """Checks 1–8 of docs/esp.md §9.6 on an encrypted structure; never raises for bad input."""
+    _check_type(type_)
+    now = now or utcnow()
+    try:
+        if not isinstance(envelope, Mapping):
+            raise _Refused(EspOutcome.MALFORMED, "the envelope is a JSON object")
+        unknown = set(envelope) - _MEMBERS
+        missing = _MEMBERS - set(envelope)
+        if unknown or missing:
+            what = [f"unknown member(s) {', '.join(sorted(unknown))}"] if unknown else []
+            what += [f"missing {', '.join(sorted(missing))}"] if missing else []
+            raise _Refused(EspOutcome.MALFORMED, f"the envelope: {'; '.join(what)}")
+        if envelope["type"] != f"Encrypted{type_}":
+            raise _Refused(
+                EspOutcome.MALFORMED,
+                f"type {envelope['type']!r} is not {'Encrypted' + type_!r}",
+            )
+        for member in ("suite", "recipient", "timestamp", "ct"):
+            if not isinstance(envelope[member], str):
+                raise _Refused(EspOutcome.MALFORMED, f"the envelope's {member} must be a string")
+        _key_id_form(envelope["recipient"], "recipient")
+        try:
+            parse_spec_timestamp(envelope["timestamp"])
+            ct = b64url_decode(envelope["ct"])
+        except (ValueError, Base64Error) as exc:
+            raise _Refused(EspOutcome.MALFORMED, f"the envelope: {exc}") from exc
+        if len(ct) > receiver.max_plaintext + MAX_OVERHEAD:
+            raise _Refused(EspOutcome.TOO_LARGE, f"ct has {len(ct)} bytes")
+        if len(ct) < _MIN_CT:
+            raise _Refused(
+                EspOutcome.MALFORMED, f"ct has {len(ct)} bytes; less than any suite's overhead"
+            )
+        suite = SUITES.get(envelope["suite"])
+        if suite is None or suite.name not in receiver.suites:
+            raise _Refused(
+                EspOutcome.UNSUPPORTED_SUITE, f"suite {envelope['suite']!r} is not accepted here"
+            )
+        key = receiver.private_keys.get(envelope["recipient"])
+        if key is None:
+            raise _Refused(
+                EspOutcome.WRONG_RECIPIENT,
+                f"the envelope is for key {envelope['recipient']}, which this station does not hold",
+            )
+        if suite.key_type is not key.type:
+            raise _Refused(
+                EspOutcome.UNSUPPORTED_SUITE,
+                f"suite {suite.name} needs a {suite.key_type.value} key; key {key.key_id} is "
+                f"{key.type.value}",
+            )
+        stamp = _fresh(receiver, envelope["timestamp"], now)
+        info = structure_info(
+            type_=type_,
+            station=station,
+            suite=suite.name,
+            recipient=key.key_id,
+            timestamp=envelope["timestamp"],
+        )
+        try:
+            plaintext = suite.hpke().decrypt(ct, key.hpke_key, info=info)
+        except (InvalidTag, ValueError) as exc:
+            raise _Refused(
+                EspOutcome.UNDECRYPTABLE,
+                f"the ciphertext does not open with this key for {type_} at station "
+                f"{normalize_station(station)} ({type(exc).__name__})",
+            ) from exc
+        if receiver.replay_cache is not None:
+            enc = ct[: suite.enc_length]
+            expires = stamp + receiver.max_age + receiver.clock_skew
+            if receiver.replay_cache.check_and_add(
+                key.key_id, hashlib.sha256(enc).digest(), expires, now
+            ):
+                raise _Refused(EspOutcome.REPLAYED, "this envelope was received before")
+    except _Refused as refused:
+        return OpenedStructure(refused.outcome, refused.reason)
+    return OpenedStructure(EspOutcome.DECRYPTED, f"decrypted with key {key.key_id}", plaintext)
