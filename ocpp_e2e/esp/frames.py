@@ -21,8 +21,9 @@ True
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +36,7 @@ from ..context import PendingCall, normalize_station
 from ..errors import InputError
 from ..frames import OCPP_VERSIONS, Frame, MessageType, parse_frame
 from ..model import Direction
-from ..replay import ReplayCache
+from ..replay import ReplayCache, ReplayCacheUnavailable
 from .keys import EspKeyInfo, EspKeyring, EspPrivateKey, EspPublicKey
 from .model import (
     ESP_INFO_LABEL,
@@ -315,7 +316,70 @@ class EspReceiver:
         now: datetime | None = None,
     ) -> Opened:
         """See :func:`decrypt_frame`."""
-        return _open(self, data, ocpp, station, Direction(direction), pending, now or utcnow())
+        cache = self.replay_cache
+        replay = cache.check_and_add if cache is not None else None
+        return _open(
+            self, data, ocpp, station, Direction(direction), pending, now or utcnow(), replay
+        )
+
+    async def decrypt_frame_async(
+        self,
+        data: bytes | str | Frame,
+        *,
+        ocpp: str,
+        station: str,
+        direction: Direction | str,
+        pending: EspPending | None = None,
+        now: datetime | None = None,
+        replay_timeout: float = 1.0,
+    ) -> Opened:
+        """:meth:`decrypt_frame` for an event loop: the replay cache is awaited (its
+        ``check_and_add_async`` when it has one) within ``replay_timeout`` seconds; a cache that
+        does not answer raises :class:`~ocpp_e2e.replay.ReplayCacheUnavailable` (fail closed)."""
+        moment = now or utcnow()
+        asked: list[tuple[str, bytes, datetime, datetime]] = []
+
+        def defer(key_id: str, digest: bytes, expires: datetime, at: datetime) -> bool:
+            asked.append((key_id, digest, expires, at))
+            return False
+
+        cache = self.replay_cache
+        opened = _open(
+            self,
+            data,
+            ocpp,
+            station,
+            Direction(direction),
+            pending,
+            moment,
+            defer if cache is not None else None,
+        )
+        if cache is None or not asked:
+            return opened
+        if await _check_replay_async(cache, asked[0], replay_timeout):
+            return Opened(
+                EspOutcome.REPLAYED, _REPLAYED, suite=opened.suite, recipient=opened.recipient
+            )
+        return opened
+
+
+async def _check_replay_async(
+    cache: ReplayCache, entry: tuple[str, bytes, datetime, datetime], timeout: float
+) -> bool:
+    asynchronous = getattr(cache, "check_and_add_async", None)
+    try:
+        if asynchronous is not None:
+            async with asyncio.timeout(timeout):
+                return bool(await asynchronous(*entry))
+        return cache.check_and_add(*entry)
+    except TimeoutError:
+        raise ReplayCacheUnavailable(
+            f"replay cache unavailable: no answer within {timeout:g} s"
+        ) from None
+    except ReplayCacheUnavailable:
+        raise
+    except Exception as exc:
+        raise ReplayCacheUnavailable(f"replay cache unavailable: {type(exc).__name__}") from exc
 
 
 def decrypt_frame(
@@ -357,6 +421,10 @@ class _Refused(Exception):
         self.reason = reason
 
 
+_REPLAYED = "this envelope was received before (same encapsulated key)"
+_ReplayCheck = Callable[[str, bytes, datetime, datetime], bool]
+
+
 def _open(
     rx: EspReceiver,
     data: bytes | str | Frame,
@@ -365,6 +433,7 @@ def _open(
     direction: Direction,
     pending: EspPending | None,
     now: datetime,
+    replay: _ReplayCheck | None,
 ) -> Opened:
     if ocpp not in OCPP_VERSIONS:
         raise InputError(
@@ -432,13 +501,11 @@ def _open(
                 "the ciphertext does not open with this key and context (altered, or moved to "
                 f"another connection, direction or call) ({type(exc).__name__})",
             ) from exc
-        if rx.replay_cache is not None:
+        if replay is not None:
             enc = ct[: chosen.enc_length]
             expires = stamp + rx.max_age + rx.clock_skew
-            if rx.replay_cache.check_and_add(recipient, hashlib.sha256(enc).digest(), expires, now):
-                raise _Refused(
-                    EspOutcome.REPLAYED, "this envelope was received before (same encapsulated key)"
-                )
+            if replay(recipient, hashlib.sha256(enc).digest(), expires, now):
+                raise _Refused(EspOutcome.REPLAYED, _REPLAYED)
         inner = _inner(plaintext, ocpp, outer.type, pending)
         answer_to = None
         if outer.type is MessageType.CALL:

@@ -33,6 +33,7 @@ from .core import (
     ResponseRefused,
     ResponseUnreadable,
 )
+from .esp import EncryptRule, EspConnection, EspSettings
 from .signing import Signing, SignRule
 
 __all__ = [
@@ -45,6 +46,9 @@ __all__ = [
     "DecisionHook",
     "Deliver",
     "Drop",
+    "EncryptRule",
+    "EspConnection",
+    "EspSettings",
     "Guard",
     "GuardConnection",
     "GuardSettings",

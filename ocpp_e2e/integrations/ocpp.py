@@ -12,6 +12,10 @@ package's ``ChargePoint`` and give them a :class:`Signing` (who signs which outg
     cp = StationAtCsms("CS-0001", websocket, side=CSMS,
                        signing=Signing([SignRule([ops_signer])]), guard=Guard(policy, verifier))
 
+Give ``esp=EspSettings(...)`` to encrypt chosen CALLs end to end and to read encrypted frames
+(docs/esp.md): the handlers see the inner frames, and answers to encrypted requests go back
+encrypted.
+
 This module is a thin skin over the sans-IO :class:`~ocpp_e2e.guard.GuardConnection`, which
 does all the work (see :mod:`ocpp_e2e.guard`): every frame the package sends goes through
 ``GuardConnection.send`` (signed where a rule says so, else unchanged), and every frame received
@@ -47,6 +51,9 @@ from ..guard import (
     DecisionEvent,
     DecisionHook,
     Deliver,
+    EncryptRule,
+    EspConnection,
+    EspSettings,
     Guard,
     GuardConnection,
     GuardSettings,
@@ -77,17 +84,20 @@ class _E2EMixin:
         side: str,
         signing: Signing | None = None,
         guard: Guard,
+        esp: EspSettings | None = None,
         response_timeout: int = 30,
         logger: logging.Logger | None = None,
     ) -> None:
-        e2e = guard.connection(id, ocpp=self._ocpp_version, side=side, signing=signing)
+        plain = guard.connection(id, ocpp=self._ocpp_version, side=side, signing=signing)
+        # ESP (docs/esp.md): decrypt before the guard judges, encrypt after it signs.
+        e2e = EspConnection(plain, esp) if esp is not None else plain
         kwargs: dict[str, Any] = {"response_timeout": response_timeout}
         if logger is not None:
             kwargs["logger"] = logger
         super().__init__(id, connection, **kwargs)  # type: ignore[call-arg]
         self.side = side
         self.guard = guard
-        self.e2e: GuardConnection = e2e
+        self.e2e: GuardConnection | EspConnection = e2e
         # Refusals of answers, until the waiting call() collects them; bounded, since an answer
         # may arrive after its call() timed out and then nobody ever collects it.
         self._refused: OrderedDict[str, RefusedError] = OrderedDict()
@@ -155,6 +165,8 @@ __all__ = [
     "ClockUpdate",
     "DecisionEvent",
     "DecisionHook",
+    "EncryptRule",
+    "EspSettings",
     "Guard",
     "GuardSettings",
     "ResponseFailed",
