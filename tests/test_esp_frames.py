@@ -532,6 +532,18 @@ def test_encrypt_refuses_an_esp_frame_inside_an_esp_frame() -> None:
         seal(seal().text)
 
 
+def test_the_largest_inner_frame_still_fits_the_1_mib_frame_limit_when_encrypted() -> None:
+    def frame(size: int) -> str:
+        head = '[2,"42","DataTransfer",{"vendorId":"x","data":"'
+        return head + "a" * (size - len(head) - 3) + '"}]'
+
+    sealed = seal(frame(768_000), recipient=HYBRID.public)
+    assert len(sealed.text.encode()) <= 1 << 20
+    assert open_(sealed.text).outcome is EspOutcome.DECRYPTED
+    with pytest.raises(EncryptionError, match="at most 768000"):
+        seal(frame(768_001))
+
+
 def test_encrypt_refuses_a_plaintext_over_the_limit() -> None:
     with pytest.raises(EncryptionError, match="at most 10"):
         seal(max_plaintext=10)

@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidTag
 
 from .._b64 import Base64Error, b64_decode, b64_encode, b64url_decode, b64url_encode
 from .._time import format_timestamp, parse_spec_timestamp, utcnow
-from ..canonical import dumps, loads
+from ..canonical import MAX_BYTES, dumps, loads
 from ..context import PendingCall, normalize_station
 from ..errors import InputError
 from ..frames import OCPP_VERSIONS, Frame, MessageType, parse_frame
@@ -52,8 +52,9 @@ from .model import (
 )
 from .suites import MAX_OVERHEAD, SUITES, TAG_LENGTH, Suite, default_suite
 
-#: Default limit of a decrypted inner frame: SPEC §2's frame limit.
-MAX_PLAINTEXT = 1 << 20
+#: Default limit of an inner frame: the outer frame must stay within SPEC §2's 1 MiB frame limit
+#: like any frame, and base64url adds a third; 768,000 bytes (and the envelope) fit.
+MAX_PLAINTEXT = 768_000
 #: At most this many certificates travel in ``replyCertificates`` (as SPEC §1 ``certificates``).
 MAX_REPLY_CERTIFICATES = 4
 _ENVELOPE_MEMBERS = frozenset(
@@ -442,7 +443,7 @@ def _open(
     suite: str | None = None
     recipient: str | None = None
     try:
-        outer = _outer(data, ocpp, rx.max_plaintext)
+        outer = _outer(data, ocpp)
         kind = _KIND_OF.get(outer.type)
         if kind is None:
             raise _Refused(
@@ -526,15 +527,14 @@ def _open(
     )
 
 
-def _outer(data: bytes | str | Frame, ocpp: str, max_plaintext: int) -> Frame:
+def _outer(data: bytes | str | Frame, ocpp: str) -> Frame:
     if isinstance(data, Frame):
         return data
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    # The base64url of the largest ciphertext, the envelope's other members and the frame around it.
-    limit = (max_plaintext + MAX_OVERHEAD) * 4 // 3 + 64 * 1024
-    if len(raw) > limit:
+    if len(raw) > MAX_BYTES:
         raise _Refused(
-            EspOutcome.TOO_LARGE, f"the outer frame has {len(raw)} bytes; at most {limit} are read"
+            EspOutcome.TOO_LARGE,
+            f"the outer frame has {len(raw)} bytes; SPEC §2 reads at most {MAX_BYTES} (1 MiB)",
         )
     try:
         return parse_frame(raw, ocpp=ocpp)
