@@ -398,7 +398,14 @@ class Guard:
         return await self._decide(self._state, frame, ocpp=ocpp, station=station, call=call)
 
     async def _decide(
-        self, state: _State, frame: Frame, *, ocpp: str, station: str, call: PendingCall | None
+        self,
+        state: _State,
+        frame: Frame,
+        *,
+        ocpp: str,
+        station: str,
+        call: PendingCall | None,
+        encrypted: bool = False,
     ) -> tuple[Verification, Decision]:
         now = self.now()
         cache = state.replay_cache
@@ -416,7 +423,7 @@ class Guard:
             ).verification
             if deferred.checks:
                 verification = await self._replays(state, cache, verification, deferred, now)
-        return verification, evaluate(state.policy, verification, now=now)
+        return verification, evaluate(state.policy, verification, now=now, encrypted=encrypted)
 
     async def _replays(
         self,
@@ -583,12 +590,16 @@ class GuardConnection:
 
     # -- incoming
 
-    async def receive(self, data: str | bytes) -> Action:
-        """Judge one frame received from the peer and say what to do with it (never raises)."""
+    async def receive(self, data: str | bytes, *, encrypted: bool = False) -> Action:
+        """Judge one frame received from the peer and say what to do with it (never raises).
+
+        ``encrypted``: the frame is the inner frame of an ESP envelope the peer encrypted to us
+        (docs/esp.md), a fact the policy can match on (``match.encrypted``).
+        """
         state = self.guard._state
         progress = _Progress()
         try:
-            return await self._receive(state, data, progress)
+            return await self._receive(state, data, progress, encrypted)
         except Exception as exc:  # one frame never ends the connection
             if isinstance(exc, ReplayCacheUnavailable):
                 reason, failure = str(exc), "replay-cache-unavailable"
@@ -600,7 +611,9 @@ class GuardConnection:
                 state, data, reason, failure, "InternalError", progress.frame, progress.pending
             )
 
-    async def _receive(self, state: _State, data: str | bytes, progress: _Progress) -> Action:
+    async def _receive(
+        self, state: _State, data: str | bytes, progress: _Progress, encrypted: bool = False
+    ) -> Action:
         size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
         limit = max(state.settings.max_unsigned_bytes, MAX_BYTES)
         if size > limit:
@@ -627,7 +640,12 @@ class GuardConnection:
         pending = progress.pending = self._observe(frame, self.incoming)
         try:
             verification, decision = await self.guard._decide(
-                state, frame, ocpp=self.ocpp, station=self.station, call=pending
+                state,
+                frame,
+                ocpp=self.ocpp,
+                station=self.station,
+                call=pending,
+                encrypted=encrypted,
             )
         except InputError as exc:  # beyond a SPEC §2 limit (e.g. 17 signatures): no verdict
             return await self._failed(

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..context import normalize_station
-from ..errors import InputError
+from ..errors import ConnectionSetupError, InputError
 from ..esp import (
     AnswerTo,
     EncryptionError,
@@ -45,6 +45,7 @@ from ..esp import (
 )
 from ..frames import Frame, MessageType, call_error, dumps_frame, parse_frame
 from ..model import Kind
+from ..policy import Mode
 from .core import CSMS, Action, Answer, Guard, GuardConnection
 from .signing import Signing
 
@@ -120,6 +121,11 @@ class EspConnection:
     """A :class:`GuardConnection` with ESP (see the module text); same interface."""
 
     def __init__(self, connection: GuardConnection, settings: EspSettings) -> None:
+        if connection.guard.policy.mode is Mode.ENFORCE and settings.receiver.replay_cache is None:
+            raise ConnectionSetupError(
+                f"policy {connection.guard.policy.id!r} is in mode: enforce, which needs a replay "
+                "cache for encrypted frames too (docs/esp.md §9.6): give the EspReceiver one"
+            )
         self.connection = connection
         self.settings = settings
         # Encrypted requests received, by inner id, until the application answers them.
@@ -249,7 +255,9 @@ class EspConnection:
         if opened.answer_to is not None:
             self._answer_to[opened.answer_to.call.message_id] = opened.answer_to
             self._limit(self._answer_to)  # type: ignore[arg-type]
-        return await self.connection.receive(opened.inner)
+        # The inner frame is handed on in the form the outer one came (text for a text message).
+        inner = opened.inner.decode("utf-8") if isinstance(data, str) else opened.inner
+        return await self.connection.receive(inner, encrypted=True)
 
     async def _refused(self, data: str | bytes, opened: Opened) -> Action:
         reason = f"encrypted frame refused: {opened.outcome.value}: {opened.reason}"

@@ -366,13 +366,19 @@ def _invalid_known(verification: Verification) -> SignatureResult | None:
     return None
 
 
-def evaluate(policy: Policy, verification: Verification, *, now: datetime) -> Decision:
+def evaluate(
+    policy: Policy, verification: Verification, *, now: datetime, encrypted: bool = False
+) -> Decision:
     """Decide what a verified object may do under ``policy`` at time ``now`` (SPEC §7).
 
     Order: outside the policy's validity everything is denied; an ``invalid`` signature from a
     known key denies; then any applicable forbid rule denies; then the first applicable permit
-    rule permits; otherwise the policy's ``default``.
+    rule permits; otherwise the policy's ``default``. ``encrypted`` says the frame arrived
+    encrypted (ESP, docs/esp.md §9.8): the decision's context then holds ``"encrypted": true``,
+    which rules with ``match.encrypted`` read.
     """
+    if encrypted:
+        verification = verification._replace(context={**verification.context, "encrypted": True})
     signers = counted_signers(policy, verification)
     outside = policy.valid_at(now)
     if outside is not None:

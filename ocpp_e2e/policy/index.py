@@ -32,7 +32,9 @@ class RuleIndex:
         self.rules = rules
         self._actions = {a for r in rules if r.match.actions for a in r.match.actions}
         self._types = {t for r in rules if r.match.types for t in r.match.types}
-        self._memo: dict[tuple[Any, Any, Any], _Candidates] = {}
+        # Only policies that match on ``encrypted`` need it in the memo key.
+        self._encrypted = any(r.match.encrypted is not None for r in rules)
+        self._memo: dict[tuple[Any, Any, Any, bool], _Candidates] = {}
         self.key_roles: dict[str, frozenset[str]] = {}
         for entry in keys:
             _pub, der = load_public_key_text(entry.public_key)
@@ -53,10 +55,11 @@ class RuleIndex:
             action if action in self._actions else _OTHER if action is not None else None,
             kind if kind in _FRAME_KINDS else _OTHER if kind is not None else None,
             type_ if type_ in self._types else _OTHER if type_ is not None else None,
+            self._encrypted and context.get("encrypted") is True,
         )
         found = self._memo.get(key)
         if found is None:
-            probe = {"action": key[0], "kind": key[1], "type": key[2]}
+            probe = {"action": key[0], "kind": key[1], "type": key[2], "encrypted": key[3] or None}
             probe = {k: v for k, v in probe.items() if v is not None}
             matching = [
                 (r, tuple(c.check for c in r.where))

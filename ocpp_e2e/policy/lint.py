@@ -315,6 +315,11 @@ class _Semantics:
                 f"{at}.match",
                 "a rule matches frames (actions, kinds) or structures (types), never both",
             )
+        if isinstance(match, dict) and "types" in match and "encrypted" in match:
+            self.add(
+                f"{at}.match.encrypted",
+                "encrypted is a fact of frames (docs/esp.md); structures (types) have none",
+            )
         where = rule.get("where")
         if isinstance(where, list):
             for j, cond in enumerate(where):

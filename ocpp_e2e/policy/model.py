@@ -198,12 +198,18 @@ class SignerRequirement:
 
 @dataclass(frozen=True)
 class Match:
-    """``match`` of a rule: sets of actions, kinds and types; None means any."""
+    """``match`` of a rule: sets of actions, kinds and types; None means any.
+
+    ``encrypted`` (proposed SPEC §9.8, docs/esp.md): True matches only frames that arrived
+    encrypted (ESP), False only frames that arrived in plaintext; None either. The fact is the
+    ``encrypted`` member that :func:`~ocpp_e2e.policy.evaluate` adds to the decision's context.
+    """
 
     actions: frozenset[str] | None = None
     kinds: frozenset[str] | None = None
     types: frozenset[str] | None = None
     _order: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    encrypted: bool | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Match:
@@ -213,11 +219,21 @@ class Match:
         def get(k: str) -> frozenset[str] | None:
             return frozenset(data[k]) if k in data else None
 
-        return cls(get("actions"), get("kinds"), get("types"), order)
+        encrypted = data.get("encrypted")
+        return cls(
+            get("actions"),
+            get("kinds"),
+            get("types"),
+            order,
+            encrypted if isinstance(encrypted, bool) else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The match as written in a policy."""
-        return {k: list(v) for k, v in self._order}
+        out: dict[str, Any] = {k: list(v) for k, v in self._order}
+        if self.encrypted is not None:
+            out["encrypted"] = self.encrypted
+        return out
 
     def failure(self, context: Mapping[str, Any]) -> str | None:
         """Why the rule does not match this context; None when it matches."""
@@ -234,6 +250,10 @@ class Match:
                 if got is None:
                     return f"the object has no {member} (the rule matches {label} {wanted})"
                 return f"{member} is {got}, the rule matches {label} {wanted}"
+        if self.encrypted is not None and (context.get("encrypted") is True) != self.encrypted:
+            if self.encrypted:
+                return "the frame arrived in plaintext, the rule matches encrypted frames"
+            return "the frame arrived encrypted, the rule matches plaintext frames"
         return None
 
 
