@@ -231,3 +231,129 @@ def test_a_hybrid_key_with_a_password_is_refused_at_keygen(
         "keygen", "-a", "ML-KEM-768+X25519", "-o", tmp_path / "k.pem", "--password-env", "PW"
     )
     assert code == 2 and "cannot be password-encrypted" in err
+
+
+def test_a_certified_station_key_through_the_cli(tmp_path: Path) -> None:
+    """A CA certifies the station's X25519 key; the CSMS trusts the root, not a keyring."""
+    d = tmp_path
+    assert (
+        run("pki", "init-root", "root", "--key-type", "ES256", "--days", "30", "--out", d)[0] == 0
+    )
+    code, _, err = run(
+        "pki",
+        "issue-ca",
+        "esp-ca",
+        "--ca",
+        d / "root.crt.pem",
+        "--key-agreement",
+        "--days",
+        "20",
+        "--out",
+        d,
+    )
+    assert code == 0, err
+    code, _, err = run(
+        "pki",
+        "issue-key-agreement",
+        "cs-1",
+        "--ca",
+        d / "esp-ca.crt.pem",
+        "--identity",
+        "cs-1",
+        "--days",
+        "10",
+        "--out",
+        d,
+    )
+    assert code == 0, err
+    assert "usages:   keyAgreement" in run("pki", "show", d / "cs-1.crt.pem")[1]
+    run(
+        "keygen",
+        "-a",
+        "ML-KEM-768+X25519",
+        "-o",
+        d / "csms.pem",
+        "--public-out",
+        d / "csms.pub.pem",
+    )
+    (d / "call.json").write_text('[2,"9","Heartbeat",{}]')
+    code, _, err = run(
+        "encrypt",
+        d / "call.json",
+        "--station",
+        "cs-1",
+        "--direction",
+        "toCSMS",
+        "--to",
+        d / "csms.pub.pem",
+        "--reply-to",
+        d / "cs-1.pub.pem",
+        "--reply-certificates",
+        d / "cs-1.chain.pem",
+        "-o",
+        d / "outer.json",
+    )
+    assert code == 0, err
+    code, out, err = run(
+        "decrypt",
+        d / "outer.json",
+        "--station",
+        "cs-1",
+        "--direction",
+        "toCSMS",
+        "--key",
+        d / "csms.pem",
+        "--trust-anchor",
+        d / "root.crt.pem",
+    )
+    assert (code, out) == (0, '[2,"9","Heartbeat",{}]\n'), err
+    # The same certificate on another station's connection: its identity is not that station's.
+    code, _, err = run(
+        "encrypt",
+        d / "call.json",
+        "--station",
+        "cs-2",
+        "--direction",
+        "toCSMS",
+        "--to",
+        d / "csms.pub.pem",
+        "--reply-to",
+        d / "cs-1.pub.pem",
+        "--reply-certificates",
+        d / "cs-1.chain.pem",
+        "-o",
+        d / "outer2.json",
+    )
+    code, _, err = run(
+        "decrypt",
+        d / "outer2.json",
+        "--station",
+        "cs-2",
+        "--direction",
+        "toCSMS",
+        "--key",
+        d / "csms.pem",
+        "--trust-anchor",
+        d / "root.crt.pem",
+    )
+    assert code == 1 and err.startswith("refused: unknown-reply-key: ")
+
+
+def test_a_hybrid_key_cannot_be_certified(setup: Path) -> None:
+    run("pki", "init-root", "root", "--key-type", "ES256", "--days", "30", "--out", setup)
+    code, _, err = run(
+        "pki",
+        "issue-key-agreement",
+        "x",
+        "--ca",
+        setup / "root.crt.pem",
+        "--identity",
+        "csms",
+        "--public-key",
+        setup / "cs.pub.pem",
+        "--days",
+        "1",
+        "--out",
+        setup,
+    )
+    assert code == 2 and "goes in an ESP keyring" in err

@@ -192,10 +192,17 @@ def init_root(
 def issue_ca(
     name: Annotated[str, typer.Argument(help="the sub-CA's name (CN) and file stem")],
     ca: CaCert,
-    usage: Annotated[list[str], typer.Option("--usage", help=_USAGE_HELP)],
+    usage: Annotated[list[str] | None, typer.Option("--usage", help=_USAGE_HELP)] = None,
     ca_key: CaKey = None,
     out: Out = Path("."),
     key_type: KeyType = "ES256",
+    key_agreement: Annotated[
+        bool,
+        typer.Option(
+            "--key-agreement",
+            help="also let the sub-CA issue ESP key-agreement certificates (docs/esp.md §9.7)",
+        ),
+    ] = False,
     path_length: Annotated[
         int, typer.Option("--path-length", help="sub-CA levels allowed below this one")
     ] = 0,
@@ -220,10 +227,11 @@ def issue_ca(
         cert = issuer.issue_ca(
             key.public_key(),
             name,
-            usage,
+            usage or [],
             valid_for=_validity(days, hours, 3650),
             path_length=path_length,
             not_before=_time(not_before, "--not-before"),
+            key_agreement=key_agreement,
         )
         out.mkdir(parents=True, exist_ok=True)
         paths[0].write_bytes(certificate_pem([cert]))
@@ -284,6 +292,70 @@ def issue(
         if new_key is not None:
             _write_key(key_path, new_key, password_env)
             pub_path.write_bytes(public_key_to_pem(new_key))
+            written += [key_path, pub_path]
+        _echo_written(written)
+
+
+@app.command("issue-key-agreement")
+def issue_key_agreement(
+    name: Annotated[str, typer.Argument(help="file stem of the leaf's files")],
+    ca: CaCert,
+    identity: Annotated[str, typer.Option("--identity", help="SAN urn:ocpp-e2e:<identity>")],
+    ca_key: CaKey = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="certify this X25519 ESP public key (PEM)"),
+    ] = None,
+    out: Out = Path("."),
+    days: Days = None,
+    hours: Hours = None,
+    not_before: NotBefore = None,
+    ca_password_env: CaPasswordEnv = None,
+    force: Force = False,
+) -> None:
+    """Certify an X25519 ESP recipient key (usage keyAgreement, docs/esp.md §9.7).
+
+    Without --public-key a new X25519 key is made and written as NAME.key.pem (0600) and
+    NAME.pub.pem. An X25519 key cannot sign, so only a CA can certify it.
+
+    Example: ocpp-e2e pki issue-key-agreement cs-0001-esp --ca esp-ca.crt.pem --identity cs-0001
+    """
+    from ..esp import EspKeyType, generate_esp_key, load_esp_public_text, write_esp_private_key
+
+    with _errors():
+        issuer = _load_ca(ca, ca_key, ca_password_env)
+        crt, chain = out / f"{name}.crt.pem", out / f"{name}.chain.pem"
+        key_path, pub_path = out / f"{name}.key.pem", out / f"{name}.pub.pem"
+        if public_key is None:
+            _check_free([crt, chain, key_path, pub_path], force)
+            new_key = generate_esp_key("X25519")
+            esp_public = new_key.public
+        else:
+            _check_free([crt, chain], force)
+            new_key = None
+            try:
+                text = public_key.read_bytes().decode("ascii")
+            except UnicodeDecodeError as exc:
+                raise PKIError(f"{public_key}: not a PEM public key (not ASCII text)") from exc
+            esp_public = load_esp_public_text(text, source=str(public_key))
+        if esp_public.type is not EspKeyType.X25519:
+            raise PKIError(
+                f"{public_key}: X.509 certifies X25519 ESP keys; a {esp_public.type.value} key "
+                "goes in an ESP keyring"
+            )
+        cert = issuer.issue_key_agreement(
+            esp_public.hpke_key,  # type: ignore[arg-type]
+            identity,
+            valid_for=_validity(days, hours, 365),
+            not_before=_time(not_before, "--not-before"),
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        crt.write_bytes(certificate_pem([cert]))
+        chain.write_bytes(certificate_pem(issuer.chain_for(cert)))
+        written = [crt, chain]
+        if new_key is not None:
+            write_esp_private_key(key_path, new_key)
+            pub_path.write_bytes(new_key.public.to_pem())
             written += [key_path, pub_path]
         _echo_written(written)
 

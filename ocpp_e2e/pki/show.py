@@ -20,7 +20,7 @@ from ..algorithms import algorithm_of
 from ..errors import KeyLoadError
 from ..keys import key_id
 from .issue import certificate_identities, certificate_name
-from .usages import USAGE_NAMES, sorted_usages
+from .usages import KEY_AGREEMENT_OID, KEY_AGREEMENT_USAGE, USAGE_NAMES, sorted_usages
 
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 _KEY_USAGE_FLAGS = (
@@ -64,8 +64,11 @@ def certificate_summary(cert: x509.Certificate) -> dict[str, Any]:
         key_usage = None
     try:
         eku = list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
-        usages: list[str] | None = sorted_usages(USAGE_NAMES[o] for o in eku if o in USAGE_NAMES)
-        others = [o.dotted_string for o in eku if o not in USAGE_NAMES]
+        named = sorted_usages(USAGE_NAMES[o] for o in eku if o in USAGE_NAMES)
+        if KEY_AGREEMENT_OID in eku:  # docs/esp.md §9.7: an ESP recipient key
+            named.append(KEY_AGREEMENT_USAGE)
+        usages: list[str] | None = named
+        others = [o.dotted_string for o in eku if o not in USAGE_NAMES and o != KEY_AGREEMENT_OID]
     except x509.ExtensionNotFound:
         usages, others = None, []
     identities = certificate_identities(cert)
