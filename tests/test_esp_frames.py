@@ -11,7 +11,7 @@ import pytest
 
 from ocpp_e2e._b64 import b64url_decode, b64url_encode
 from ocpp_e2e.canonical import dumps
-from ocpp_e2e.context import PendingCall
+from ocpp_e2e.context import PendingCall, normalize_station
 from ocpp_e2e.esp import (
     SUITES,
     EncryptionError,
@@ -565,3 +565,29 @@ def test_the_pending_request_keeps_r_of_the_inner_call() -> None:
     sealed = seal()
     assert sealed.pending.call == PendingCall.of(parse_frame(CALL))
     assert sealed.pending.reply_key_id == CSMS_REPLY.key_id
+
+
+def test_the_info_is_the_rfc_8785_form_for_any_station_identity() -> None:
+    odd = "".join(chr(i) for i in range(0x20)) + '"\\\u00e9\u2028\ue000\U0001f50c'
+    info = hpke_info(
+        ocpp="2.0.1",
+        station=odd,
+        direction="toCSMS",
+        kind="request",
+        suite="s",
+        recipient="r",
+        timestamp="t",
+        reply_to="k",
+    )
+    expected = {
+        "esp": "org.ocpp-e2e/esp/1",
+        "ocpp": "2.0.1",
+        "station": odd.lower(),
+        "direction": "toCSMS",
+        "kind": "request",
+        "suite": "s",
+        "recipient": "r",
+        "timestamp": "t",
+        "replyTo": "k",
+    }
+    assert info == dumps(expected)

@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidTag
 
 from .._b64 import Base64Error, b64_decode, b64_encode, b64url_decode, b64url_encode
 from .._time import format_timestamp, parse_spec_timestamp, utcnow
-from ..canonical import MAX_BYTES, dumps, loads
+from ..canonical import MAX_BYTES, dumps, dumps_parsed, loads
 from ..context import PendingCall, normalize_station
 from ..errors import InputError
 from ..frames import OCPP_VERSIONS, Frame, MessageType, parse_frame
@@ -116,7 +116,8 @@ def hpke_info(
         info["request"] = request
     if request_ciphertext is not None:
         info["requestCiphertext"] = request_ciphertext
-    return dumps(info)
+    # Only strings: the fast canonical writer gives the RFC 8785 form (tests hold it to that).
+    return dumps_parsed(info, True)
 
 
 def _inner_text(frame: str | bytes | list[Any]) -> bytes:
@@ -247,7 +248,7 @@ def encrypt_frame(
     )
     ct = chosen.hpke().encrypt(plaintext, key.hpke_key, info=info)
     envelope["ct"] = b64url_encode(ct)
-    data = dumps(envelope).decode("ascii")
+    data = dumps_parsed(envelope, True).decode("ascii")
     outer: list[Any]
     if kind == "response":
         outer = [int(MessageType.CALLRESULT), outer_id, {"status": "Accepted", "data": data}]
@@ -263,7 +264,7 @@ def encrypt_frame(
         if pending_call is not None
         else None
     )
-    return Sealed(dumps(outer).decode("utf-8"), plaintext, envelope, pending)
+    return Sealed(dumps_parsed(outer, True).decode("utf-8"), plaintext, envelope, pending)
 
 
 class EspReceiver:

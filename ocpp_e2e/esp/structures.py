@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidTag
 
 from .._b64 import Base64Error, b64url_decode, b64url_encode
 from .._time import format_timestamp, parse_spec_timestamp, utcnow
-from ..canonical import dumps
+from ..canonical import dumps_parsed
 from ..context import STRUCTURE_TYPES, normalize_station
 from .frames import EspReceiver, _fresh, _key_id_form, _Refused
 from .keys import EspPublicKey
@@ -54,7 +54,7 @@ def structure_info(
     *, type_: str, station: str, suite: str, recipient: str, timestamp: str
 ) -> bytes:
     """The HPKE ``info`` of an encrypted structure (§9.9)."""
-    return dumps(
+    return dumps_parsed(
         {
             "esp": ESP_INFO_LABEL,
             "type": type_,
@@ -62,7 +62,8 @@ def structure_info(
             "suite": suite,
             "recipient": recipient,
             "timestamp": timestamp,
-        }
+        },
+        True,
     )
 
 
