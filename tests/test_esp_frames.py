@@ -582,7 +582,7 @@ def test_the_info_is_the_rfc_8785_form_for_any_station_identity() -> None:
     expected = {
         "esp": "org.ocpp-e2e/esp/1",
         "ocpp": "2.0.1",
-        "station": odd.lower(),
+        "station": normalize_station(odd),
         "direction": "toCSMS",
         "kind": "request",
         "suite": "s",
