@@ -143,7 +143,10 @@ def _signed_structures() -> list[bytes]:
     tariff = json.loads((DATA / "tariffs" / "per-kwh.tariff.json").read_text())
     tariff.pop("signatures", None)
     signed = sign_object(
-        tariff, [_signer("tariff-signer")], context={"type": "Tariff"}, carrier="customData",
+        tariff,
+        [_signer("tariff-signer")],
+        context={"type": "Tariff"},
+        carrier="customData",
         timestamp=NOW,
     )
     return [dumps(signed)]
@@ -344,8 +347,12 @@ def _ticket_seeds() -> list[bytes]:
     )
     challenge = _ticket_verifier().ledger.issue_challenge("station-1", now=NOW).value
     presented = present_ticket(
-        issued.ticket, KeySigner(issued.holder_key), station_id="station-1", evse_id="DE*GEF*E1*1",
-        challenge=challenge, timestamp=NOW,
+        issued.ticket,
+        KeySigner(issued.holder_key),
+        station_id="station-1",
+        evse_id="DE*GEF*E1*1",
+        challenge=challenge,
+        timestamp=NOW,
     )
     return [dumps(presented), dumps(issued.ticket), *_files("tests/data/tickets/*.json")()]
 
@@ -360,6 +367,71 @@ def ticket(data: bytes) -> None:
     value = loads(data)
     ChargingTicket.from_dict(value)
     verify_ticket(value, _validator(), now=NOW)
+
+
+def _esp_parties() -> tuple[Any, Any, Any]:
+    """Fixed ESP keys (deterministic, so seeds and target agree): station, CSMS (hybrid), and
+    the receiver the station runs."""
+    from cryptography.hazmat.primitives.asymmetric import x25519
+
+    from ocpp_e2e.esp import EspKeyInfo, EspKeyring, EspReceiver
+    from ocpp_e2e.esp.keys import _hybrid_from_seed, _x25519_private
+
+    station = _x25519_private(x25519.X25519PrivateKey.from_private_bytes(bytes(range(32))))
+    csms = _hybrid_from_seed(bytes(range(32, 64)))
+    receiver = EspReceiver(
+        [station], reply_keys=EspKeyring([EspKeyInfo(csms.public, "csms")]), max_plaintext=65536
+    )
+    return station, csms, receiver
+
+
+def _esp_seeds() -> list[bytes]:
+    from ocpp_e2e.canonical import dumps
+    from ocpp_e2e.esp import encrypt_frame, esp_private_key_to_pem
+    from ocpp_e2e.tickets import encrypt_presentation
+
+    station, csms, _receiver = _esp_parties()
+    request = encrypt_frame(
+        '[2,"1","Reset",{"type":"Immediate"}]',
+        ocpp="2.0.1",
+        station="station-1",
+        direction="toStation",
+        recipient=station.public,
+        reply_to=csms.public,
+        now=NOW,
+    )
+    presentation = encrypt_presentation(
+        {"type": "TicketPresentation"}, station.public, station_id="station-1", now=NOW
+    )
+    return [
+        request.text.encode(),
+        dumps(presentation),
+        station.public.to_pem(),
+        csms.public.spki,
+        esp_private_key_to_pem(csms),
+    ]
+
+
+@target("esp", _esp_seeds)
+def esp(data: bytes) -> None:
+    """ESP (docs/esp.md): an outer frame decrypted by a station, an encrypted ticket presentation,
+    recipient keys as PEM, SPKI DER and PKCS#8."""
+    from ocpp_e2e.esp import load_esp_private_pem, load_esp_public_spki, load_esp_public_text
+    from ocpp_e2e.tickets import decrypt_presentation
+
+    _station, _csms, receiver = _esp_parties()
+    opened = receiver.decrypt_frame(
+        data, ocpp="2.0.1", station="station-1", direction="toStation", now=NOW
+    )
+    assert opened.outcome.value  # every input gets one outcome, never an exception
+    decrypt_presentation(data, receiver, station_id="station-1", now=NOW)
+    with contextlib.suppress(OcppE2EError):
+        load_esp_public_spki(data)
+    with contextlib.suppress(OcppE2EError):
+        load_esp_private_pem(data)
+    text = _text(data)
+    if text is not None:
+        load_esp_public_text(text)
 
 
 def all_seeds() -> Iterator[tuple[str, bytes]]:

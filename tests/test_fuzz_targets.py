@@ -18,6 +18,7 @@ def test_every_entry_point_has_a_fuzz_target() -> None:
         [
             "audit",
             "canonical",
+            "esp",
             "frame",
             "keys",
             "ocmf",
