@@ -4,6 +4,7 @@ then verifies exactly as a plaintext presentation; every refusal has its outcome
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_ticket_support import STATION, T0, issue, make_station, present
@@ -88,3 +89,84 @@ def test_a_presentation_for_another_station_is_not_encrypted(tmp_path: Path) -> 
     presentation = present(issue(), station.challenge())
     with pytest.raises(EncryptionError, match="for station"):
         encrypt_presentation(presentation, STATION_KEY.public, station_id="cs-0002", now=T0)
+
+
+def test_the_ticket_cli_presents_encrypted_and_the_station_decrypts(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ocpp_e2e.cli import app
+    from ocpp_e2e.esp import write_esp_private_key
+
+    runner = CliRunner()
+    keys = Path(__file__).resolve().parent.parent / "keys-example"
+    station_key = generate_esp_key()
+    write_esp_private_key(tmp_path / "station.esp.pem", station_key)
+    write_esp_private_key(tmp_path / "other.esp.pem", OTHER_KEY)
+    (tmp_path / "station.esp.pub.pem").write_bytes(station_key.public.to_pem())
+
+    def run(*args: object) -> Any:
+        return runner.invoke(app, [str(a) for a in args])
+
+    issued = run(
+        "ticket",
+        "issue",
+        "--key",
+        keys / "ticket-issuer.key.pem",
+        "--chain",
+        keys / "ticket-issuer.chain.pem",
+        "--out",
+        tmp_path / "ticket.json",
+        "--holder-key-out",
+        tmp_path / "holder.pem",
+        "--valid-for",
+        "PT1H",
+        "--station",
+        "cs-00*",
+        "--max-sessions",
+        "2",
+    )
+    assert issued.exit_code == 0, issued.stderr
+    challenge = run(
+        "ticket", "challenge", "--ledger", tmp_path / "l.sqlite", "--station-id", STATION
+    )
+    assert challenge.exit_code == 0, challenge.stderr
+    presented = run(
+        "ticket",
+        "present",
+        "--ticket",
+        tmp_path / "ticket.json",
+        "--holder-key",
+        tmp_path / "holder.pem",
+        "--challenge",
+        challenge.stdout.strip(),
+        "--station-id",
+        STATION,
+        "--evse-id",
+        "DE*GEF*E0001*1",
+        "--out",
+        tmp_path / "p.json",
+        "--encrypt-to",
+        tmp_path / "station.esp.pub.pem",
+    )
+    assert presented.exit_code == 0, presented.stderr
+    assert "EncryptedTicketPresentation" in (tmp_path / "p.json").read_text()
+    base = [
+        "ticket",
+        "verify",
+        tmp_path / "p.json",
+        "--ledger",
+        tmp_path / "l.sqlite",
+        "--trust-anchor",
+        keys / "root-ca.crt.pem",
+        "--station-id",
+        STATION,
+        "--evse-id",
+        "DE*GEF*E0001*1",
+    ]
+    wrong = run(*base, "--esp-key", tmp_path / "other.esp.pem")
+    assert wrong.exit_code == 1 and "\nrefused: wrong-recipient: " in wrong.stderr
+    missing = run(*base)
+    assert missing.exit_code == 2 and "--esp-key" in missing.stderr
+    accepted = run(*base, "--esp-key", tmp_path / "station.esp.pem")
+    assert accepted.exit_code == 0, accepted.stdout + accepted.stderr
+    assert accepted.stdout.startswith("accepted")

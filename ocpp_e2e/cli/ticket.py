@@ -184,8 +184,17 @@ def present_cmd(
     station_id: Annotated[str, typer.Option(help="The station's identity.")],
     evse_id: Annotated[str, typer.Option(help="The EVSE's identity.")],
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    encrypt_to: Annotated[
+        Path | None,
+        typer.Option(
+            help="Encrypt the presentation to this station ESP public key (PEM; docs/esp.md §9.9)."
+        ),
+    ] = None,
 ) -> None:
     """Sign a TicketPresentation over a station's challenge with the holder key.
+
+    With --encrypt-to the signed presentation is encrypted to the station's ESP key, so nothing
+    on the way reads the ticket.
 
     Example:
 
@@ -200,6 +209,13 @@ def present_cmd(
             evse_id=evse_id,
             challenge=challenge,
         )
+        if encrypt_to is not None:
+            from ..esp import load_esp_public_text
+            from ..tickets import encrypt_presentation
+
+            text = encrypt_to.read_bytes().decode("ascii", errors="replace")
+            key = load_esp_public_text(text, source=str(encrypt_to))
+            body = encrypt_presentation(body, key, station_id=station_id)
         _write(out, json.dumps(body, indent=2, ensure_ascii=False))
 
 
@@ -221,11 +237,19 @@ def verify_cmd(
         str | None, typer.Option(help="The tariff this EVSE charges, TARIFF_ID=DIGEST.")
     ] = None,
     crl: Annotated[list[Path] | None, typer.Option(help="CRL file (repeat).")] = None,
+    esp_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="This station's ESP private key (repeat): decrypt an encrypted presentation."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Decide, offline, on a presentation; on acceptance a session is recorded in the ledger.
 
-    Exit 0 when accepted, 1 when refused (the verdict and reason say why).
+    Exit 0 when accepted, 1 when refused (the verdict and reason say why). An encrypted
+    presentation (docs/esp.md §9.9) needs --esp-key; when it does not decrypt, exit 1 with
+    ``refused: <outcome>: <reason>``.
 
     Example:
 
@@ -234,6 +258,8 @@ def verify_cmd(
     """
     with _input_errors():
         data = sys.stdin.buffer.read() if str(presentation) == "-" else presentation.read_bytes()
+        if b'"EncryptedTicketPresentation"' in data:
+            data = _decrypted(data, esp_key or [], station_id)
         validator = ChainValidator.from_files(trust_anchor, crls=crl or ())
         ref = TariffRef.parse(tariff) if tariff else None
         with TicketLedger(ledger) as book:
@@ -254,6 +280,21 @@ def verify_cmd(
         ),
     )
     raise typer.Exit(0 if decision.accepted else 1)
+
+
+def _decrypted(data: bytes, keys: list[Path], station_id: str) -> bytes:
+    from ..canonical import dumps
+    from ..esp import EspReceiver, load_esp_private_key
+    from ..tickets import decrypt_presentation
+
+    if not keys:
+        _fail("the presentation is encrypted: give this station's ESP key with --esp-key")
+    receiver = EspReceiver([load_esp_private_key(k) for k in keys])
+    opened = decrypt_presentation(data, receiver, station_id=station_id)
+    if not opened.ok or opened.presentation is None:
+        typer.echo(f"refused: {opened.outcome.value}: {opened.reason}", err=True)
+        raise typer.Exit(1)
+    return dumps(opened.presentation)
 
 
 @app.command("usage")
