@@ -205,6 +205,13 @@ def test_a_signed_inner_frame_verifies_after_decryption_as_a_plaintext_frame() -
     assert [s.outcome for s in result.verification.signatures] == [Outcome.VALID]
 
 
+def test_relay_signatures_sit_only_in_the_versions_carrier() -> None:
+    frame = orjson.loads(seal(CALL_16, ocpp="1.6").text)
+    frame[3]["customData"] = {"vendorId": "org.ocpp-e2e"}  # 1.6 payloads carry no customData
+    opened = open_(dumps(frame), ocpp="1.6")
+    assert opened.outcome is EspOutcome.MALFORMED and "customData" in opened.reason
+
+
 def test_the_outer_frame_may_carry_relay_signatures() -> None:
     relay = generate_private_key("Ed25519")
     sealed = seal()

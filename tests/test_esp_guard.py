@@ -211,3 +211,19 @@ def test_the_reply_key_must_be_the_receivers_own() -> None:
 def test_an_encrypt_rule_names_requests_and_sends_only() -> None:
     with pytest.raises(ValueError, match="answers to encrypted requests"):
         EncryptRule(kinds=["response"])
+
+
+def test_another_esp_version_is_answered_unknown_message_id() -> None:
+    conn = csms_side()
+    request = encrypt_frame(
+        '[2,"v2","Heartbeat",{}]',
+        ocpp="2.0.1",
+        station="CS-1",
+        direction="toCSMS",
+        recipient=CSMS_KEY.public,
+        reply_to=STATION_KEY.public,
+        now=NOW,
+    ).text.replace('"esp/1"', '"esp/2"')
+    action = run(conn.receive(request))
+    assert isinstance(action, Answer)
+    assert action.frame == '[3,"v2",{"status":"UnknownMessageId"}]'

@@ -456,7 +456,7 @@ def _open(
                 "an encrypted answer is read only for a pending encrypted request on this "
                 "connection",
             )
-        envelope, ct = _envelope(outer, kind, rx.max_plaintext)
+        envelope, ct = _envelope(outer, kind, ocpp, rx.max_plaintext)
         suite, recipient = envelope["suite"], envelope["recipient"]
         chosen = SUITES.get(suite)
         if chosen is None or suite not in rx.suites:
@@ -546,12 +546,15 @@ def _outer(data: bytes | str | Frame, ocpp: str) -> Frame:
 
 
 def _carrier_members(ocpp: str) -> frozenset[str]:
+    """Where relays' signatures on the outer payload live (SPEC §1 carriers)."""
     return frozenset({"signatures"}) if ocpp == "1.6" else frozenset({"customData"})
 
 
-def _envelope(outer: Frame, kind: str, max_plaintext: int) -> tuple[dict[str, Any], bytes]:
+def _envelope(
+    outer: Frame, kind: str, ocpp: str, max_plaintext: int
+) -> tuple[dict[str, Any], bytes]:
     payload = outer.payload
-    extra = {"signatures", "customData"}
+    extra = _carrier_members(ocpp)
     if kind == "response":
         wanted = {"status", "data"}
         if payload.get("status") != "Accepted":

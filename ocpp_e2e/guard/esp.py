@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from ..context import normalize_station
 from ..errors import ConnectionSetupError, InputError
 from ..esp import (
+    ESP_MESSAGE_ID,
     AnswerTo,
     EncryptionError,
     EspKeyring,
@@ -240,6 +241,8 @@ class EspConnection:
             return await self.connection.receive(data)
         elif not is_esp_request(outer):
             return await self.connection.receive(data)
+        elif outer.payload.get("messageId") != ESP_MESSAGE_ID and outer.type is MessageType.CALL:
+            return await self._unknown_version(data, outer)
         opened = await self.settings.receiver.decrypt_frame_async(
             outer,
             ocpp=self.ocpp,
@@ -258,6 +261,17 @@ class EspConnection:
         # The inner frame is handed on in the form the outer one came (text for a text message).
         inner = opened.inner.decode("utf-8") if isinstance(data, str) else opened.inner
         return await self.connection.receive(inner, encrypted=True)
+
+    async def _unknown_version(self, data: str | bytes, outer: Frame) -> Action:
+        """Another version of ESP (docs/esp.md §9.3): DataTransfer's own ``UnknownMessageId``."""
+        reason = f"ESP messageId {outer.payload.get('messageId')!r} is not {ESP_MESSAGE_ID!r}"
+        action = await self.connection._failed(
+            self.guard._state, data, reason, "esp-unknown-version", "SecurityError"
+        )
+        if isinstance(action, Answer):
+            result = [int(MessageType.CALLRESULT), outer.message_id, {"status": "UnknownMessageId"}]
+            return Answer(dumps_frame(result), action.message_id, reason, action.event)
+        return action
 
     async def _refused(self, data: str | bytes, opened: Opened) -> Action:
         reason = f"encrypted frame refused: {opened.outcome.value}: {opened.reason}"
