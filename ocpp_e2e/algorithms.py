@@ -111,7 +111,7 @@ class _EdDSA(Algorithm):
 
     def sign(self, key: PrivateKey, data: bytes) -> bytes:
         assert isinstance(key, ed25519.Ed25519PrivateKey)
-        return key.sign(data)
+        return _ed25519.sign(key, data)
 
     def _verify(self, key: PublicKey, signature: bytes, data: bytes) -> None:
         assert isinstance(key, ed25519.Ed25519PublicKey)

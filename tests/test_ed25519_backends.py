@@ -159,3 +159,12 @@ def test_non_canonical_key_objects_get_the_same_verdict_from_both_backends(backe
 def test_an_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="not available"):
         _ed25519.use_backend("openssl3")
+
+
+def test_both_backends_sign_alike(backend: str) -> None:
+    from ocpp_e2e.keys import KeySigner
+
+    signer = KeySigner(private())
+    # RFC 8032 signatures are deterministic: the same bytes whichever library makes them.
+    assert signer.sign(MESSAGE) == private().sign(MESSAGE)
+    assert signer.sign(b"x" * 5000) == private().sign(b"x" * 5000)
