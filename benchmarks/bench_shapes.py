@@ -4,7 +4,8 @@ For each shape, each round times a bare ``cryptography`` Ed25519 verify over the
 inputs and ``Verifier.verify_frame`` over its frames (and, with ``--sign``, a bare sign and
 ``sign_frame``), one right after the other, in alternating order; the printed ratio is the median
 over the rounds of the per-round ratios (throughput of ours / throughput of bare), so load from
-other processes slows both sides alike. Worst shapes first. Run:
+other processes slows both sides alike. Times are CPU time of this process (time slices lost to
+the other processes of a shared machine do not count). Worst shapes first. Run:
 
     nice -n 19 .venv/bin/python benchmarks/bench_shapes.py --rounds 15 [--sign] [--only 30 KB]
 """
@@ -24,9 +25,9 @@ from ocpp_e2e.verify import Verifier
 
 
 def timer(fn: Callable[[], None]) -> float:
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     fn()
-    return time.perf_counter() - t0
+    return time.process_time() - t0
 
 
 def main() -> None:

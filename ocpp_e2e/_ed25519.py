@@ -15,8 +15,11 @@ verdict (``tests/test_ed25519_backends.py`` shows each SPEC §4 case through bot
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 from collections.abc import Callable
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -30,22 +33,30 @@ _Y8 = int.from_bytes(
 SMALL_ORDER_Y = frozenset({0, 1, _P - 1, _Y8, _P - _Y8})
 _Y_MASK = (1 << 255) - 1
 
-_sodium_open: Callable[[bytes, bytes], bytes] | None
-_sodium_sign: Callable[[bytes, bytes], bytes] | None
-_sodium_keypair: Callable[[bytes], tuple[bytes, bytes]] | None
-_BadSignature: type[Exception]
-try:
-    from nacl.bindings import crypto_sign as _sodium_sign
-    from nacl.bindings import crypto_sign_open as _sodium_open
-    from nacl.bindings import crypto_sign_seed_keypair as _sodium_keypair
-    from nacl.exceptions import BadSignatureError as _BadSignature
-except ImportError:  # PyNaCl is optional (the 'fast' extra)
-    _sodium_open = _sodium_sign = _sodium_keypair = None
-    _BadSignature = InvalidSignature
-
+_HAVE_PYNACL = importlib.util.find_spec("nacl") is not None
 #: The backends that can run here, best first.
-AVAILABLE: tuple[str, ...] = ("libsodium", "cryptography") if _sodium_open else ("cryptography",)
-_backend = "cryptography" if os.environ.get("OCPP_E2E_ED25519") == "cryptography" else AVAILABLE[0]
+AVAILABLE: tuple[str, ...] = ("libsodium", "cryptography") if _HAVE_PYNACL else ("cryptography",)
+_backend = (
+    "cryptography" if os.environ.get("OCPP_E2E_ED25519") == "cryptography" else AVAILABLE[0]
+)
+
+
+class _Sodium(NamedTuple):
+    open: Callable[[bytes, bytes], bytes]
+    sign: Callable[[bytes, bytes], bytes]
+    keypair: Callable[[bytes], tuple[bytes, bytes]]
+    bad_signature: type[Exception]
+
+
+@functools.cache
+def _sodium() -> _Sodium:
+    """PyNaCl's functions, imported on first use (the import costs a command-line start 20 ms)."""
+    from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
+    from nacl.exceptions import BadSignatureError
+
+    return _Sodium(crypto_sign_open, crypto_sign, crypto_sign_seed_keypair, BadSignatureError)
+
+
 # Raw public key bytes by key object: libsodium takes the 32 bytes, cryptography a key object.
 _RAW: dict[int, tuple[ed25519.Ed25519PublicKey, bytes | None]] = {}
 
@@ -84,13 +95,14 @@ def _sodium_key(key: ed25519.Ed25519PublicKey) -> bytes | None:
 
 def verify(key: ed25519.Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
     """RFC 8032 verification of a 64-byte ``signature`` whose S the caller checked (< L)."""
-    if _backend == "libsodium" and _sodium_open is not None:
+    if _backend == "libsodium":
         y = int.from_bytes(signature[:32], "little") & _Y_MASK
         raw = _sodium_key(key)
         if raw is not None and y < _P and y not in SMALL_ORDER_Y:
+            sodium = _sodium()
             try:
-                _sodium_open(signature + data, raw)
-            except _BadSignature:
+                sodium.open(signature + data, raw)
+            except sodium.bad_signature:
                 return False
             return True
     try:
@@ -100,11 +112,11 @@ def verify(key: ed25519.Ed25519PublicKey, signature: bytes, data: bytes) -> bool
     return True
 
 
-_SECRETS: dict[int, tuple[ed25519.Ed25519PrivateKey, bytes | None]] = {}
+_SECRETS: dict[int, tuple[ed25519.Ed25519PrivateKey, bytes]] = {}
 
 
-def _sodium_secret(key: ed25519.Ed25519PrivateKey) -> bytes | None:
-    """libsodium's 64-byte secret key for ``key`` (None without PyNaCl), kept per key object.
+def _sodium_secret(key: ed25519.Ed25519PrivateKey) -> bytes:
+    """libsodium's 64-byte secret key for ``key``, kept per key object.
 
     The secret key then also lives in a Python ``bytes`` object, as a key read from a PEM file
     or an environment variable does.
@@ -112,14 +124,10 @@ def _sodium_secret(key: ed25519.Ed25519PrivateKey) -> bytes | None:
     entry = _SECRETS.get(id(key))
     if entry is not None and entry[0] is key:
         return entry[1]
-    secret = None
-    if _sodium_keypair is not None:
-        seed = key.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
-        secret = _sodium_keypair(seed)[1]
+    seed = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    secret = _sodium().keypair(seed)[1]
     if len(_SECRETS) >= 256:
         _SECRETS.clear()
     _SECRETS[id(key)] = (key, secret)
@@ -129,8 +137,6 @@ def _sodium_secret(key: ed25519.Ed25519PrivateKey) -> bytes | None:
 def sign(key: ed25519.Ed25519PrivateKey, data: bytes) -> bytes:
     """Sign ``data`` through the backend in use. Ed25519 signatures are deterministic (RFC 8032):
     libsodium and OpenSSL produce the same bytes, libsodium about 1.25 times faster."""
-    if _backend == "libsodium" and _sodium_sign is not None:
-        secret = _sodium_secret(key)
-        if secret is not None:
-            return _sodium_sign(data, secret)[:64]
+    if _backend == "libsodium":
+        return _sodium().sign(data, _sodium_secret(key))[:64]
     return key.sign(data)

@@ -145,8 +145,11 @@ def signer_groups(
     counted = [
         s for s in signatures if s.outcome is Outcome.VALID and s.trusted and s.key_id is not None
     ]
-    if len(counted) < 2:
-        return [(s,) for s in counted]
+    if len(counted) < 2 or (
+        len({s.key_id for s in counted}) == len(counted)
+        and len({s.identity or s.key_id for s in counted}) == len(counted)
+    ):
+        return [(s,) for s in counted]  # no shared key or identity: one signer each
     # Union-find over the signatures: link each to the first one that shares its key or identity.
     parent = list(range(len(counted)))
 

@@ -239,6 +239,14 @@ def counted_signers(policy: Policy, verification: Verification) -> tuple[Counted
     """
     out = []
     for group in signer_groups(verification.signatures):
+        if len(group) == 1:  # the common case, without the bookkeeping below
+            sig = group[0]
+            key_id = sig.key_id
+            assert key_id is not None
+            identity = sig.identity or key_id
+            own = _roles(policy, sig, key_id, identity, verification.context)
+            out.append(CountedSigner(identity, (key_id,), own, ()))
+            continue
         identities: list[str] = []
         key_ids: list[str] = []
         roles: frozenset[str] = frozenset()
@@ -269,7 +277,18 @@ def _roles(
         usages = sig.usages
         if "chargingStation" in usages and not _is_station(identity, context):
             usages = usages - {"chargingStation"}
-        granted = {g.role for g in grants.values() if g.grants(identity, usages, sig.issuers)}
+        # The same certificate signer comes again and again: its grants are remembered per
+        # (identity, usages, issuers) in the policy's index.
+        memo = policy.index.granted
+        memo_key = (identity, usages, sig.issuers)
+        granted = memo.get(memo_key)
+        if granted is None:
+            granted = frozenset(
+                g.role for g in grants.values() if g.grants(identity, usages, sig.issuers)
+            )
+            if len(memo) >= 4096:
+                memo.clear()
+            memo[memo_key] = granted
         if granted:
             roles = roles | granted
     return roles

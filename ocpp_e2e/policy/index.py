@@ -36,6 +36,9 @@ class RuleIndex:
         self._encrypted = any(r.match.encrypted is not None for r in rules)
         self._memo: dict[tuple[Any, Any, Any, bool], _Candidates] = {}
         self.key_roles: dict[str, frozenset[str]] = {}
+        #: Roles granted through ``roles`` to a certificate signer, by (identity, usages,
+        #: issuers); filled by decisions (at most 4096 entries).
+        self.granted: dict[tuple[str, frozenset[str], tuple[str, ...]], frozenset[str]] = {}
         for entry in keys:
             _pub, der = load_public_key_text(entry.public_key)
             kid = key_id(der)
