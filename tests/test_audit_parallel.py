@@ -1,20 +1,25 @@
-"""Spreading an audit over workers: routing lines by station, pairing, merged results."""
+"""Spreading an audit over a Dask cluster: routing lines by station, exact merged results."""
 
 from __future__ import annotations
 
+import gzip
 import json
-import multiprocessing
 import os
+import pickle
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import pytest
+from distributed import Client, LocalCluster, WorkerPlugin
 
-from ocpp_e2e.audit import run
+from ocpp_e2e.audit.cluster import Cluster
 from ocpp_e2e.audit.logs import ReadOptions, Side
 from ocpp_e2e.audit.report import json_lines
-from ocpp_e2e.audit.run import AuditSettings, AuditUnit, audit_logs, partition, route
+from ocpp_e2e.audit.run import AuditSettings, AuditUnit, audit_logs
 from ocpp_e2e.errors import InputError
 from ocpp_e2e.model import Direction
 
@@ -33,131 +38,177 @@ def _line(station: str, frame: object, key: str = '"station"') -> bytes:
 # --------------------------------------------------------------------------- routing
 
 
-@pytest.mark.parametrize("workers", [2, 3, 7])
-def test_a_line_goes_to_the_worker_of_its_station(workers: int) -> None:
-    for n in range(20):
-        station = f"CS-{n:04d}"
-        assert route(_line(station, '[2,"1","Heartbeat",{}]'), workers) == partition(
-            station, workers
-        )
+# --------------------------------------------------------------------------- a Dask cluster
 
 
-def test_a_station_member_inside_a_frame_array_does_not_decide_the_route() -> None:
-    decoy = [2, "1", "DataTransfer", {"vendorId": "x", "data": {"station": "cs-0001"}}]
-    for n in range(20):
-        station = f"cs-{n:04d}"
-        assert route(_line(station, decoy), 2) == partition(station, 2)
+class _Patch(WorkerPlugin):  # type: ignore[misc]
+    """Replaces ``AuditUnit.take`` in every worker process (the failures tests inject)."""
+
+    def __init__(self, mode: str, sentinel: str = "") -> None:
+        self.mode = mode
+        self.sentinel = sentinel
+
+    def setup(self, worker: object) -> None:
+        from ocpp_e2e.audit import run as worker_run
+
+        original = worker_run.AuditUnit.take
+        mode, sentinel = self.mode, self.sentinel
+
+        def take(unit: AuditUnit, work: Any) -> Any:
+            if mode == "fail":
+                raise RuntimeError("disk on fire")
+            if mode == "die-once" and not os.path.exists(sentinel):
+                Path(sentinel).write_text("killed once")
+                os._exit(3)
+            return original(unit, work)
+
+        worker_run.AuditUnit.take = take  # type: ignore[method-assign]
+
+    def teardown(self, worker: object) -> None:
+        import importlib
+
+        from ocpp_e2e.audit import run as worker_run
+
+        importlib.reload(worker_run)
 
 
-def test_an_escaped_station_member_name_is_read_as_json_reads_it() -> None:
-    decoy = [2, "1", "DataTransfer", {"vendorId": "x", "data": {"station": "cs-0001"}}]
-    for n in range(20):
-        station = f"cs-{n:04d}"
-        line = _line(station, decoy, key='"st\\u0061tion"')
-        assert route(line, 2) == partition(station, 2)
+@pytest.fixture(scope="module")
+def dask_cluster() -> Iterator[Any]:
+    """Two worker processes for the module's tests (a cluster starts in seconds, not free)."""
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c,
+        Client(c) as client,
+    ):
+        yield client
 
 
-def test_spaces_around_the_colon_and_escapes_in_the_value_route_by_the_value() -> None:
-    assert route(b'{"station" : "CS-0003", "frame": "[]"}', 7) == partition("cs-0003", 7)
-    assert route(b'{"station":"cs\\u002d0003","frame":"[]"}', 7) == partition("cs-0003", 7)
+@pytest.fixture
+def cluster(dask_cluster: Any, tmp_path: Path) -> Iterator[Cluster]:
+    yield Cluster(address=dask_cluster.scheduler.address, scratch=str(tmp_path / "scratch"))
+    plugins = dask_cluster.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.worker_plugins))
+    if "patch" in plugins:  # no failure injected by one test reaches the next
+        dask_cluster.unregister_worker_plugin("patch")
 
 
-def test_a_line_without_a_usable_station_goes_to_worker_0() -> None:
-    assert route(b"not json", 3) == 0
-    assert route(b'{"station":7}', 3) == 0
-    assert route(b"[1,2]", 3) == 0
+def _report(paths: list[str], options: ReadOptions, **kwargs: Any) -> list[str]:
+    lines = list(json_lines(audit_logs(paths, options, SETTINGS, **kwargs)))
+    return [_without_timing(line) for line in lines]
 
 
-# --------------------------------------------------------------------------- whole runs
+def _without_timing(line: str) -> str:
+    data = json.loads(line)
+    for key in ("elapsed", "seconds", "started", "duration"):
+        data.pop(key, None)
+    return json.dumps(data, sort_keys=True)
 
 
-def test_two_workers_audit_a_text_log_like_one(tmp_path: Path) -> None:
+def test_a_cluster_audits_text_logs_exactly_like_one_process(cluster: Cluster) -> None:
     options = ReadOptions(side=Side.CSMS)
     paths = [str(DATA / "steve.log"), str(DATA / "ocpp_lib_csms.log")]
-    one = list(json_lines(audit_logs(paths, options, SETTINGS, workers=1)))
-    two = list(json_lines(audit_logs(paths, options, SETTINGS, workers=2)))
-    assert two == one
+    one = _report(paths, options)
+    assert _report(paths, options, cluster=cluster) == one
     assert json.loads(one[-1])["frames"] > 0
 
 
-def test_the_same_file_twice_is_audited_twice_in_order() -> None:
+def test_a_shuffled_file_list_gives_the_same_report(cluster: Cluster, tmp_path: Path) -> None:
+    day = ROOT / "examples" / "audit" / "day.jsonl.gz"
+    lines = gzip.decompress(day.read_bytes()).splitlines(keepends=True)
+    parts = [tmp_path / f"part-{i}.jsonl" for i in range(4)]
+    size = len(lines) // 4 + 1
+    for i, part in enumerate(parts):
+        part.write_bytes(b"".join(lines[i * size : (i + 1) * size]))
+    names = [str(p) for p in parts]
+    one = _report(names, ReadOptions())
+    shuffled = [names[2], names[0], names[3], names[1]]
+    assert _report(shuffled, ReadOptions()) == one
+    assert _report(shuffled, ReadOptions(), cluster=cluster) == one
+    assert _report(list(reversed(names)), ReadOptions(), cluster=cluster) == one
+
+
+def test_a_glob_and_a_file_url_read_the_same_logs(cluster: Cluster, tmp_path: Path) -> None:
+    day = ROOT / "examples" / "audit" / "day.jsonl.gz"
+    copy = tmp_path / "a.jsonl.gz"
+    copy.write_bytes(day.read_bytes())
+    one = _report([str(copy)], ReadOptions())
+    assert _report([str(tmp_path / "*.jsonl.gz")], ReadOptions(), cluster=cluster) == one
+    url = f"file://{copy}"
+    by_url = _report([url], ReadOptions(), cluster=cluster)
+    assert by_url == _report([url], ReadOptions())
+    assert [line.replace(url, str(copy)) for line in by_url] == one
+
+
+def test_a_glob_that_matches_nothing_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no file matches"):
+        audit_logs([str(tmp_path / "*.log")], ReadOptions(), SETTINGS)
+
+
+def test_the_same_file_twice_is_audited_twice_in_order(cluster: Cluster) -> None:
     log = str(DATA / "sample.jsonl")
-    report = audit_logs([log, log], ReadOptions(), SETTINGS, workers=2)
+    report = audit_logs([log, log], ReadOptions(), SETTINGS, cluster=cluster)
     lines = [(f.file, f.line) for f in report.findings]
     assert lines == sorted(set(lines)) * 2
 
 
-def test_progress_ends_with_every_line_done() -> None:
+def test_progress_ends_with_every_line_done(cluster: Cluster) -> None:
     seen: list[int] = []
     log = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
-    report = audit_logs([log], ReadOptions(), SETTINGS, workers=2, progress=seen.append)
+    report = audit_logs([log], ReadOptions(), SETTINGS, cluster=cluster, progress=seen.append)
     assert seen[-1] == report.summary.to_dict()["lines"]
     assert seen == sorted(seen)
 
 
-def test_a_policy_that_does_not_load_in_the_workers_is_an_input_error(tmp_path: Path) -> None:
+def test_a_policy_that_does_not_load_is_an_input_error_before_the_cluster_starts(
+    tmp_path: Path,
+) -> None:
     bad = tmp_path / "policy.yaml"
     bad.write_text("type: nothing\n")
     with pytest.raises(InputError, match=r"policy\.yaml"):
         audit_logs([str(DATA / "sample.jsonl")], ReadOptions(), AuditSettings(str(bad)), workers=2)
 
 
-def test_workers_are_spawned_while_another_thread_runs_and_agree_with_one_worker(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    methods: list[str] = []
-    real = multiprocessing.get_context
-
-    def recording(method: str) -> Any:
-        methods.append(method)
-        return real(method)
-
-    monkeypatch.setattr(multiprocessing, "get_context", recording)
+def test_workers_give_a_local_cluster_that_agrees_with_one_process_and_leaves_no_thread() -> None:
     log = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
-    one = list(json_lines(audit_logs([log], ReadOptions(), SETTINGS)))
-    stop = threading.Event()
-    busy = threading.Thread(target=stop.wait)  # stands for the terminal's progress bar
-    busy.start()
-    try:
-        two = list(json_lines(audit_logs([log], ReadOptions(), SETTINGS, workers=2)))
-    finally:
-        stop.set()
-        busy.join()
-    assert methods == ["spawn"]
-    assert two == one
-
-
-def test_an_audit_leaves_no_thread_behind_so_the_next_one_can_fork() -> None:
-    log = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
+    one = _report([log], ReadOptions())
     before = threading.active_count()
-    audit_logs([log], ReadOptions(), SETTINGS, workers=2)
+    assert _report([log], ReadOptions(), workers=2) == one
     assert threading.active_count() == before
 
 
-def _failing_take(self: AuditUnit, work: object) -> list[object]:
-    raise RuntimeError("disk on fire")
-
-
-def _dying_take(self: AuditUnit, work: object) -> list[object]:
-    os._exit(3)
-
-
-def test_a_worker_that_fails_makes_the_audit_fail_with_its_reason(
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_task_that_fails_makes_the_audit_fail_with_its_reason(
+    cluster: Cluster, dask_cluster: Any
 ) -> None:
-    monkeypatch.setattr(AuditUnit, "take", _failing_take)  # inherited by the forked workers
-    monkeypatch.setattr(threading, "active_count", lambda: 1)  # fork, whatever pytest runs
-    monkeypatch.setattr(run, "BATCH_BYTES", 16 << 10)  # many batches: the inboxes fill up
+    dask_cluster.register_plugin(_Patch("fail"), name="patch")
     log = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
-    with pytest.raises(InputError, match="worker failed: RuntimeError: disk on fire"):
-        audit_logs([log], ReadOptions(), SETTINGS, workers=2)
+    with pytest.raises(InputError, match="audit task failed: RuntimeError: disk on fire"):
+        audit_logs([log], ReadOptions(), SETTINGS, cluster=cluster)
 
 
-def test_a_worker_that_dies_makes_the_audit_fail_with_its_exit_code(
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_worker_killed_mid_audit_is_replaced_and_the_report_is_still_exact(
+    cluster: Cluster, dask_cluster: Any, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(AuditUnit, "take", _dying_take)
-    monkeypatch.setattr(threading, "active_count", lambda: 1)
     log = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
-    with pytest.raises(InputError, match=r"died \(exit code 3\)"):
-        audit_logs([log], ReadOptions(), SETTINGS, workers=2)
+    one = _report([log], ReadOptions())
+    sentinel = tmp_path / "killed"
+    dask_cluster.register_plugin(_Patch("die-once", str(sentinel)), name="patch")
+    assert _report([log], ReadOptions(), cluster=cluster) == one
+    assert sentinel.read_text() == "killed once"  # a worker really died mid-audit
+
+
+def test_a_remote_cluster_without_a_shared_scratch_folder_is_refused() -> None:
+    with pytest.raises(InputError, match="scratch folder every worker can reach"):
+        Cluster(address="tcp://192.0.2.1:8786")
+
+
+def test_standard_input_cannot_go_to_a_cluster(cluster: Cluster) -> None:
+    with pytest.raises(InputError, match="standard input"):
+        audit_logs(["-"], ReadOptions(), SETTINGS, cluster=cluster)
+
+
+def test_a_shard_naming_another_class_is_refused(tmp_path: Path) -> None:
+    from ocpp_e2e.audit.cluster import read_shard
+
+    shard = tmp_path / "evil.shard"
+    shard.write_bytes(pickle.dumps([(0, os.system)]))
+    with pytest.raises(InputError, match=r"may not hold: posix\.system"):
+        list(read_shard(str(shard)))

@@ -32,9 +32,11 @@ Formats (``--format``):
 
 from __future__ import annotations
 
+import bz2
 import enum
 import gzip
 import io
+import lzma
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -170,15 +172,37 @@ def open_log(path: str) -> Iterator[BinaryIO]:
             buffered = sys.stdin.buffer
             if not isinstance(buffered, io.BufferedReader):
                 buffered = io.BufferedReader(cast(io.RawIOBase, buffered))
+        elif "://" in path:
+            buffered = io.BufferedReader(cast(io.RawIOBase, stack.enter_context(_open_url(path))))
         else:
             try:
                 buffered = stack.enter_context(open(path, "rb"))
             except OSError as exc:
                 raise InputError(f"cannot open log file ({exc.strerror})", source=path) from exc
-        if buffered.peek(2)[:2] == b"\x1f\x8b":
+        head = buffered.peek(6)[:6]
+        if head[:2] == b"\x1f\x8b":
             yield cast(BinaryIO, stack.enter_context(gzip.GzipFile(fileobj=buffered, mode="rb")))
+        elif head[:3] == b"BZh":
+            yield cast(BinaryIO, stack.enter_context(bz2.BZ2File(buffered, mode="rb")))
+        elif head == b"\xfd7zXZ\x00":
+            yield cast(BinaryIO, stack.enter_context(lzma.LZMAFile(buffered, mode="rb")))
         else:
             yield cast(BinaryIO, buffered)
+
+
+@contextmanager
+def _open_url(url: str) -> Iterator[BinaryIO]:
+    """An fsspec URL (``s3://``, ``gs://``, ``file://``, ``memory://`` ...) opened for reading."""
+    import fsspec
+
+    try:
+        opened = fsspec.open(url, "rb").open()
+    except (OSError, ValueError, ImportError) as exc:
+        raise InputError(f"cannot open log file ({exc})", source=url) from exc
+    try:
+        yield cast(BinaryIO, opened)
+    finally:
+        opened.close()
 
 
 def _blocks(stream: BinaryIO, source: str) -> Iterator[tuple[int, list[bytes]]]:

@@ -1,9 +1,15 @@
-"""Running an audit over log files, in one process or spread over worker processes.
+"""Running an audit over log files, in one process or on a Dask cluster.
 
 Stations are independent (pairing, replay keys and meter transactions are all per connection), so
-``workers > 1`` sends each station's frames, in capture order, to one worker chosen by a hash of
-the station identity, and merges the results back into input order: the findings and the summary
-are identical to those of one worker.
+``workers > 1`` (a local Dask cluster) or a :class:`~ocpp_e2e.audit.cluster.Cluster` sends each
+station's frames, in capture order, to one task chosen by a hash of the station identity, and
+merges the results back into input order: the findings and the summary are identical to those of
+one process (:mod:`ocpp_e2e.audit.cluster`).
+
+Files are audited in the order of their names (``sorted``), whatever order they were given in,
+so that a shuffled file list gives the same report; name rotated logs so that their names sort in
+time order (``ocpp-2026-11-30.log``, ...). Paths may be fsspec URLs (``s3://``, ``gs://``,
+``file://``, ...) and globs.
 
 >>> settings = AuditSettings(policy="policies/example.yaml")  # doctest: +SKIP
 >>> report = audit_logs(["day.jsonl.gz"], ReadOptions(), settings, workers=2)  # doctest: +SKIP
@@ -12,26 +18,20 @@ are identical to those of one worker.
 from __future__ import annotations
 
 import functools
-import multiprocessing
-import queue
-import sys
-import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from multiprocessing.process import BaseProcess
-from multiprocessing.queues import Queue
-from typing import Any, cast
 
 import orjson
 
 from ..context import normalize_station
-from ..errors import InputError, OcppE2EError
+from ..errors import InputError
 from ..model import Verification
 from ..policy import Decision, Effect, RuleEffect, evaluate, load_policy
 from ..policy.model import Policy
 from ..replay import MemoryReplayCache
+from .cluster import Cluster, audit_on_cluster
 from .engine import AuditDecision, FrameAuditor, unreadable_result
 from .findings import Finding
 from .logs import (
@@ -156,6 +156,8 @@ def _partition(station: str, workers: int) -> int:
 Work = tuple[int, RawLines | list[Item]]
 #: A finding with its place in the input: (file index, line).
 Placed = tuple[int, int, Finding]
+#: What a unit returns at the end: (summary, records, unreadable lines, late findings).
+End = tuple[Summary, int, int, list[Finding]]
 
 
 class AuditUnit:
@@ -201,7 +203,7 @@ class AuditUnit:
                 out.extend((index, f.line, f) for f in result.findings)
         return out
 
-    def finish(self) -> tuple[Summary, int, int, list[Finding]]:
+    def finish(self) -> End:
         """(summary, records, unreadable lines, findings known only at the end)."""
         return self.summary, self.records, self.unreadable, self.auditor.finish()
 
@@ -212,26 +214,31 @@ def audit_logs(
     settings: AuditSettings,
     *,
     workers: int = 1,
+    cluster: Cluster | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> AuditReport:
     """Audit every frame of ``paths`` and return the findings (in input order) and the summary.
 
-    ``progress`` is called now and then with the number of items done (lines of JSON Lines
-    logs, records and unreadable lines of the other formats). Raises
+    ``workers > 1`` runs the audit on a local Dask cluster of that many processes; ``cluster``
+    names another (a scheduler address, a scratch folder). ``progress`` is called now and then
+    with the number of items done (lines of JSON Lines logs, records and unreadable lines of the
+    other formats; on a cluster, read and then audited). Raises
     :class:`~ocpp_e2e.errors.OcppE2EError` subclasses for unusable input (a missing file, a
     policy that does not load).
     """
     if workers < 1:
         raise InputError(f"--workers must be at least 1, not {workers}")
+    if cluster is None and workers > 1:
+        cluster = Cluster(workers=workers)
     if settings.meter_certificates and settings.meter_trust_time is None:
         settings = replace(settings, meter_trust_time=datetime.now(UTC))  # one time, all workers
-    stats = ReadStats()
-    work = _work(paths, options, stats)
-    if workers == 1:
-        placed, ends = _single(work, settings, options.ocpp, progress)
+    files = input_files(paths)
+    if cluster is None:
+        stats = ReadStats()
+        placed, ends = _single(_work(files, options, stats), settings, options.ocpp, progress)
     else:
         build_auditor(settings)  # a policy or meter key that does not load fails here, at once
-        placed, ends = _parallel(work, settings, options.ocpp, workers, progress)
+        placed, ends, stats = audit_on_cluster(files, options, settings, cluster, progress=progress)
     summary = Summary()
     late: list[Finding] = []
     for part, records, unreadable, finished in ends:
@@ -248,6 +255,28 @@ def audit_logs(
     findings.extend(late)
     summary.finish(stats)
     return AuditReport(findings, summary)
+
+
+def input_files(paths: Iterable[str]) -> list[str]:
+    """The files to audit: globs (local or fsspec URLs) expanded, sorted by name.
+
+    ``-`` (standard input) stays as it is. A glob that matches nothing is an error naming it.
+    """
+    files: list[str] = []
+    for path in paths:
+        if path == "-" or not any(c in path for c in "*?["):
+            files.append(path)
+            continue
+        import fsspec
+
+        fs, pattern = fsspec.core.url_to_fs(path)
+        matches = sorted(fs.glob(pattern))
+        if not matches:
+            raise InputError("no file matches this pattern", source=path)
+        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+        prefix = "" if protocol in ("file", "local") else f"{protocol}://"
+        files.extend(m if m.startswith(prefix) else prefix + m for m in matches)
+    return sorted(files)
 
 
 def _work(paths: Iterable[str], options: ReadOptions, stats: ReadStats) -> Iterator[Work]:
@@ -275,173 +304,21 @@ def _single(
     settings: AuditSettings,
     ocpp: str,
     progress: Callable[[int], None] | None,
-) -> tuple[list[Placed], list[tuple[Summary, int, int, list[Finding]]]]:
+) -> tuple[list[Placed], list[End]]:
     unit = AuditUnit(settings, ocpp)
     placed: list[Placed] = []
     done = 0
     for piece in work:
         placed.extend(unit.take(piece))
         if progress is not None:
-            done += _size(piece)
+            done += work_size(piece[1])
             progress(done)
     return placed, [unit.finish()]
 
 
-def _size(work: Work) -> int:
-    piece = work[1]
+def work_size(piece: RawLines | list[Item]) -> int:
+    """Items in a piece of work (lines of JSON Lines, records and unreadable lines otherwise)."""
     return len(piece.lines) if isinstance(piece, RawLines) else len(piece)
-
-
-def _worker(settings: AuditSettings, ocpp: str, inbox: Queue[Any], outbox: Queue[Any]) -> None:
-    try:
-        unit = AuditUnit(settings, ocpp)
-    except OcppE2EError as exc:
-        outbox.put(("error", str(exc)))
-        return
-    while True:
-        batch: list[Work] | None = inbox.get()
-        if batch is None:
-            outbox.put(("done", unit.finish()))
-            return
-        try:
-            placed: list[Placed] = []
-            for work in batch:
-                placed.extend(unit.take(work))
-            outbox.put(("ok", (placed, sum(_size(w) for w in batch))))
-        except Exception as exc:  # reported to the parent, which raises
-            outbox.put(("error", f"worker failed: {type(exc).__name__}: {exc}"))
-            return
-
-
-class _Workers:
-    """Worker processes, each with an inbox of batches and an outbox of results."""
-
-    def __init__(self, settings: AuditSettings, ocpp: str, count: int) -> None:
-        # fork starts workers at once (no second import); but a parent that runs other threads (a
-        # progress bar) could hand a lock held by one of them to the children: spawn then.
-        forkable = sys.platform == "linux" and threading.active_count() == 1
-        ctx = (
-            multiprocessing.get_context("fork")
-            if forkable
-            else multiprocessing.get_context("spawn")
-        )
-        self.inboxes: list[Queue[Any]] = [ctx.Queue(maxsize=4) for _ in range(count)]
-        self.outboxes: list[Queue[Any]] = [ctx.Queue() for _ in range(count)]
-        self.procs: list[BaseProcess] = [
-            ctx.Process(
-                target=_worker,
-                args=(settings, ocpp, self.inboxes[i], self.outboxes[i]),
-                daemon=True,
-            )
-            for i in range(count)
-        ]
-        for proc in self.procs:
-            proc.start()
-        self.placed: list[Placed] = []
-        self.done = 0
-
-    def end(self, i: int) -> None:
-        """Tell worker ``i`` that no more work comes."""
-        self.put(i, None)
-
-    def put(self, i: int, item: Any) -> None:
-        while True:
-            try:
-                self.inboxes[i].put(item, timeout=1)
-                return
-            except queue.Full:
-                self._check(i)
-                self.drain()
-
-    def drain(self) -> None:
-        """Take the results that are ready."""
-        for i, outbox in enumerate(self.outboxes):
-            while True:
-                try:
-                    status, payload = outbox.get_nowait()
-                except queue.Empty:
-                    break
-                self._accept(i, status, payload, "ok")
-
-    def finish(self, i: int) -> tuple[Summary, int, int, list[Finding]]:
-        """Wait for worker ``i``'s remaining results and its end of work."""
-        while True:
-            try:
-                status, payload = self.outboxes[i].get(timeout=1)
-            except queue.Empty:
-                self._check(i)
-                continue
-            if status == "done":
-                return cast(tuple[Summary, int, int, list[Finding]], payload)
-            self._accept(i, status, payload, "ok")
-
-    def _accept(self, i: int, status: str, payload: Any, expected: str) -> None:
-        if status != expected:
-            raise InputError(payload if status == "error" else f"audit worker {i}: {status}")
-        placed, count = payload
-        self.placed.extend(placed)
-        self.done += count
-
-    def _check(self, i: int) -> None:
-        proc = self.procs[i]
-        if not proc.is_alive():
-            raise InputError(f"audit worker {proc.name} died (exit code {proc.exitcode})")
-
-    def close(self, *, abort: bool) -> None:
-        """Stop the workers: after their last results, or at once when the run failed."""
-        for inbox in self.inboxes:
-            if abort:
-                # Batches a stopped worker never reads must not keep this process from exiting.
-                inbox.cancel_join_thread()
-            inbox.close()
-            if not abort:
-                inbox.join_thread()  # its feeder thread ends: the next audit may fork again
-        for proc in self.procs:
-            if abort:
-                proc.terminate()
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-
-
-def _parallel(
-    work: Iterator[Work],
-    settings: AuditSettings,
-    ocpp: str,
-    count: int,
-    progress: Callable[[int], None] | None,
-) -> tuple[list[Placed], list[tuple[Summary, int, int, list[Finding]]]]:
-    pool = _Workers(settings, ocpp, count)
-    finished = False
-    try:
-        batches: list[list[Work]] = [[] for _ in range(count)]
-        sizes = [0] * count
-        for index, piece in work:
-            for i, part in enumerate(_split(piece, count)):
-                if part is None:
-                    continue
-                batches[i].append((index, part))
-                sizes[i] += _bytes(part)
-                if sizes[i] >= BATCH_BYTES:
-                    pool.put(i, batches[i])
-                    batches[i], sizes[i] = [], 0
-                    pool.drain()
-                    if progress is not None:
-                        progress(pool.done)
-        ends = []
-        for i in range(count):
-            if batches[i]:
-                pool.put(i, batches[i])
-            pool.end(i)
-        for i in range(count):
-            ends.append(pool.finish(i))
-        if progress is not None:
-            progress(pool.done)
-        finished = True
-        return pool.placed, ends
-    finally:
-        pool.close(abort=not finished)
 
 
 def _split(piece: RawLines | list[Item], count: int) -> list[RawLines | list[Item] | None]:
@@ -463,7 +340,7 @@ def _split(piece: RawLines | list[Item], count: int) -> list[RawLines | list[Ite
     return [part or None for part in parts]
 
 
-def _bytes(piece: RawLines | list[Item]) -> int:
+def piece_bytes(piece: RawLines | list[Item]) -> int:
     if isinstance(piece, RawLines):
         return sum(map(len, piece.lines))
     return sum(len(item.frame) if isinstance(item, LogRecord) else 100 for item in piece)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..audit.cluster import Cluster
 from ..audit.logs import OCPP_VERSIONS, LogFormat, ReadOptions, Side
 from ..audit.report import json_lines, render_html
 from ..audit.run import AuditSettings, audit_logs
@@ -41,7 +42,11 @@ _EPILOG = (
 def audit(
     logs: Annotated[
         list[str],
-        typer.Argument(help="Log files (plain or gzip), or - for stdin.", show_default=False),
+        typer.Argument(
+            help="Log files (plain, gzip, bzip2 or xz), fsspec URLs (s3://, gs://, file://) or "
+            "globs, or - for stdin. Files are audited in the order of their names.",
+            show_default=False,
+        ),
     ],
     policy: Annotated[
         Path,
@@ -95,8 +100,36 @@ def audit(
         ),
     ] = None,
     workers: Annotated[
-        int, typer.Option("--workers", "-w", help="Worker processes (stations are spread).")
+        int,
+        typer.Option(
+            "--workers",
+            "-w",
+            help="Worker processes: more than 1 runs the audit on a local Dask cluster of that "
+            "size (stations are spread; the report is the same).",
+        ),
     ] = 1,
+    dask: Annotated[
+        bool,
+        typer.Option(
+            "--dask",
+            help="Run on a local Dask cluster: one worker process per core, or --workers.",
+        ),
+    ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Run on the Dask cluster of this scheduler (tcp://host:8786); needs --scratch.",
+        ),
+    ] = None,
+    scratch: Annotated[
+        str | None,
+        typer.Option(
+            "--scratch",
+            help="Folder or fsspec URL every Dask worker can reach, for the routed shards "
+            "(default: a temporary folder on this machine, for a local cluster).",
+        ),
+    ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per finding, then the summary.")
     ] = False,
@@ -126,7 +159,10 @@ def audit(
             meter_keyrings=tuple(str(p) for p in meter_keyring or ()),
             meter_certificates=tuple(str(p) for p in meter_cert or ()),
         )
-        report = _run(logs, options, settings, workers, console)
+        cluster = _cluster(dask, scheduler, workers, scratch)
+        if cluster is not None and not json_out:
+            console.print(f"auditing on {cluster.describe()}", highlight=False)
+        report = _run(logs, options, settings, cluster, console)
     except OcppE2EError as exc:
         fail(str(exc))
     if html_out is not None:
@@ -141,11 +177,30 @@ def audit(
     raise typer.Exit(report.exit_status)
 
 
+def _cluster(
+    dask: bool, scheduler: str | None, workers: int, scratch: str | None
+) -> Cluster | None:
+    """Where the audit runs: one process, a local Dask cluster, or the one of ``scheduler``."""
+    if scheduler is not None:
+        if "://" not in scheduler:
+            fail(f"--scheduler: {scheduler!r} is not a scheduler address such as tcp://host:8786")
+        return Cluster(address=scheduler, scratch=scratch)
+    if dask or workers > 1:
+        return Cluster(workers=workers if workers > 1 else None, scratch=scratch)
+    if scratch is not None:
+        fail("--scratch is for Dask runs (--dask, --scheduler or --workers > 1)")
+    return None
+
+
 def _run(
-    logs: list[str], options: ReadOptions, settings: AuditSettings, workers: int, console: Console
+    logs: list[str],
+    options: ReadOptions,
+    settings: AuditSettings,
+    cluster: Cluster | None,
+    console: Console,
 ) -> AuditReport:
     if not console.is_terminal:
-        return audit_logs(logs, options, settings, workers=workers)
+        return audit_logs(logs, options, settings, cluster=cluster)
     columns = (
         TextColumn("auditing"),
         BarColumn(bar_width=None),
@@ -157,7 +212,7 @@ def _run(
             logs,
             options,
             settings,
-            workers=workers,
+            cluster=cluster,
             progress=lambda n: progress.update(task, completed=n),
         )
 

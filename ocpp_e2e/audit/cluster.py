@@ -1,0 +1,350 @@
+"""The audit spread over worker processes: a Dask cluster, local or remote.
+
+Pairing, replay detection, freshness and meter transactions are per station and need capture
+order, so the work is partitioned by station in two passes:
+
+1. **route** — one task per log file reads it (the same readers as a single-process audit) and
+   writes each station's pieces, in file order, to a *shard* per partition in a scratch folder
+   that the workers share (a local temporary folder for a local cluster; any fsspec URL, such as
+   ``s3://bucket/tmp``, for a remote one);
+2. **audit** — one task per partition reads its shards file by file, in input order, and audits
+   them with its own :class:`~ocpp_e2e.audit.run.AuditUnit`; it returns only the findings (with
+   their place in the input) and its :class:`~ocpp_e2e.audit.summary.Summary`.
+
+The client merges the summaries and sorts the findings by place, exactly as the single-process
+audit does, so the report is the same whatever the number of workers. A worker that dies is
+replaced by Dask and its task runs again: routing rewrites whole shards and auditing only reads,
+so a retried task gives the same result. Memory per task is bounded: routing holds at most
+:data:`~ocpp_e2e.audit.run.BATCH_BYTES` of lines per partition before writing them, auditing one
+batch at a time plus the per-station state of its partition (pending calls, replay entries).
+
+Shards hold only the classes of :mod:`ocpp_e2e.audit.logs` (read with an unpickler that refuses
+every other class), so a scratch folder writable by others cannot make a worker run code.
+
+>>> Cluster(workers=2).describe()
+'a local Dask cluster of 2 worker processes'
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, cast
+
+from ..errors import InputError, OcppE2EError
+from .logs import ReadOptions, ReadStats
+
+if TYPE_CHECKING:
+    from .run import AuditSettings, End, Placed, Work
+
+__all__ = ["Cluster", "audit_on_cluster"]
+
+#: Partitions per worker: several, so that one large station does not leave the others idle.
+PARTS_PER_WORKER = 4
+#: Bytes of pieces a routing task buffers per partition before appending them to the shard.
+SHARD_FLUSH_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where the audit runs.
+
+    ``address`` is a Dask scheduler (``tcp://host:8786``); without one, a ``LocalCluster`` of
+    ``workers`` processes (default: one per core) is started for the audit and stopped after it.
+    ``scratch`` is the folder (path or fsspec URL) where routed shards are written; it must be
+    reachable from every worker: by default a temporary folder on this machine, which only a
+    local cluster can use.
+    """
+
+    address: str | None = None
+    workers: int | None = None
+    scratch: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise InputError(f"--workers must be at least 1, not {self.workers}")
+        if self.address is not None and self.scratch is None:
+            raise InputError(
+                f"a remote Dask cluster ({self.address}) cannot read this machine's temporary "
+                "folder: give a scratch folder every worker can reach (--scratch, e.g. "
+                "s3://bucket/ocpp-e2e-scratch)"
+            )
+
+    def describe(self) -> str:
+        """One line for the terminal: where the audit runs."""
+        if self.address is not None:
+            return f"the Dask cluster at {self.address}"
+        count = self.workers or os.cpu_count() or 1
+        return f"a local Dask cluster of {count} worker process{'es' if count != 1 else ''}"
+
+
+@dataclass
+class Routed:
+    """What routing one file produced: its read counts and the shard of each partition."""
+
+    index: int
+    stats: ReadStats
+    items: int
+    shards: dict[int, str] = field(default_factory=dict)
+
+
+def audit_on_cluster(
+    paths: Sequence[str],
+    options: ReadOptions,
+    settings: AuditSettings,
+    cluster: Cluster,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[Placed], list[End], ReadStats]:
+    """Audit ``paths`` on ``cluster``; return the placed findings, the units' ends and the counts.
+
+    The caller (:func:`ocpp_e2e.audit.run.audit_logs`) merges them as it merges a single unit's.
+    """
+    from distributed import Client, LocalCluster, as_completed
+
+    if "-" in paths:
+        raise InputError("standard input cannot be read by cluster workers; name files instead")
+    local = cluster.address is None
+    scratch_root = cluster.scratch or tempfile.mkdtemp(prefix="ocpp-e2e-audit-")
+    scratch = f"{scratch_root.rstrip('/')}/{uuid.uuid4().hex}"
+    dask_cluster: Any = None
+    try:
+        if local:
+            count = cluster.workers or os.cpu_count() or 1
+            dask_cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=count,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=50,
+            )
+            client = Client(dask_cluster)  # type: ignore[no-untyped-call]
+        else:
+            try:
+                client = Client(cluster.address, timeout=30)  # type: ignore[no-untyped-call]
+            except OSError as exc:
+                raise InputError(f"cannot reach the Dask scheduler at {cluster.address}: {exc}") from exc
+            count = max(1, len(client.scheduler_info().get("workers", {})))
+        with client:
+            return _run(client, as_completed, paths, options, settings, count, scratch, progress)
+    finally:
+        if dask_cluster is not None:
+            dask_cluster.close()
+        _remove(scratch)
+        if cluster.scratch is None:
+            shutil.rmtree(scratch_root, ignore_errors=True)
+
+
+def _run(
+    client: Any,
+    as_completed: Any,
+    paths: Sequence[str],
+    options: ReadOptions,
+    settings: AuditSettings,
+    count: int,
+    scratch: str,
+    progress: Callable[[int], None] | None,
+) -> tuple[list[Placed], list[End], ReadStats]:
+    parts = count * PARTS_PER_WORKER
+    routing = [
+        client.submit(
+            route_file,
+            i,
+            path,
+            options,
+            parts,
+            scratch,
+            key=f"ocpp-e2e-route-{i}-{uuid.uuid4().hex}",
+            pure=False,
+        )
+        for i, path in enumerate(paths)
+    ]
+    routed: list[Routed] = [_result(future) for future in as_completed(routing)]
+    routed.sort(key=lambda r: r.index)
+    stats = ReadStats()
+    shards: dict[int, list[str]] = {}
+    for result in routed:  # in file order: each station's pieces stay in capture order
+        merge_stats(stats, result.stats)
+        for part, url in sorted(result.shards.items()):
+            shards.setdefault(part, []).append(url)
+    auditing = [
+        client.submit(
+            audit_partition,
+            settings,
+            options.ocpp,
+            urls,
+            key=f"ocpp-e2e-audit-{part}-{uuid.uuid4().hex}",
+            pure=False,
+        )
+        for part, urls in sorted(shards.items())
+    ]
+    placed: list[Placed] = []
+    ends: list[End] = []
+    done = 0
+    for future in as_completed(auditing):
+        part_placed, end, items = _result(future)
+        placed.extend(part_placed)
+        ends.append(end)
+        done += items
+        if progress is not None:
+            progress(done)
+    return placed, ends, stats
+
+
+def _result(future: Any) -> Any:
+    """A task's result; a failure becomes the project's error with the task's reason."""
+    from distributed import KilledWorker
+
+    try:
+        return future.result()
+    except OcppE2EError:
+        raise
+    except KilledWorker as exc:
+        raise InputError(
+            f"audit task {future.key} failed: every worker that ran it died ({exc})"
+        ) from exc
+    except Exception as exc:
+        raise InputError(f"audit task failed: {type(exc).__name__}: {exc}") from exc
+
+
+def merge_stats(into: ReadStats, other: ReadStats) -> None:
+    """Add the counts of ``other`` to ``into`` (per-file facts are kept per file)."""
+    for name, value in vars(other).items():
+        mine = getattr(into, name)
+        if isinstance(value, bool):
+            setattr(into, name, mine or value)
+        elif isinstance(value, int):
+            setattr(into, name, mine + value)
+        elif isinstance(value, dict):
+            mine.update(value)
+        elif isinstance(value, list):
+            mine.extend(value)
+        elif isinstance(value, set):
+            mine.update(value)
+
+
+def route_file(index: int, path: str, options: ReadOptions, parts: int, scratch: str) -> Routed:
+    """Pass 1: read one file and write each partition's pieces, in file order, to its shard."""
+    from .run import _split, _work, work_size
+
+    stats = ReadStats()
+    routed = Routed(index, stats, 0)
+    writers: dict[int, _ShardWriter] = {}
+    try:
+        for _, piece in _work([path], options, stats):
+            routed.items += work_size(piece)
+            for part, share in enumerate(_split(piece, parts)):
+                if share is None:
+                    continue
+                writer = writers.get(part)
+                if writer is None:
+                    url = f"{scratch}/{part:05d}/{index:08d}.shard"
+                    writer = writers[part] = _ShardWriter(url)
+                    routed.shards[part] = url
+                writer.add((index, share))
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return routed
+
+
+def audit_partition(
+    settings: AuditSettings, ocpp: str, urls: Sequence[str]
+) -> tuple[list[Placed], End, int]:
+    """Pass 2: audit one partition's shards in input order with one unit."""
+    from .run import AuditUnit, work_size
+
+    unit = AuditUnit(settings, ocpp)
+    placed: list[Placed] = []
+    items = 0
+    for url in urls:
+        for work in read_shard(url):
+            items += work_size(work[1])
+            placed.extend(unit.take(work))
+    return placed, unit.finish(), items
+
+
+# --------------------------------------------------------------------------- shards
+
+
+class _ShardWriter:
+    """Pieces of one partition from one file, appended in batches to one shard file."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.batch: list[Work] = []
+        self.size = 0
+        self.stream: IO[bytes] | None = None
+
+    def add(self, work: Work) -> None:
+        from .run import piece_bytes
+
+        self.batch.append(work)
+        self.size += piece_bytes(work[1])
+        if self.size >= SHARD_FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        if self.stream is None:
+            self.stream = _open(self.url, "wb")
+        pickle.dump(self.batch, self.stream, protocol=pickle.HIGHEST_PROTOCOL)
+        self.batch, self.size = [], 0
+
+    def close(self) -> None:
+        self.flush()
+        if self.stream is not None:
+            self.stream.close()
+
+
+#: The only classes a shard may name (module, class): the pieces of :mod:`ocpp_e2e.audit.logs`.
+_SHARD_CLASSES = {
+    ("ocpp_e2e.audit.logs", "LogRecord"),
+    ("ocpp_e2e.audit.logs", "UnreadableLine"),
+    ("ocpp_e2e.audit.logs", "RawLines"),
+    ("ocpp_e2e.model", "Direction"),
+    ("datetime", "datetime"),
+    ("datetime", "timezone"),
+    ("datetime", "timedelta"),
+}
+
+
+class _ShardUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _SHARD_CLASSES:
+            raise InputError(f"scratch shard names a class it may not hold: {module}.{name}")
+        return super().find_class(module, name)
+
+
+def read_shard(url: str) -> Iterator[Work]:
+    """The pieces of one shard, in the order they were written."""
+    with _open(url, "rb") as stream:
+        buffered = io.BufferedReader(cast(io.RawIOBase, stream))
+        while buffered.peek(1):
+            batch = _ShardUnpickler(buffered).load()
+            yield from batch
+
+
+def _open(url: str, mode: str) -> IO[bytes]:
+    import fsspec
+
+    opened: IO[bytes] = fsspec.open(url, mode, auto_mkdir=True).open()
+    return opened
+
+
+def _remove(url: str) -> None:
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+    except OSError:
+        pass  # a scratch folder that cannot be cleaned must not hide the audit's result
