@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import typer.main
 from typer.core import TyperGroup
 
 from . import core, esp, gateway
 
 DEMO_MARKER = "keys-example"
+DEMO_SCAN_BYTES = 262144
 # The first base64 line of the demo root certificate (keys-example/root-ca.crt.pem): it includes the
 # root's random serial number, and stands verbatim in every file that embeds the demo root as a
 # trust anchor, as PEM or as base64 DER (a signed policy's JSON form, say). A test keeps it current.
@@ -33,7 +35,9 @@ def uses_demo_material(args: list[str]) -> bool:
         path = Path(value)
         try:
             if path.is_file():
-                head = path.read_bytes()[:262144]
+                # The first 256 KiB, read as such: an audit's log of gigabytes is not read twice.
+                with path.open("rb") as f:
+                    head = f.read(DEMO_SCAN_BYTES)
                 if DEMO_MARKER.encode() in head or DEMO_ROOT_MARKER.encode() in head:
                     return True
         except OSError:
@@ -42,7 +46,22 @@ def uses_demo_material(args: list[str]) -> bool:
 
 
 class _Group(TyperGroup):
-    """The top-level group: warns on stderr, before anything runs, when demo keys are in play."""
+    """The top-level group: warns on stderr, before anything runs, when demo keys are in play.
+
+    The sub-command groups (``pki``, ``audit``, ...) are imported when they are called (or listed
+    by ``--help``), so that one command does not pay for importing all the others.
+    """
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in _GROUPS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in _GROUPS and cmd_name not in self.commands:
+            module = importlib.import_module(f"{__package__}.{cmd_name}")
+            command = typer.main.get_command(module.app)
+            command.name = cmd_name
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
@@ -63,12 +82,9 @@ core.register(app)
 gateway.register(app)
 esp.register(app)
 
-# Sub-command groups, each a module of this package with a typer ``app``; one name per group.
+# Sub-command groups, each a module of this package with a typer ``app``; one name per group,
+# imported when used (see _Group).
 _GROUPS: tuple[str, ...] = ("pki", "ticket", "meter", "tariff", "policy", "audit")
-
-for _name in _GROUPS:
-    _module = importlib.import_module(f"{__name__}.{_name}")
-    app.add_typer(_module.app, name=_name.replace("_", "-"))
 
 
 def main() -> None:

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 from cryptography import x509
 
 from .._time import parse_duration, parse_rfc3339
@@ -28,6 +27,9 @@ from ..keys import key_id, load_public_key_text
 from ._conditions import ORDERING, json_type, parse_path
 from ._regexp import IRegexpError, compile_iregexp
 from ._yaml import load_yaml
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = [
     "DEFAULT_CLOCK_SKEW",
@@ -95,6 +97,8 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema  # on first use: importing it costs a command-line start about 0.1 s
+
     return jsonschema.Draft202012Validator(schema())
 
 
