@@ -20,14 +20,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from shapes import load_average, median
 
 from ocpp_e2e.keys import KeySigner, load_private_key
-from ocpp_e2e.pki.issue import load_certificates_file
-from ocpp_e2e.policy import evaluate, load_policy, sign_policy
-from ocpp_e2e.policy.lifecycle import POLICY_CONTEXT
+from ocpp_e2e.policy import POLICY_CONTEXT, evaluate, load_policy, sign_policy
 from ocpp_e2e.sign import sign_frame
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,9 +36,9 @@ SIGNED_AT = NOW - timedelta(seconds=5)
 
 
 def signer(name: str) -> KeySigner:
+    pem = (KEYS / f"{name}.chain.pem").read_bytes()
     chain = [
-        c.public_bytes(serialization.Encoding.DER)
-        for c in load_certificates_file(KEYS / f"{name}.chain.pem")
+        c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(pem)
     ]
     return KeySigner(load_private_key(KEYS / f"{name}.key.pem"), certificates=chain)
 

@@ -191,6 +191,7 @@ class Shape:
     unsigned: list[bytes]
     inputs: list[tuple[bytes, bytes]]  # (signing input, raw signature)
     size: int = field(default=0)
+    stations: list[str] = field(default_factory=list)  # the station of each frame
 
 
 def build_shape(
@@ -200,35 +201,44 @@ def build_shape(
     count: int,
     key: ed25519.Ed25519PrivateKey,
     seed: int = 7,
+    *,
+    stations: int = 1,
+    sample: int | None = None,
 ) -> Shape:
-    """``count`` distinct frames of one shape, signed with ``key``."""
+    """``count`` distinct frames of one shape, signed with ``key``; frame i travels on station
+    ``cs-{i % stations + 1:04d}`` (``cs-0001`` with one station). Signing inputs for the bare
+    verify are computed for the first ``sample`` frames (all by default)."""
     rng = random.Random(seed)
     signer = KeySigner(key)
     public = key.public_key()
-    frames, unsigned, inputs = [], [], []
+    frames, unsigned, inputs, names = [], [], [], []
     for i in range(count):
+        station = STATION if stations == 1 else f"cs-{i % stations + 1:04d}"
         action, body = payload(i, rng)
         frame: list[Any] = [2, f"{name[:20]}-{i:06d}", action, body]
         plain = writer(frame)
-        signed = orjson.loads(sign_frame(plain, signer, ocpp=OCPP, station=STATION, timestamp=NOW))
+        signed = orjson.loads(sign_frame(plain, signer, ocpp=OCPP, station=station, timestamp=NOW))
         sigs = signed[3]["customData"]["signatures"]
         frame[3] = {**body, "customData": {"vendorId": "org.ocpp-e2e", "signatures": sigs}}
         wire = writer(frame)
+        frames.append(wire)
+        unsigned.append(plain)
+        names.append(station)
+        if sample is not None and i >= sample:
+            continue
         sig = sigs[0]
         data = rfc8785.dumps(
             {
-                "context": {"ocpp": OCPP, "station": STATION, "action": action, "kind": "request"},
+                "context": {"ocpp": OCPP, "station": station, "action": action, "kind": "request"},
                 "payload": body,
                 "signature": {k: v for k, v in sig.items() if k != "value"},
             }
         )
         value = b64url_decode(sig["value"])
         public.verify(value, data)  # the shape is what it claims: a valid signature
-        frames.append(wire)
-        unsigned.append(plain)
         inputs.append((data, value))
     size = sum(len(f) for f in frames) // len(frames)
-    return Shape(name, frames, unsigned, inputs, size)
+    return Shape(name, frames, unsigned, inputs, size, names)
 
 
 # name -> (payload builder, writer, frames per round); 3 KB shapes first, then 30 KB.

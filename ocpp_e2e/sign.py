@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
+
+import orjson
 
 from ._b64 import b64_encode, b64url_encode
 from ._time import format_timestamp, utcnow
@@ -26,7 +29,7 @@ from .context import (
     frame_kind,
     signing_payload,
 )
-from .errors import IJSONError, SigningError
+from .errors import SigningError
 from .frames import Frame, MessageType, parse_frame
 from .keys import Signer
 from .model import Kind
@@ -36,6 +39,7 @@ Carrier = Literal["top", "customData"]
 # 20 times faster than a regular expression with a leading character class.
 _DIGITS = bytes(ord("0") if chr(c) in "0123456789" else ord(" ") for c in range(256))
 _LONG_RUN = b"0" * 16
+_BIG_INTEGER = re.compile(rb"[:\[,]-?[0-9]{16,}(?=[,}\]])")
 MAX_SIGNATURES = 16
 
 
@@ -278,12 +282,11 @@ def sign_frame(
     # member order already canonical, which keeps verification on its fast path.
     wire = dumps_parsed(value, parsed.jcs_safe)
     # RFC 8785 writes an integral double of 2^53 or more (1e16) as an integer literal, which SPEC §2
-    # readers refuse; such a frame keeps the readable spelling of json.dumps (1e+16) instead.
-    if _LONG_RUN in wire.translate(_DIGITS):
-        try:
-            parse(wire)
-        except IJSONError:
-            return _json_text(value)
+    # readers refuse; such a frame keeps an exponent (orjson: 1e16, json.dumps: 1e+16) instead.
+    # Only a run of 16 digits can be such a literal; a number-like run inside a string takes the
+    # same (valid, only not canonical) spelling.
+    if _LONG_RUN in wire.translate(_DIGITS) and _BIG_INTEGER.search(wire) is not None:
+        return orjson.dumps(value).decode("utf-8") if parsed.jcs_safe else _json_text(value)
     return wire.decode("utf-8")
 
 

@@ -501,3 +501,15 @@ def test_frame_with_a_large_integral_double_stays_verifiable(
     )
     result = verifier(ring).verify_frame(text, ocpp="2.0.1", station=STATION, now=NOW)
     assert outcomes(result) == [Outcome.VALID]
+
+
+def test_a_long_digit_run_inside_a_string_keeps_the_canonical_wire_form(
+    signers: dict[str, KeySigner], ring: Keyring
+) -> None:
+    text = sign(
+        '[2, "1", "Authorize", {"idToken": {"idToken": "12345678901234567890", "type": "ISO14443"}}]',
+        signers["Ed25519"],
+    )
+    assert text.encode() == dumps(loads(text))
+    result = verifier(ring).verify_frame(text, ocpp="2.0.1", station=STATION, now=NOW)
+    assert outcomes(result) == [Outcome.VALID]
