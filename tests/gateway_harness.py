@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -35,6 +36,15 @@ ROOT = Path(__file__).resolve().parent.parent
 KEYS = ROOT / "keys-example"
 DATA = Path(__file__).resolve().parent / "data" / "integration"
 TIMEOUT = 10.0
+# What the raw CSMS answers (schema-valid OCPP 2.0.1 payloads); others get {"status": "Accepted"}.
+ANSWERS: dict[str, dict[str, Any]] = {
+    "BootNotification": {
+        "currentTime": "2026-11-22T00:00:00Z",
+        "interval": 300,
+        "status": "Accepted",
+    },
+    "Heartbeat": {"currentTime": "2026-11-22T00:00:00Z"},
+}
 
 
 class RawCsms:
@@ -46,7 +56,9 @@ class RawCsms:
         *,
         keys: AuthorizationKeyStore | None = None,
         port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        self.ssl_context = ssl_context
         self.versions = versions
         self.keys = keys
         self.port_wanted = port
@@ -82,6 +94,7 @@ class RawCsms:
             self.port_wanted,
             process_request=process_request,
             select_subprotocol=subprotocol_selector(self.versions),
+            ssl=self.ssl_context,
         )
 
     async def __aexit__(self, *exc: object) -> None:
@@ -100,7 +113,8 @@ class RawCsms:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ocpp"
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}/ocpp"
 
     async def _handle(self, connection: ServerConnection) -> None:
         if connection.subprotocol is None:
@@ -116,7 +130,8 @@ class RawCsms:
                 await self.received.put(message)
                 value = json.loads(message)
                 if self.auto_answer and value[0] == 2:
-                    await connection.send(json.dumps([3, value[1], {"status": "Accepted"}]))
+                    payload = ANSWERS.get(value[2], {"status": "Accepted"})
+                    await connection.send(json.dumps([3, value[1], payload]))
 
     async def next(self) -> str:
         return await asyncio.wait_for(self.received.get(), TIMEOUT)

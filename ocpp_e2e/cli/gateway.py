@@ -57,7 +57,12 @@ async def _run(config_path: Path) -> None:
 
     gateway = Gateway(load_config(config_path))
     await gateway.start()
-    print(f"ocpp-e2e gateway: listening on port {gateway.port}", file=sys.stderr, flush=True)
+    metrics = gateway.ops_port if gateway.ops_port is not None else "none"
+    print(
+        f"ocpp-e2e gateway: listening on port {gateway.port}; metrics on port {metrics}",
+        file=sys.stderr,
+        flush=True,
+    )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reloads: set[asyncio.Task[bool]] = set()

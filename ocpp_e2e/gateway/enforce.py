@@ -30,7 +30,7 @@ from ..context import CallTracker, PendingCall, find_signatures, frame_kind
 from ..errors import InputError, OcppE2EError
 from ..frames import Frame, MessageType, call_error, dumps_frame, parse_frame, security_error
 from ..keys import Signer, load_signer
-from ..model import Direction
+from ..model import Direction, Verification
 from ..pki.validate import pem_chain_der
 from ..policy import Decision, Mode, Policy, evaluate, load_policy
 from ..replay import ReplayCache
@@ -166,6 +166,15 @@ def _peek_call(text: str) -> tuple[int, str] | None:
     return None
 
 
+def signature_verdicts(verification: Verification) -> list[dict[str, Any]]:
+    """Each signature's SPEC §4 outcome, signer and reason: what a refusal's details and the log
+    show, so that an operator sees *why* no rule applied (a replay, a tampered frame, ...)."""
+    return [
+        {"outcome": r.outcome.value, "signer": r.identity or r.key_id, "reason": r.reason}
+        for r in verification.signatures
+    ]
+
+
 def internal_error(message_id: str, reason: str) -> str:
     """The CALLERROR a sender gets when the gateway cannot handle its CALL (``InternalError``)."""
     return dumps_frame(call_error(message_id, "InternalError", reason[:255], {"reason": reason}))
@@ -218,7 +227,7 @@ class StationGuard:
         if rules.policy is not None and rules.verifier is not None:
             started = time.perf_counter()
             try:
-                decision = await asyncio.to_thread(
+                decided, verification = await asyncio.to_thread(
                     self._decide, rules.policy, rules.verifier, frame, pending
                 )
             except InputError as exc:  # beyond a SPEC §2 limit the reader lets through
@@ -228,17 +237,19 @@ class StationGuard:
                 reason = f"the gateway could not check the frame ({type(exc).__name__}: {exc})"
                 return self._fail(rules, frame, direction, reason, text)
             verify_seconds = time.perf_counter() - started
+            decision = decided
             record = {
-                "effect": decision.effect.value,
-                "mode": decision.mode.value,
-                "rule": decision.rule,
-                "reason": decision.reason,
-                "policy": {"id": decision.policy_id, "version": decision.policy_version},
-                "signers": [s.identity for s in decision.signers],
+                "effect": decided.effect.value,
+                "mode": decided.mode.value,
+                "rule": decided.rule,
+                "reason": decided.reason,
+                "policy": {"id": decided.policy_id, "version": decided.policy_version},
+                "signers": [s.identity for s in decided.signers],
+                "signatures": signature_verdicts(verification),
             }
-            if not decision.allowed:
+            if not decided.allowed:
                 return self._refuse(
-                    rules, frame, pending, direction, decision.reason, decision, record,
+                    rules, frame, pending, direction, decided.reason, decided, record,
                     verify_seconds,
                 )  # fmt: skip
         signed = await self._sign(rules, frame, pending, direction)
@@ -253,12 +264,12 @@ class StationGuard:
 
     def _decide(
         self, policy: Policy, verifier: Verifier, frame: Frame, pending: PendingCall | None
-    ) -> Decision:
+    ) -> tuple[Decision, Verification]:
         now = utcnow()
         checked = verifier.verify_frame(
             frame, ocpp=self.ocpp, station=self.station, call=pending, now=now
         )
-        return evaluate(policy, checked.verification, now=now)
+        return evaluate(policy, checked.verification, now=now), checked.verification
 
     async def _sign(
         self, rules: DirectionRules, frame: Frame, pending: PendingCall | None, direction: Direction
@@ -326,6 +337,8 @@ class StationGuard:
         details: dict[str, Any] = {}
         if decision is not None:
             details = {"rule": decision.rule, "policy": decision.policy_id}
+            if "signatures" in record:
+                details["signatures"] = record["signatures"]
         if frame.is_call:
             answer = dumps_frame(security_error(frame.message_id, reason, details))
             self.tracker.observe(
