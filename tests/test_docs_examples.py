@@ -52,6 +52,7 @@ PAGES = (
     "integration.md",
     "performance.md",
     "esp.md",
+    "gateway.md",
 )
 RUNNABLE = ("python", "sh", "console")
 LANGUAGES = (*RUNNABLE, "json", "yaml", "text")
@@ -63,6 +64,7 @@ ILLUSTRATIVE = {
     "audit.md": 1,  # the reader's own log and policy
     "integration.md": 2,  # a server's async main with the reader's handler; the three-process demo
     "performance.md": 1,  # a benchmark that takes minutes
+    "gateway.md": 2,  # a long-running server; a benchmark that takes minutes
 }
 LINKED = ("keys-example", "policies", "examples", "tests")
 
