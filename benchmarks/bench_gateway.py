@@ -270,7 +270,7 @@ async def run_round(
     period = len(stations) / rate
 
     async def station_loop(st: Station) -> None:
-        await asyncio.sleep(random.uniform(0, period))  # noqa: S311 - load shape only
+        await asyncio.sleep(random.uniform(0, period))
         while time.perf_counter() < stop:
             started = time.perf_counter()
             meter.append(await st.meter_values())
@@ -279,7 +279,7 @@ async def run_round(
     async def command_loop() -> None:
         while time.perf_counter() < stop:
             await asyncio.sleep(1 / commands)
-            st = random.choice(stations)  # noqa: S311
+            st = random.choice(stations)
             cp = csms.cps.get(st.identity)
             if cp is None:
                 continue

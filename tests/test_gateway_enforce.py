@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from typer.testing import CliRunner
 
 from ocpp_e2e.cli import app
 from ocpp_e2e.gateway import Gateway
-from ocpp_e2e.gateway.enforce import RuleSet
+from ocpp_e2e.gateway.enforce import RelaySigning
 from ocpp_e2e.gateway.redis_cache import RedisReplayCache
 from ocpp_e2e.integrations.ocpp import STATION, ChargePoint201, Guard, Signing, SignRule
 from ocpp_e2e.keys import KeySigner, generate_private_key
@@ -302,7 +301,7 @@ def test_a_signer_that_fails_answers_internal_error_and_the_connection_keeps_ser
     tmp_path: Path,
 ) -> None:
     class FailingSigner:
-        """An HSM that times out."""
+        """An HSM that cannot be reached."""
 
         def __init__(self) -> None:
             real = signer("csms-operator")
@@ -310,19 +309,17 @@ def test_a_signer_that_fails_answers_internal_error_and_the_connection_keeps_ser
             self.public_key_der, self.certificates = real.public_key_der, real.certificates
 
         def sign(self, data: bytes) -> bytes:
-            raise TimeoutError("HSM did not answer")
+            raise ConnectionError("HSM unreachable")
 
     async def scenario() -> None:
         async with setup(tmp_path, sign=SIGN_RULES) as (csms, gateway, ws, upstream):
-            depot = dict(gateway.rules.groups["depot"])
-            to_station = depot[Direction.TO_STATION]
-            failing = ((to_station.sign[0][0], FailingSigner()),)
-            depot[Direction.TO_STATION] = replace(to_station, sign=failing)
-            gateway.install_rules(RuleSet({"depot": depot}))
+            # the operator's key now sits in an HSM that cannot be reached
+            to_station = gateway.rules.groups["depot"][Direction.TO_STATION]
+            to_station.signing = RelaySigning([SignRule([FailingSigner()], actions=["Reset"])])
             await upstream.send('[2,"r1","Reset",{"type":"Immediate"}]')
             answer = json.loads(await csms.next())
             assert answer[:3] == [4, "r1", "InternalError"]
-            assert "HSM did not answer" in answer[3]
+            assert "ConnectionError: HSM unreachable" in answer[3]
             await upstream.send(SENTINEL)
             assert await recv_text(ws) == SENTINEL
 

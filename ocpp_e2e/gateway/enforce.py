@@ -1,24 +1,30 @@
-"""What the gateway does with one frame: verify, decide, sign on behalf, or refuse.
+"""What the gateway does with one frame, built on the sans-IO :class:`~ocpp_e2e.guard.Guard`.
 
-A :class:`RuleSet` holds, per station group and direction, the policy with its verifier and the
-signers that sign on behalf; it is built from the configuration and replaced as a whole on reload
-(connections keep their call tracking and pick the new set up at their next frame).
+Each station group has one :class:`~ocpp_e2e.guard.Guard` per direction (its policy, verifier,
+replay cache and bounds) and the sign-on-behalf rules per direction. A station connection holds two
+:class:`~ocpp_e2e.guard.GuardConnection`\\ s, one per direction:
 
-A :class:`StationGuard` runs for one station connection. :meth:`StationGuard.handle` takes a frame's
-text and direction and returns an :class:`Outcome`: the text to forward (the received text itself,
-byte for byte, unless the gateway signed it), the text to send back to the sender (a CALLERROR), and
-the record the frame log keeps. Verification and signing run in worker threads (a replay cache
-waiting for SQLite or Redis, or a slow signer, never stalls the event loop); any failure of theirs
-fails closed for that one frame and the connection keeps serving.
+* ``toCSMS`` (the gateway seen as the CSMS): judges what the station sends, and signs and tracks
+  what goes on to the station;
+* ``toStation`` (the gateway seen as the station): judges what the CSMS sends, and signs and tracks
+  what goes on to the CSMS.
+
+So a frame received travelling in one direction is judged by that direction's connection
+(``receive``) and then handed to the other one (``send``), which signs it on behalf where a rule
+says so and remembers CALLs, so that their answers coming back can be paired (SPEC §3).
+
+A direction without a policy is relayed unjudged (its guard holds a pass-through policy in
+``mode: audit`` that is never asked); frames of a connection where nothing is judged or signed are
+not even parsed. On reload the guards swap their policies atomically (``Guard.swap``): connections
+keep their call tracking and use the new rules from their next frame.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -26,81 +32,156 @@ from typing import Any, NamedTuple
 import orjson
 
 from .._time import utcnow
-from ..context import CallTracker, PendingCall, find_signatures, frame_kind
-from ..errors import InputError, OcppE2EError
-from ..frames import Frame, MessageType, call_error, dumps_frame, parse_frame, security_error
+from ..context import find_signatures, frame_kind
+from ..errors import OcppE2EError, SigningError
+from ..frames import Frame, call_error, dumps_frame, security_error
+from ..guard import (
+    CSMS,
+    STATION,
+    Answer,
+    DecisionEvent,
+    Deliver,
+    Drop,
+    Guard,
+    GuardConnection,
+    GuardSettings,
+    RefuseResponse,
+    Signing,
+    SignRule,
+)
 from ..keys import Signer, load_signer
 from ..model import Direction, Verification
 from ..pki.validate import pem_chain_der
-from ..policy import Decision, Mode, Policy, evaluate, load_policy
-from ..replay import ReplayCache
-from ..sign import sign_frame
-from ..verify import Verifier
+from ..policy import Decision, Policy, load_policy
 from .config import GatewayConfig, SignOnBehalf, config_problem
 
 LOGGER = logging.getLogger("ocpp_e2e.gateway")
 
+#: The policy of a direction that no policy checks: never asked (frames are not judged), it only
+#: lets the direction's guard sign and track frames.
+PASS_THROUGH = Policy.from_dict(
+    {
+        "type": "SignaturePolicy",
+        "id": "gateway-pass-through",
+        "version": 1,
+        "mode": "audit",
+        "default": "permit",
+        "rules": [],
+    }
+)
 
-@dataclass(frozen=True)
+
+class RelaySigning(Signing):
+    """Signing on behalf as a relay does it: a frame that already carries signatures gets
+    *chained* ones (SPEC §3: they endorse the earlier signatures); an unsigned frame gets a plain
+    first signature, and every further one of the same frame is chained to it."""
+
+    async def sign_async(
+        self,
+        frame: Frame,
+        *,
+        ocpp: str,
+        station: str,
+        action: str,
+        call: Any,
+        timeout: float,
+    ) -> str | None:
+        carrier = frame.error_details if frame.error_details is not None else frame.payload
+        _where, existing, _problems = find_signatures(carrier)
+        rules: list[SignRule] = []
+        for rule in self.rules:
+            if rule.signers and rule.applies(action, frame_kind(frame)):
+                rules.append(replace(rule, chained=bool(existing) or bool(rules)))
+        if not rules:
+            return None
+        return await Signing(rules).sign_async(
+            frame, ocpp=ocpp, station=station, action=action, call=call, timeout=timeout
+        )
+
+
+@dataclass
 class DirectionRules:
-    """The policy (with its verifier) and the sign-on-behalf rules of one group and direction."""
+    """One group's guard for one direction, whether a policy checks it, and who signs on behalf
+    of whom for frames going that way."""
 
-    policy: Policy | None = None
-    verifier: Verifier | None = None
-    sign: tuple[tuple[SignOnBehalf, Signer], ...] = ()
+    guard: Guard
+    checked: bool
+    signing: RelaySigning = field(default_factory=RelaySigning)
     source: Path | None = None
 
     @property
     def active(self) -> bool:
-        return self.policy is not None or bool(self.sign)
+        return self.checked or bool(self.signing.rules)
 
 
-@dataclass(frozen=True)
+@dataclass
 class RuleSet:
-    """Everything the gateway enforces, per group name and direction; replaced whole on reload."""
+    """Everything the gateway enforces, per group name and direction."""
 
-    groups: Mapping[str, Mapping[Direction, DirectionRules]]
+    groups: dict[str, dict[Direction, DirectionRules]]
     loaded: datetime = field(default_factory=utcnow)
 
     def rules(self, group: str, direction: Direction) -> DirectionRules:
-        return self.groups.get(group, {}).get(direction, _NONE)
+        return self.groups[group][direction]
 
     def describe(self) -> list[dict[str, Any]]:
-        """The policies in force (for /healthz and logs)."""
+        """The policies in force (for /healthz, logs and ``--check``)."""
         out = []
         for group, directions in sorted(self.groups.items()):
             for direction, rules in sorted(directions.items()):
-                if rules.policy is not None:
+                if rules.checked:
+                    policy = rules.guard.policy
                     out.append(
                         {
                             "group": group,
                             "direction": direction.value,
-                            "policy": rules.policy.id,
-                            "version": rules.policy.version,
-                            "mode": rules.policy.mode.value,
+                            "policy": policy.id,
+                            "version": policy.version,
+                            "mode": policy.mode.value,
                         }
                     )
         return out
 
 
-_NONE = DirectionRules()
+def _signers(config: GatewayConfig, rules: Sequence[SignOnBehalf]) -> RelaySigning:
+    out = []
+    for rule in rules:
+        try:
+            chain = (
+                pem_chain_der(rule.certificates.read_bytes())
+                if rule.certificates is not None
+                else ()
+            )
+            signer: Signer = load_signer(rule.signer, certificates=chain)
+        except (OcppE2EError, OSError, ValueError) as exc:
+            raise config_problem(config, rule.place, f"cannot load the signer: {exc}") from None
+        out.append(
+            SignRule([signer], actions=rule.actions, kinds=rule.kinds, destination=rule.destination)
+        )
+    return RelaySigning(out)
 
 
 def build_rules(
-    config: GatewayConfig, replay_cache: ReplayCache, *, started: datetime | None = None
+    config: GatewayConfig,
+    replay_cache: Any,
+    *,
+    settings: GuardSettings | None = None,
+    previous: RuleSet | None = None,
 ) -> RuleSet:
     """Load every policy and signer the configuration names; errors name the file and place.
 
-    An enforcing policy whose replay cache forgets on restart (``memory``) gets a verifier that
-    refuses signatures dated before ``started`` (SPEC §4).
+    With ``previous`` (a reload), the guards of groups that stay are kept and swap their policies,
+    so that open connections pick the new ones up; nothing changes unless everything loaded.
     """
-    started = started or utcnow()
-    groups: dict[str, dict[Direction, DirectionRules]] = {}
+    settings = settings or GuardSettings(
+        max_unsigned_bytes=config.max_frame_bytes, max_pending_calls=config.pending_calls
+    )
+    loaded: dict[str, dict[Direction, tuple[Policy | None, Path | None, RelaySigning]]] = {}
     for group in config.groups:
-        per: dict[Direction, DirectionRules] = {}
+        per: dict[Direction, tuple[Policy | None, Path | None, RelaySigning]] = {}
         for direction in Direction:
-            policy = verifier = None
             path = group.policies.get(direction)
+            policy = None
             if path is not None:
                 try:
                     policy = load_policy(path)
@@ -108,29 +189,26 @@ def build_rules(
                     raise config_problem(
                         config, f"{group.place}.policies.{direction.value}", str(exc)
                     ) from None
-                verifier = policy.verifier(replay_cache=replay_cache)
-                if policy.mode is Mode.ENFORCE and not getattr(
-                    replay_cache, "survives_restart", False
-                ):
-                    verifier.not_before = started
-            signers = []
-            for rule in group.sign:
-                if rule.direction is not direction:
-                    continue
-                try:
-                    chain = (
-                        pem_chain_der(rule.certificates.read_bytes())
-                        if rule.certificates is not None
-                        else ()
-                    )
-                    signer = load_signer(rule.signer, certificates=chain)
-                except (OcppE2EError, OSError, ValueError) as exc:
-                    raise config_problem(
-                        config, rule.place, f"cannot load the signer: {exc}"
-                    ) from None
-                signers.append((rule, signer))
-            per[direction] = DirectionRules(policy, verifier, tuple(signers), path)
-        groups[group.name] = per
+            signing = _signers(config, [r for r in group.sign if r.direction is direction])
+            per[direction] = (policy, path, signing)
+        loaded[group.name] = per
+    groups: dict[str, dict[Direction, DirectionRules]] = {}
+    for name, per in loaded.items():
+        groups[name] = {}
+        for direction, (policy, path, signing) in per.items():
+            active = policy if policy is not None else PASS_THROUGH
+            old = previous.groups.get(name, {}).get(direction) if previous is not None else None
+            if old is not None:
+                old.guard.swap(active, settings=settings, replay_cache=replay_cache)
+                guard = old.guard
+            else:
+                guard = Guard(
+                    active,
+                    active.verifier(replay_cache=None),
+                    replay_cache=replay_cache,
+                    settings=settings,
+                )
+            groups[name][direction] = DirectionRules(guard, policy is not None, signing, path)
     return RuleSet(groups)
 
 
@@ -139,7 +217,7 @@ class Outcome(NamedTuple):
 
     ``forward`` goes on to the receiver (None: nothing goes on); ``answer`` goes back to the sender
     (a CALLERROR); ``record`` is the ``gateway`` member of the frame's log line. ``verify_seconds``
-    is the time spent verifying and deciding (0 when nothing was checked).
+    is the time spent judging (0 when nothing was judged).
     """
 
     forward: str | None
@@ -147,23 +225,6 @@ class Outcome(NamedTuple):
     record: dict[str, Any]
     decision: Decision | None = None
     verify_seconds: float = 0.0
-
-
-def _peek_call(text: str) -> tuple[int, str] | None:
-    """Message type and id of a frame the strict reader refused, when plain JSON can tell them."""
-    try:
-        value = orjson.loads(text)
-    except (orjson.JSONDecodeError, RecursionError):
-        return None
-    if (
-        isinstance(value, list)
-        and len(value) >= 2
-        and type(value[0]) is int
-        and isinstance(value[1], str)
-        and 0 < len(value[1]) <= 36
-    ):
-        return value[0], value[1]
-    return None
 
 
 def signature_verdicts(verification: Verification) -> list[dict[str, Any]]:
@@ -180,6 +241,43 @@ def internal_error(message_id: str, reason: str) -> str:
     return dumps_frame(call_error(message_id, "InternalError", reason[:255], {"reason": reason}))
 
 
+def _record(event: DecisionEvent) -> dict[str, Any]:
+    decision = event.decision
+    record: dict[str, Any] = {
+        "effect": decision.effect.value,
+        "mode": decision.mode.value,
+        "rule": decision.rule,
+        "reason": decision.reason,
+        "policy": {"id": decision.policy_id, "version": decision.policy_version},
+        "signers": [s.identity for s in decision.signers],
+        "signatures": signature_verdicts(event.verification),
+    }
+    if event.failure is not None:
+        record["failure"] = event.failure
+    return record
+
+
+def _with_verdicts(answer: str, record: dict[str, Any]) -> str:
+    """The guard's CALLERROR with each signature's verdict added to its details."""
+    if not record.get("signatures"):
+        return answer
+    value = orjson.loads(answer)
+    if isinstance(value, list) and len(value) == 5 and isinstance(value[4], dict):
+        value[4]["signatures"] = record["signatures"]
+        return dumps_frame(value)
+    return answer
+
+
+def _message_id(text: str) -> str | None:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(value, list) and len(value) > 1 and isinstance(value[1], str):
+        return value[1]
+    return None
+
+
 class StationGuard:
     """Enforcement on one station's connection (both directions)."""
 
@@ -189,216 +287,93 @@ class StationGuard:
         ocpp: str,
         group: str,
         rule_set: Callable[[], RuleSet],
-        *,
-        pending_calls: int = 1024,
-        max_frame_bytes: int = 1024 * 1024,
     ) -> None:
         self.station = station
         self.ocpp = ocpp
         self.group = group
         self._rule_set = rule_set
-        self.tracker = CallTracker(limit=pending_calls)
-        self.max_frame_bytes = max_frame_bytes
-
-    def _needs_reading(self, rules: RuleSet, direction: Direction) -> bool:
-        # A frame must be read when its own direction is checked or signed, or when the answers
-        # coming back are (they need the CALL it carries: action and request digest R).
-        return (
-            rules.rules(self.group, direction).active
-            or rules.rules(self.group, direction.reverse).active
-        )
+        rules = rule_set()
+        # The connection judging frames that travel toCSMS is the gateway seen as the CSMS.
+        self._conns: Mapping[Direction, GuardConnection] = {
+            Direction.TO_CSMS: rules.rules(group, Direction.TO_CSMS).guard.connection(
+                station, ocpp=ocpp, side=CSMS
+            ),
+            Direction.TO_STATION: rules.rules(group, Direction.TO_STATION).guard.connection(
+                station, ocpp=ocpp, side=STATION
+            ),
+        }
 
     async def handle(self, direction: Direction, text: str) -> Outcome:
         """Decide on one frame received travelling in ``direction``."""
         rule_set = self._rule_set()
-        rules = rule_set.rules(self.group, direction)
-        if not self._needs_reading(rule_set, direction):
+        here = rule_set.rules(self.group, direction)
+        there = rule_set.rules(self.group, direction.reverse)
+        if not (here.active or there.checked):
             return Outcome(text, None, {"action": "forwarded"})
-        if len(text) > self.max_frame_bytes and len(text.encode("utf-8")) > self.max_frame_bytes:
-            return self._unreadable(rules, text, f"frame of more than {self.max_frame_bytes} bytes")
-        try:
-            frame = parse_frame(text, ocpp=self.ocpp)
-        except InputError as exc:
-            return self._unreadable(rules, text, str(exc))
-        pending = self.tracker.observe(frame, self.station, direction)
+        record: dict[str, Any] = {}
         decision: Decision | None = None
         verify_seconds = 0.0
-        record: dict[str, Any] = {}
-        if rules.policy is not None and rules.verifier is not None:
+        data = text
+        if here.checked:
             started = time.perf_counter()
-            try:
-                decided, verification = await asyncio.to_thread(
-                    self._decide, rules.policy, rules.verifier, frame, pending
-                )
-            except InputError as exc:  # beyond a SPEC §2 limit the reader lets through
-                return self._refuse(rules, frame, pending, direction, f"frame refused: {exc}", None)
-            except Exception as exc:  # the replay cache, a bug: fail closed for this frame only
-                LOGGER.exception("%s: checking a frame failed", self.station)
-                reason = f"the gateway could not check the frame ({type(exc).__name__}: {exc})"
-                return self._fail(rules, frame, direction, reason, text)
+            action = await self._conns[direction].receive(text)
             verify_seconds = time.perf_counter() - started
-            decision = decided
-            record = {
-                "effect": decided.effect.value,
-                "mode": decided.mode.value,
-                "rule": decided.rule,
-                "reason": decided.reason,
-                "policy": {"id": decided.policy_id, "version": decided.policy_version},
-                "signers": [s.identity for s in decided.signers],
-                "signatures": signature_verdicts(verification),
-            }
-            if not decided.allowed:
-                return self._refuse(
-                    rules, frame, pending, direction, decided.reason, decided, record,
-                    verify_seconds,
-                )  # fmt: skip
-        signed = await self._sign(rules, frame, pending, direction)
-        if isinstance(signed, Outcome):
-            return signed._replace(decision=decision, verify_seconds=verify_seconds)
-        if signed is None:
+            decision = action.event.decision
+            record = _record(action.event)
+            if isinstance(action, Answer):
+                answer = _with_verdicts(action.frame, record)
+                record.update(action="refused", answer=answer)
+                return Outcome(None, answer, record, decision, verify_seconds)
+            if isinstance(action, RefuseResponse):
+                # the caller gets a CALLERROR in place of the refused answer
+                details: dict[str, Any] = {"rule": decision.rule, "policy": decision.policy_id}
+                if record["signatures"]:
+                    details["signatures"] = record["signatures"]
+                replacement = dumps_frame(
+                    security_error(
+                        action.message_id,
+                        f"response refused by the gateway: {decision.reason}",
+                        details,
+                    )
+                )
+                record.update(action="replaced", sent=replacement)
+                return Outcome(replacement, None, record, decision, verify_seconds)
+            if isinstance(action, Drop):
+                record.update(action="dropped")
+                return Outcome(None, None, record, decision, verify_seconds)
+            assert isinstance(action, Deliver)
+            data = action.data if isinstance(action.data, str) else action.data.decode("utf-8")
+        if not (there.checked or here.signing.rules):
             record["action"] = "forwarded"
-            return Outcome(text, None, record, decision, verify_seconds)
-        record["action"] = "signed"
-        record["sent"] = signed
-        return Outcome(signed, None, record, decision, verify_seconds)
-
-    def _decide(
-        self, policy: Policy, verifier: Verifier, frame: Frame, pending: PendingCall | None
-    ) -> tuple[Decision, Verification]:
-        now = utcnow()
-        checked = verifier.verify_frame(
-            frame, ocpp=self.ocpp, station=self.station, call=pending, now=now
-        )
-        return evaluate(policy, checked.verification, now=now), checked.verification
-
-    async def _sign(
-        self, rules: DirectionRules, frame: Frame, pending: PendingCall | None, direction: Direction
-    ) -> str | Outcome | None:
-        if not rules.sign or frame.type is MessageType.CALLRESULTERROR:
-            return None
-        kind = frame_kind(frame)
-        action = frame.action if frame.is_call else (pending.action if pending else None)
-        if action is None:
-            return None  # an answer to nothing we know: it cannot be bound (SPEC §3)
-        chosen = [(r, s) for r, s in rules.sign if r.applies(action, kind)]
-        if not chosen:
-            return None
+            return Outcome(data, None, record, decision, verify_seconds)
+        # Frames going on in `direction` are the outgoing frames of the other connection: it
+        # signs them on behalf where a rule says so and remembers CALLs for their answers.
+        sender = self._conns[direction.reverse]
+        sender.signing = here.signing
         try:
-            text = await asyncio.to_thread(self._sign_now, frame, pending, chosen)
-        except Exception as exc:  # an HSM timeout, a key that cannot sign this: fail closed
-            LOGGER.exception("%s: signing %s failed", self.station, action)
-            reason = f"the gateway could not sign the frame ({type(exc).__name__}: {exc})"
-            return self._fail(rules, frame, direction, reason, None)
-        if frame.type is MessageType.CALL:
-            # The answer is bound to the CALL as its receiver sees it: with our signature first
-            # when it had none (SPEC §3 R), so track the signed CALL.
-            self.tracker.observe(parse_frame(text, ocpp=self.ocpp), self.station, direction)
-        return text
-
-    def _sign_now(
-        self,
-        frame: Frame,
-        pending: PendingCall | None,
-        chosen: list[tuple[SignOnBehalf, Signer]],
-    ) -> str:
-        current: Frame | str = frame
-        for rule, signer in chosen:
-            carrier = (
-                current if isinstance(current, Frame) else parse_frame(current, ocpp=self.ocpp)
-            )
-            obj = carrier.error_details if carrier.error_details is not None else carrier.payload
-            _where, sigs, _problems = find_signatures(obj)
-            current = sign_frame(
-                current,
-                [signer],
-                ocpp=self.ocpp,
-                station=self.station,
-                call=pending,
-                destination=rule.destination,
-                chained=bool(sigs),
-            )
-        assert isinstance(current, str)
-        return current
-
-    # -- refusals
-
-    def _refuse(
-        self,
-        rules: DirectionRules,
-        frame: Frame,
-        pending: PendingCall | None,
-        direction: Direction,
-        reason: str,
-        decision: Decision | None,
-        record: dict[str, Any] | None = None,
-        verify_seconds: float = 0.0,
-    ) -> Outcome:
-        record = dict(record or {"effect": "deny", "reason": reason})
-        details: dict[str, Any] = {}
-        if decision is not None:
-            details = {"rule": decision.rule, "policy": decision.policy_id}
-            if "signatures" in record:
-                details["signatures"] = record["signatures"]
-        if frame.is_call:
-            answer = dumps_frame(security_error(frame.message_id, reason, details))
-            self.tracker.observe(
-                parse_frame(answer, ocpp=self.ocpp), self.station, direction.reverse
-            )
-            record.update(action="refused", answer=answer)
+            sent = await sender.send(data)
+        except SigningError as exc:  # a CALL that could not be signed: its sender is told
+            LOGGER.error("%s: signing on behalf failed: %s", self.station, exc)
+            reason = f"the gateway could not sign the frame: {exc}"
+            message_id = _message_id(data) or ""
+            answer = internal_error(message_id, reason)
+            record.update(effect="error", reason=reason, action="refused", answer=answer)
             return Outcome(None, answer, record, decision, verify_seconds)
-        if frame.type is MessageType.CALLRESULTERROR or pending is None:
-            record.update(action="dropped")
-            return Outcome(None, None, record, decision, verify_seconds)
-        # A refused answer: the caller gets a CALLERROR in its place.
-        replacement = dumps_frame(
-            security_error(frame.message_id, f"response refused by the gateway: {reason}", details)
-        )
-        record.update(action="replaced", sent=replacement)
-        return Outcome(replacement, None, record, decision, verify_seconds)
-
-    def _fail(
-        self,
-        rules: DirectionRules,
-        frame: Frame,
-        direction: Direction,
-        reason: str,
-        received: str | None,
-    ) -> Outcome:
-        """Checking (``received`` given) or signing failed: in audit mode a frame that could not
-        be checked still passes; otherwise its CALL gets an ``InternalError``, its answer is
-        replaced by one."""
-        record: dict[str, Any] = {"effect": "error", "reason": reason}
-        audit = rules.policy is not None and rules.policy.mode is Mode.AUDIT
-        if received is not None and audit and not rules.sign:
+        if sent == data:
             record["action"] = "forwarded"
-            return Outcome(received, None, record)
-        if frame.is_call:
-            answer = internal_error(frame.message_id, reason)
-            self.tracker.observe(
-                parse_frame(answer, ocpp=self.ocpp), self.station, direction.reverse
-            )
-            record.update(action="refused", answer=answer)
-            return Outcome(None, answer, record)
-        replacement = internal_error(frame.message_id, reason)
-        record.update(action="replaced", sent=replacement)
-        return Outcome(replacement, None, record)
+        else:
+            record.update(action="signed", sent=sent)
+        return Outcome(sent, None, record, decision, verify_seconds)
 
-    def _unreadable(self, rules: DirectionRules, text: str, reason: str) -> Outcome:
-        """A frame the SPEC §2 reader refused (or too big): never passed in enforce mode."""
-        if rules.policy is None or rules.policy.mode is Mode.AUDIT:
-            # Nothing checks this direction (it was read only to track CALLs), or audit mode.
-            return Outcome(text, None, {"action": "forwarded", "unreadable": reason})
-        record: dict[str, Any] = {"effect": "deny", "reason": f"frame refused: {reason}"}
-        peek = _peek_call(text)
-        if peek is not None and peek[0] == MessageType.CALL:
-            answer = dumps_frame(security_error(peek[1], f"frame refused: {reason}"))
-            record.update(action="refused", answer=answer)
-            return Outcome(None, answer, record)
-        if peek is not None and peek[0] in (MessageType.CALLRESULT, MessageType.CALLERROR):
-            replacement = dumps_frame(
-                security_error(peek[1], f"response refused by the gateway: {reason}")
-            )
-            record.update(action="replaced", sent=replacement)
-            return Outcome(replacement, None, record)
-        record["action"] = "dropped"
-        return Outcome(None, None, record)
+
+__all__ = [
+    "PASS_THROUGH",
+    "DirectionRules",
+    "Outcome",
+    "RelaySigning",
+    "RuleSet",
+    "StationGuard",
+    "build_rules",
+    "internal_error",
+    "signature_verdicts",
+]

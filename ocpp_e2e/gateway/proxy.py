@@ -150,7 +150,7 @@ class Gateway:
         """Open the replay cache, load policies and keys, and start listening."""
         cfg = self.config
         self.replay_cache = await self._open_replay_cache()
-        self.rules = build_rules(cfg, self.replay_cache, started=self.started)
+        self.rules = build_rules(cfg, self.replay_cache)
         if cfg.listen.auth == "verify" and cfg.listen.key_store is not None:
             self.keys = await asyncio.to_thread(AuthorizationKeyStore.load, cfg.listen.key_store)
         if cfg.upstream.auth == "keys" and cfg.upstream.keys is not None:
@@ -253,7 +253,7 @@ class Gateway:
         try:
             config = await asyncio.to_thread(load_config, self.config.source)
             rules = await asyncio.to_thread(
-                build_rules, config, self.replay_cache, started=self.started
+                build_rules, config, self.replay_cache, previous=self.rules
             )
         except OcppE2EError as exc:
             self.metrics.reloads.labels("failed").inc()
@@ -444,14 +444,7 @@ class Session:
         self.authorization = handshake.authorization
         self.upstream: ClientConnection | None = handshake.upstream
         cfg = gateway.config
-        self.guard = StationGuard(
-            self.identity,
-            self.ocpp,
-            self.group,
-            lambda: gateway.rules,
-            pending_calls=cfg.pending_calls,
-            max_frame_bytes=cfg.max_frame_bytes,
-        )
+        self.guard = StationGuard(self.identity, self.ocpp, self.group, lambda: gateway.rules)
         self._limit = cfg.pending_calls
         # CALLs sent on upstream that the CSMS has not answered yet (answered with InternalError
         # if the CSMS connection is lost), and CALLs of the CSMS by the upstream connection they
@@ -594,7 +587,7 @@ class Session:
     async def _binary(self, direction: Direction, message: bytes, ts: float) -> None:
         # OCPP-J frames are text; a binary frame is passed on only where nothing is enforced.
         rules = self.gateway.rules
-        if rules.rules(self.group, direction).policy is None:
+        if not rules.rules(self.group, direction).checked:
             target = self.upstream if direction is Direction.TO_CSMS else self.station
             if target is not None:
                 with contextlib.suppress(ConnectionClosed):

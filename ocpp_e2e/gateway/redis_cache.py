@@ -29,11 +29,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from .._b64 import b64url_encode
-from ..errors import OcppE2EError
-
-
-class ReplayCacheUnavailable(OcppE2EError):
-    """The replay cache could not answer within its bound: the frame is refused (fail closed)."""
+from ..replay import ReplayCacheUnavailable
 
 
 class RedisReplayCache:
