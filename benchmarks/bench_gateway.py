@@ -274,7 +274,8 @@ async def run_round(
         while time.perf_counter() < stop:
             started = time.perf_counter()
             meter.append(await st.meter_values())
-            await asyncio.sleep(max(0.0, period - (time.perf_counter() - started)))
+            now = time.perf_counter()
+            await asyncio.sleep(max(0.0, min(period - (now - started), stop - now)))
 
     async def command_loop() -> None:
         while time.perf_counter() < stop:

@@ -498,3 +498,42 @@ def test_unreachable_redis_fails_closed_within_its_bound(tmp_path: Path) -> None
             assert await recv_text(ws) == SENTINEL
 
     run(scenario)
+
+
+# --------------------------------------------------------------------------- reload, signed upgrade
+
+
+def test_reload_with_admins_takes_only_a_signed_upgrade_and_swaps_the_same_guard(
+    tmp_path: Path,
+) -> None:
+    from ocpp_e2e.gateway import GatewayConfigError, build_rules, load_config
+    from ocpp_e2e.policy import loads_policy, sign_policy
+
+    text = (GATEWAY_DATA / "csms-commands.yaml").read_text()
+    text = text.replace("roles:\n", "roles:\n  policy-admin: {usage: policyAdmin}\n", 1)
+    text += "admins: {roles: [policy-admin], threshold: 2}\n"
+    policy_path = tmp_path / "commands.json"
+    first = loads_policy(text, fmt="yaml", source="v1")
+    policy_path.write_text(json.dumps(first.to_dict()))
+    config = load_config(write_config(tmp_path, """\
+upstream: {url: ws://127.0.0.1:1/ocpp}
+stations:
+  - {group: depot, identities: ["CS-*"], policies: {toStation: commands.json}}
+"""))  # fmt: skip
+    rules = build_rules(config, MemoryReplayCache())
+    guard = rules.rules("depot", Direction.TO_STATION).guard
+    second = {**first.to_dict(), "version": 2, "mode": "audit"}
+    policy_path.write_text(json.dumps(second))  # not signed: refused, v1 stays
+    with pytest.raises(GatewayConfigError) as caught:
+        build_rules(config, MemoryReplayCache(), previous=rules)
+    assert "the new version is refused (signed upgrade)" in str(caught.value)
+    assert guard.policy.version == 1
+    one = sign_policy(second, [signer("policy-admin-1")])
+    policy_path.write_text(json.dumps(one))  # one admin of two: refused too
+    with pytest.raises(GatewayConfigError):
+        build_rules(config, MemoryReplayCache(), previous=rules)
+    both = sign_policy(one, [signer("policy-admin-2")])
+    policy_path.write_text(json.dumps(both))
+    reloaded = build_rules(config, MemoryReplayCache(), previous=rules)
+    assert reloaded.rules("depot", Direction.TO_STATION).guard is guard  # connections keep it
+    assert (guard.policy.version, guard.policy.mode.value) == (2, "audit")

@@ -52,7 +52,7 @@ from ..guard import (
 from ..keys import Signer, load_signer
 from ..model import Direction, Verification
 from ..pki.validate import pem_chain_der
-from ..policy import Decision, Policy, load_policy
+from ..policy import Decision, Policy, check_upgrade, load_policy
 from .config import GatewayConfig, SignOnBehalf, config_problem
 
 LOGGER = logging.getLogger("ocpp_e2e.gateway")
@@ -192,6 +192,8 @@ def build_rules(
             signing = _signers(config, [r for r in group.sign if r.direction is direction])
             per[direction] = (policy, path, signing)
         loaded[group.name] = per
+    if previous is not None:
+        _check_upgrades(config, loaded, previous)
     groups: dict[str, dict[Direction, DirectionRules]] = {}
     for name, per in loaded.items():
         groups[name] = {}
@@ -210,6 +212,37 @@ def build_rules(
                 )
             groups[name][direction] = DirectionRules(guard, policy is not None, signing, path)
     return RuleSet(groups)
+
+
+def _check_upgrades(
+    config: GatewayConfig,
+    loaded: dict[str, dict[Direction, tuple[Policy | None, Path | None, RelaySigning]]],
+    previous: RuleSet,
+) -> None:
+    """SPEC §7 on reload: where the policy in force names ``admins``, a new version in its file
+    must be a signed upgrade those admins approved (``check_upgrade`` against the installed
+    version); the same version again is left as it is. Without ``admins`` the local file is what
+    the operator installs. Any refusal fails the whole reload (the rules in force stay)."""
+    for group in config.groups:
+        for direction, (policy, path, _signing) in loaded[group.name].items():
+            old = previous.groups.get(group.name, {}).get(direction)
+            if old is None or not old.checked or old.guard.policy.admins is None:
+                continue
+            installed = old.guard.policy
+            place = f"{group.place}.policies.{direction.value}"
+            if policy is None or path is None:
+                raise config_problem(
+                    config, place, f"policy {installed.id!r} names admins: it cannot be removed "
+                    "by a reload, only replaced by a signed new version",
+                )  # fmt: skip
+            if policy.id == installed.id and policy.version == installed.version:
+                loaded[group.name][direction] = (installed, path, _signing)
+                continue
+            result = check_upgrade(installed, path.read_bytes(), now=utcnow())
+            if not result.accepted:
+                raise config_problem(
+                    config, place, f"the new version is refused (signed upgrade): {result.reason}"
+                )
 
 
 class Outcome(NamedTuple):
