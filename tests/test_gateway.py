@@ -341,3 +341,62 @@ stations:
     result = CliRunner().invoke(app, ["gateway", "--config", str(broken), "--check"])
     assert result.exit_code == 2
     assert f"{broken}:3: $.stations[0].policies.toStation: " in result.output
+
+
+def test_frame_log_rotates_by_size_and_by_time_and_keeps_every_line(tmp_path: Path) -> None:
+    from ocpp_e2e.gateway.config import FrameLogConfig
+    from ocpp_e2e.gateway.framelog import FrameLog
+
+    now = [1_800_000_000.0]
+
+    async def scenario() -> None:
+        log = FrameLog(
+            FrameLogConfig(tmp_path / "frames.jsonl", max_bytes=4096, rotate_seconds=3600),
+            clock=lambda: now[0],
+        )
+        for n in range(60):  # about 100 bytes a line: rotated by size more than once
+            await log.write({"n": n, "pad": "x" * 80})
+        await log.flush()
+        now[0] += 3600  # an hour later: the next line starts a new file by time
+        await log.write({"n": 60, "pad": ""})
+        await log.close()
+        assert log.lines == 61 and log.rotations >= 2
+
+    run(scenario)
+    files = sorted(tmp_path.glob("frames*.jsonl"))
+    numbers = sorted(json.loads(line)["n"] for f in files for line in f.read_text().splitlines())
+    assert numbers == list(range(61))  # nothing lost, nothing twice
+    assert all(f.stat().st_size <= 4096 for f in files)
+    assert [json.loads(x)["n"] for x in (tmp_path / "frames.jsonl").read_text().splitlines()] == [
+        60
+    ]
+
+
+def test_upstream_keys_mode_sends_the_gateways_own_key_for_the_station(tmp_path: Path) -> None:
+    store = AuthorizationKeyStore(ScryptParameters(n=2**10))
+    key = generate_authorization_key()
+    store.set("CS-1", key)
+    (tmp_path / "upstream-keys.json").write_text(json.dumps({"CS-1": key.hex()}))
+
+    async def scenario() -> None:
+        async with RawCsms(keys=store) as csms:
+            config = (
+                plain_config(tmp_path, csms.url)
+                .read_text()
+                .replace(
+                    "connectTimeout: 2",
+                    "connectTimeout: 2, auth: {mode: keys, keys: upstream-keys.json}",
+                )
+            )
+            async with running_gateway(write_config(tmp_path, config)) as gateway:
+                async with station(gateway, "CS-1") as ws:  # the station sends no credentials
+                    await ws.send('[2,"1","Heartbeat",{}]')
+                    assert json.loads(await recv_text(ws))[:2] == [3, "1"]
+                assert csms.headers[-1]["Authorization"] == basic_auth_header("CS-1", key)
+                # a station the file has no key for: the CSMS answers 401, so does the gateway
+                with pytest.raises(InvalidStatus) as caught:
+                    async with station(gateway, "CS-2"):
+                        pass
+                assert caught.value.response.status_code == 401
+
+    run(scenario)

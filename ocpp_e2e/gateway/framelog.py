@@ -66,6 +66,10 @@ class FrameLog:
         except queue.Full:
             await asyncio.to_thread(self._queue.put, line)
 
+    async def flush(self) -> None:
+        """Wait until every line queued so far is written to the file."""
+        await asyncio.to_thread(self._queue.join)
+
     async def close(self) -> None:
         """Write what is queued, then close the file."""
         await asyncio.to_thread(self._queue.put, _STOP)
@@ -122,6 +126,8 @@ class FrameLog:
                     continue
                 self._write_line(line)
             self._flush()
+            for _ in batch:
+                self._queue.task_done()
             if stop:
                 if self._file is not None:
                     self._file.close()
@@ -140,7 +146,8 @@ class FrameLog:
             except OSError as exc:  # a full disk: keep the line, report, try again
                 self._error = exc
                 time.sleep(0.1)
-        # after three failures the line still must not vanish silently
+        # After three failures the line is lost: the error stays set, /healthz reports 503 and
+        # an operator is told (never silently).
         self._error = OSError(f"frame log: could not write a line to {self.config.path}")
 
     def _flush(self) -> None:
