@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ._b64 import b64url_encode
-from .canonical import dumps_parsed
+from .canonical import dumps, dumps_parsed
 from .errors import InputError
 from .frames import OCPP_VERSIONS, Frame, MessageType
 from .model import Direction, Kind
@@ -129,26 +129,56 @@ def frame_signing_payload(frame: Frame) -> dict[str, Any]:
     return signing_payload(frame.payload)
 
 
+def first_signature_value(call: Frame) -> str | None:
+    """V of SPEC §3: the ``value`` of the CALL's first signature (``signatures[0]`` in its
+    carrier), or None when the CALL carries none (or its first signature has no string value)."""
+    _where, sigs, problems = find_signatures(call.payload)
+    if problems or not isinstance(sigs, list) or not sigs or not isinstance(sigs[0], dict):
+        return None
+    value = sigs[0].get("value")
+    return value if isinstance(value, str) else None
+
+
 def request_digest(call: Frame) -> str:
-    """R of SPEC §3: base64url SHA-256 of the JCS of a CALL's signing payload."""
+    """R of SPEC §3: base64url SHA-256 of the JCS of ``{"call": P, "signature": V}``, P the CALL's
+    signing payload and V the value of its first signature (or null).
+
+    Binding V means a signed answer cannot be moved even to an identical command sent later: its
+    nonce, and so V, differ.
+    """
     if call.type is not MessageType.CALL:
         raise InputError("only a CALL can be answered")
-    canonical = dumps_parsed(frame_signing_payload(call), call.jcs_safe)
+    value = first_signature_value(call)
+    payload = dumps_parsed(frame_signing_payload(call), call.jcs_safe)
+    # RFC 8785 orders "call" before "signature"; V is base64url (ASCII without escapes) or null.
+    tail = b"null" if value is None else dumps(value)
+    canonical = b'{"call":' + payload + b',"signature":' + tail + b"}"
     return b64url_encode(hashlib.sha256(canonical).digest())
 
 
 @dataclass(frozen=True, slots=True)
 class PendingCall:
-    """What a response needs of the CALL it answers: the action and the request digest R."""
+    """What a response needs of the CALL it answers: the action and the request digest R.
+
+    ``request`` is None for a CALL without signatures that holds what RFC 8785 cannot write (an
+    integer beyond ±(2^53−1), read exactly under SPEC §2): its answer is paired, but signatures
+    cannot be bound to it.
+    """
 
     message_id: str
     action: str
-    request: str
+    request: str | None
 
     @classmethod
     def of(cls, call: Frame) -> PendingCall:
         assert call.action is not None
-        return cls(call.message_id, call.action, request_digest(call))
+        try:
+            request = request_digest(call)
+        except InputError:
+            if first_signature_value(call) is not None:
+                raise
+            request = None
+        return cls(call.message_id, call.action, request)
 
 
 class CallTracker:

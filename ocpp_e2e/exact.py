@@ -23,6 +23,7 @@ ocpp_e2e.errors.IJSONError: $: duplicate member name "a"
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,7 @@ from .canonical import MAX_DEPTH
 from .errors import IJSONError
 
 _BOM = b"\xef\xbb\xbf"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class _Refused(Exception):
@@ -113,26 +115,39 @@ def read_exact(data: bytes | str, *, max_bytes: int | None) -> Any:
         raise IJSONError(exc.msg, f"$ (line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
         raise IJSONError(f"nesting deeper than {MAX_DEPTH} levels", "$") from None
-    _check_tree(value)
+    _check_depth(value)
+    if _SURROGATE_ESCAPE.search(text) is not None:
+        _check_surrogates(value)
     return value
 
 
-def _check_tree(value: Any) -> None:
-    """Depth and lone surrogates (from ``\\ud800`` escapes), without recursion."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+def _check_depth(value: Any) -> None:
+    """Nesting of at most MAX_DEPTH containers, without recursion."""
+    level: list[Any] = [value]
+    depth = 1
+    while level:
+        children: list[Any] = []
+        for item in level:
+            members = item.values() if type(item) is dict else item if type(item) is list else ()
+            children.extend(m for m in members if type(m) is dict or type(m) is list)
+        if children and depth >= MAX_DEPTH:
+            raise IJSONError(f"nesting deeper than {MAX_DEPTH} levels", "$")
+        level = children
+        depth += 1
+
+
+def _check_surrogates(value: Any) -> None:
+    """Lone surrogates (from ``\\ud800`` escapes) in any string, without recursion."""
+    stack: list[Any] = [value]
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            if depth > MAX_DEPTH:
-                raise IJSONError(f"nesting deeper than {MAX_DEPTH} levels", "$")
+        item = stack.pop()
+        if type(item) is dict:
             for key, member in item.items():
                 _check_text(key)
-                stack.append((member, depth + 1))
-        elif isinstance(item, list):
-            if depth > MAX_DEPTH:
-                raise IJSONError(f"nesting deeper than {MAX_DEPTH} levels", "$")
-            stack.extend((member, depth + 1) for member in item)
-        elif isinstance(item, str):
+                stack.append(member)
+        elif type(item) is list:
+            stack.extend(item)
+        elif type(item) is str:
             _check_text(item)
 
 

@@ -174,6 +174,19 @@ class Verifier:
             where, sigs, _problems = find_signatures(carrier_obj)
             reason = f"no pending CALL with id {frame.message_id!r} on this connection"
             return FrameVerification(frame, self._all_malformed(ctx, payload, sigs, where, reason))
+        elif call.request is None:  # the CALL has no canonical form (SPEC §2 exact reading)
+            ctx = {
+                "ocpp": ocpp,
+                "station": normalize_station(station),
+                "action": call.action,
+                "kind": kind.value,
+            }
+            where, sigs, _problems = find_signatures(carrier_obj)
+            reason = (
+                f"the {call.action} CALL it answers has no canonical form (a number beyond "
+                "I-JSON), so no signature can be bound to it"
+            )
+            return FrameVerification(frame, self._all_malformed(ctx, payload, sigs, where, reason))
         else:
             ctx = frame_context(ocpp, station, call.action, kind, call.request)
         verification = self._verify(

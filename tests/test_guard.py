@@ -146,3 +146,74 @@ def test_a_side_that_is_neither_csms_nor_station_is_refused() -> None:
     with pytest.raises(ValueError, match="side must be 'csms' or 'station'"):
         make_guard().connection("CS-1", ocpp="2.0.1", side="relay")
     assert STATION == "station"
+
+
+# --------------------------------------------------------------------------- SPEC §3 R, reasons
+
+
+def test_request_digest_binds_the_first_signature_not_later_ones() -> None:
+    from test_integration_harness import signer
+
+    from ocpp_e2e.context import request_digest
+    from ocpp_e2e.frames import parse_frame
+    from ocpp_e2e.sign import sign_frame
+
+    text = '[2, "1", "Reset", {"type": "Immediate"}]'
+    first = sign_frame(text, signer("csms-operator"), ocpp="2.0.1", station="cs-1")
+    again = sign_frame(text, signer("csms-operator"), ocpp="2.0.1", station="cs-1")
+    relayed = sign_frame(first, signer("relay-node"), ocpp="2.0.1", station="cs-1", chained=True)
+    r = [request_digest(parse_frame(t)) for t in (text, first, again, relayed)]
+    assert len(set(r[:3])) == 3  # unsigned, and two identical commands with different nonces
+    assert r[3] == r[1]  # a relay only appends: both ends compute the same R
+
+
+def _signed_reset(**kwargs: Any) -> str:
+    from test_integration_harness import signer
+
+    from ocpp_e2e.sign import sign_frame
+
+    return sign_frame(
+        '[2, "1", "Reset", {"type": "Immediate"}]',
+        kwargs.pop("by", signer("csms-operator")),
+        ocpp="2.0.1",
+        station="CS-1",
+        **kwargs,
+    )
+
+
+def test_an_expired_signature_is_named_before_no_rule_permits() -> None:
+    from datetime import UTC, datetime
+
+    conn = make_guard("station").connection("CS-1", ocpp="2.0.1", side=STATION)
+    old = _signed_reset(timestamp=datetime(2026, 1, 1, tzinfo=UTC))
+    action = run(conn.receive(old))
+    assert isinstance(action, Answer)
+    assert action.reason.startswith(
+        "signature #0 of ops-1 is expired: signed at 2026-01-01T00:00:00"
+    )
+    assert action.reason.endswith("; no rule permits Reset request; default deny")
+
+
+def test_an_unknown_key_is_named_before_no_rule_permits() -> None:
+    from ocpp_e2e.keys import KeySigner, generate_private_key
+
+    stranger = KeySigner(generate_private_key("Ed25519"))
+    conn = make_guard("station").connection("CS-1", ocpp="2.0.1", side=STATION)
+    action = run(conn.receive(_signed_reset(by=stranger)))
+    assert isinstance(action, Answer)
+    assert action.reason.startswith(
+        f"signature #0 of {stranger.key_id} is unknown-key: key {stranger.key_id} is not in the keyring"
+    )
+
+
+def test_a_frame_denied_for_its_action_alone_does_not_blame_its_signatures() -> None:
+    from ocpp_e2e.keys import KeySigner, generate_private_key
+
+    stranger = KeySigner(generate_private_key("Ed25519"))
+    conn = make_guard("station").connection("CS-1", ocpp="2.0.1", side=STATION)
+    text = '[2, "1", "DataTransfer", {"vendorId": "x"}]'
+    from ocpp_e2e.sign import sign_frame
+
+    action = run(conn.receive(sign_frame(text, stranger, ocpp="2.0.1", station="CS-1")))
+    assert isinstance(action, Answer)
+    assert action.reason == "no rule permits DataTransfer request; default deny"

@@ -191,9 +191,9 @@ class Deliver:
     text when the frame carries none). ``frame`` is the parsed frame (None for a frame that
     passes unjudged in ``mode: audit``)."""
 
-    data: str | bytes
-    message: str | bytes
-    frame: Frame | None
+    data: str | bytes = field(repr=False)
+    message: str | bytes = field(repr=False)
+    frame: Frame | None = field(repr=False)
     event: DecisionEvent
 
 
@@ -536,12 +536,28 @@ class GuardConnection:
         frame = _read_outgoing(message, self.ocpp)
         if frame is None:
             return message  # not a frame we can read: the application's business
+        if frame.is_call:
+            # A CALL is remembered as sent, with its signatures: SPEC §3 R binds the first one.
+            text = await self._sign_call(frame)
+            self._observe(
+                frame if text is None else parse_frame(text, ocpp=self.ocpp), self.outgoing
+            )
+            return message if text is None else text
         pending = self._observe(frame, self.outgoing)
-        action = frame.action if frame.is_call else (pending.action if pending else None)
+        action = pending.action if pending else None
         if action is None:
             return message
         kind = frame_kind(frame)
         if not self.signing.applies(action, kind):
+            return message
+        assert pending is not None
+        if pending.request is None:
+            LOGGER.warning(
+                "%s: the %s %s goes out unsigned: the CALL it answers has no canonical form",
+                self.station,
+                action,
+                kind,
+            )
             return message
         settings = self.guard.settings
         try:
@@ -554,16 +570,28 @@ class GuardConnection:
                 timeout=settings.sign_timeout,
             )
         except SigningError as exc:
-            if frame.is_call:
-                raise
             LOGGER.error("%s: signing the %s %s failed: %s", self.station, action, kind, exc)
             return await self._internal_error_answer(frame, pending, action)
         except InputError as exc:  # e.g. an integer beyond ±(2^53−1): SPEC §2 signs none
-            if frame.is_call:
-                raise SigningError(f"{action} cannot be signed: {exc}") from exc
             LOGGER.error("%s: the %s %s cannot be signed: %s", self.station, action, kind, exc)
             return await self._internal_error_answer(frame, pending, action)
         return signed if signed is not None else message
+
+    async def _sign_call(self, frame: Frame) -> str | None:
+        assert self.signing is not None and frame.action is not None
+        if not self.signing.applies(frame.action, frame_kind(frame)):
+            return None
+        try:
+            return await self.signing.sign_async(
+                frame,
+                ocpp=self.ocpp,
+                station=self.station,
+                action=frame.action,
+                call=None,
+                timeout=self.guard.settings.sign_timeout,
+            )
+        except InputError as exc:  # e.g. an integer beyond ±(2^53−1): SPEC §2 signs none
+            raise SigningError(f"{frame.action} cannot be signed: {exc}") from exc
 
     async def _internal_error_answer(
         self, frame: Frame, pending: PendingCall | None, action: str

@@ -74,7 +74,7 @@ def json_type(value: Any) -> str:
     t = type(value)
     if t is bool:
         return "boolean"
-    if t is int or t is float:
+    if t is int or t is float or t is Decimal:
         return "number"
     if t is str:
         return "string"
@@ -87,9 +87,13 @@ def json_type(value: Any) -> str:
     return t.__name__
 
 
-def number_value(value: int | float) -> int | Decimal:
-    """The exact value SPEC §7 compares: ints as they are, floats as their shortest decimal."""
-    return value if type(value) is int else Decimal(repr(value))
+def number_value(value: int | float | Decimal) -> int | Decimal:
+    """The exact value SPEC §7 compares: ints as they are, floats as their shortest decimal,
+    Decimals (exact literals of frames without signatures, SPEC §2) as they are."""
+    t = type(value)
+    if t is int or t is Decimal:
+        return value  # type: ignore[return-value]
+    return Decimal(repr(value))
 
 
 def json_equal(a: Any, b: Any) -> bool:
@@ -110,7 +114,10 @@ def show(value: Any) -> str:
     """A short JSON rendering of a value for explanations."""
     if value is MISSING:
         return "missing"
-    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    if type(value) is Decimal:  # an exact literal of a frame without signatures (SPEC §2)
+        text = str(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -243,6 +250,8 @@ def _number_test(op: str, want: int | float) -> Callable[[Any], bool]:
             if floats_in_binary and x == x:  # x == x: not NaN
                 return cmp(x, want)
             return cmp(Decimal(repr(x)), exact)
+        if t is Decimal:  # an exact literal of a frame without signatures (SPEC §2)
+            return cmp(x, exact)
         return False
 
     return test
@@ -281,6 +290,8 @@ def _in_test(values: list[Any]) -> Callable[[Any], bool]:
             return x in numbers
         if t is float:
             return Decimal(repr(x)) in numbers
+        if t is Decimal:
+            return x in numbers
         if x is None or t is bool:
             return any(x is v for v in constants)
         return any(json_equal(x, v) for v in composites)

@@ -420,6 +420,7 @@ def evaluate(
         else:  # every condition holds
             reason = f"forbidden by rule {rule.id}"
             return _decision(policy, verification, now, signers, Effect.DENY, rule.id, reason)
+    lacked_signers = False
     for rule, checks in permits:
         for check in checks:
             if not check(payload, memo):
@@ -428,12 +429,39 @@ def evaluate(
             if rule.signers is None or satisfied(rule.signers, signers):
                 reason = f"permitted by rule {rule.id}"
                 return _decision(policy, verification, now, signers, Effect.PERMIT, rule.id, reason)
+            lacked_signers = True
     what = _describe(verification.context)
     if policy.default is Effect.PERMIT:
         reason = f"no rule decides {what}; default permit"
         return _decision(policy, verification, now, signers, Effect.PERMIT, None, reason)
     reason = f"no rule permits {what}; default deny"
+    cause = verification_cause(verification) if lacked_signers else None
+    if cause is not None:
+        reason = f"{cause}; {reason}"
     return _decision(policy, verification, now, signers, Effect.DENY, None, reason)
+
+
+def verification_cause(verification: Verification) -> str | None:
+    """The verification outcome that kept signers from counting, in words, or None.
+
+    A refusal whose permit rule lacked signers leads with it (``replayed``, ``malformed``,
+    ``invalid``, ``unknown-key``, ``expired``, ``untrusted-certificate``, ...), so that operators
+    debug the signature, not the policy. Names the first such signature and how many others.
+
+    >>> from ocpp_e2e.model import SignatureResult
+    >>> bad = SignatureResult(0, Outcome.REPLAYED, "already seen", identity="ops-1", trusted=True)
+    >>> verification_cause(Verification({}, {}, (bad,)))
+    'signature #0 of ops-1 is replayed: already seen'
+    """
+    bad = [s for s in verification.signatures if s.outcome is not Outcome.VALID]
+    if not bad:
+        return None
+    first = bad[0]
+    who = first.identity or first.key_id or "an unknown signer"
+    text = f"signature #{first.index} of {who} is {first.outcome.value}: {first.reason}"
+    if len(bad) > 1:
+        text += f" (and {len(bad) - 1} more not valid)"
+    return text
 
 
 def refusal(policy: Policy, verification: Verification, *, now: datetime, reason: str) -> Decision:
@@ -516,4 +544,5 @@ __all__ = [
     "explain_rules",
     "refusal",
     "satisfied",
+    "verification_cause",
 ]
