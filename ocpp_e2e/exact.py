@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from .canonical import MAX_DEPTH
+from .canonical import MAX_BYTES, MAX_DEPTH
 from .errors import IJSONError
 
 _BOM = b"\xef\xbb\xbf"
@@ -75,11 +75,12 @@ def _constant(literal: str) -> Any:
     raise _Refused(f"{literal} is not JSON")
 
 
-def read_exact(data: bytes | str, *, max_bytes: int | None) -> Any:
+def read_exact(data: bytes | str, *, max_bytes: int | None = MAX_BYTES) -> Any:
     """Parse JSON as SPEC §2 reads frames without signatures; raise
     :class:`~ocpp_e2e.errors.IJSONError` with the place and the reason.
 
-    ``max_bytes`` is the size limit (None: no limit, for text the application itself wrote).
+    ``max_bytes`` is the size limit (default 1 MiB; None: no limit, for text the application
+    itself wrote).
     """
     if isinstance(data, str):
         try:

@@ -119,12 +119,25 @@ def _decide(
 
 def lint(
     files: Annotated[list[Path], typer.Argument(help="Policy files to check.")],
+    ocpp: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ocpp",
+            help="OCPP version in use (repeat for several; default 1.6, 2.0.1 and 2.1): "
+            "actions, kinds and where paths are checked against its official JSON schemas.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check policy files against the schema and SPEC §7; list every problem with its place.
+    """Check policy files against the schema, SPEC §7 and the OCPP JSON schemas; list every
+    problem with its place.
 
-    Example: ocpp-e2e policy lint policies/grid-14a-enwg.yaml
+    Example: ocpp-e2e policy lint policies/grid-14a-enwg.yaml --ocpp 2.0.1
     """
+    versions = tuple(ocpp) if ocpp else ("1.6", "2.0.1", "2.1")
+    for version in versions:
+        if version not in ("1.6", "2.0.1", "2.1"):
+            fail(f"--ocpp {version}: unknown OCPP version; expected 1.6, 2.0.1 or 2.1")
     report: dict[str, Any] = {}
     bad = False
     for path in files:
@@ -132,7 +145,7 @@ def lint(
             text, fmt = read_policy_file(path)
         except PolicyError as exc:
             fail(str(exc))
-        _doc, problems = lint_policy_text(text, fmt=fmt, source=str(path))
+        _doc, problems = lint_policy_text(text, fmt=fmt, source=str(path), ocpp=versions)
         bad = bad or bool(problems)
         report[str(path)] = [p.to_dict() for p in problems]
         if not as_json:

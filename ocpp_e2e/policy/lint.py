@@ -393,12 +393,32 @@ class _Semantics:
 
 
 def lint_policy_text(
-    text: str, *, fmt: str | None = None, source: str | None = None
+    text: str,
+    *,
+    fmt: str | None = None,
+    source: str | None = None,
+    ocpp: Sequence[str] | None = None,
 ) -> tuple[Any, list[Problem]]:
     """Parse policy text (JSON or YAML) and check it; returns the document and every problem.
 
-    ``fmt`` is ``"json"`` or ``"yaml"``; by default text starting with ``{`` is JSON.
+    ``fmt`` is ``"json"`` or ``"yaml"``; by default text starting with ``{`` is JSON. ``ocpp``
+    names the OCPP versions in use: actions, kinds and ``where`` paths are then also checked
+    against their official JSON schemas (:mod:`ocpp_e2e.policy.ocpp_schemas`).
     """
+    return _lint_policy_text(text, fmt=fmt, source=source, ocpp=ocpp or ())
+
+
+def _ocpp_problems(data: Any, ocpp: Sequence[str]) -> list[Problem]:
+    if not ocpp:
+        return []
+    from .ocpp_schemas import ocpp_problems  # the schemas load on first use only
+
+    return ocpp_problems(data, ocpp)
+
+
+def _lint_policy_text(
+    text: str, *, fmt: str | None, source: str | None, ocpp: Sequence[str]
+) -> tuple[Any, list[Problem]]:
     if fmt is None:
         fmt = "json" if text.lstrip().startswith("{") else "yaml"
     if fmt == "json":
@@ -409,7 +429,8 @@ def lint_policy_text(
             data = loads(text)
         except IJSONError as exc:
             return None, [Problem(exc.where or "$", exc.reason, None, source)]
-        return data, [Problem(p.path, p.message, None, source) for p in check_document(data)]
+        found = check_document(data) + _ocpp_problems(data, ocpp)
+        return data, [Problem(p.path, p.message, None, source) for p in found]
     doc, yaml_problems = load_yaml(text)
     problems = [Problem(p.path, p.message, p.line, source) for p in yaml_problems]
     if doc is None:
@@ -418,7 +439,7 @@ def lint_policy_text(
     refused = tuple(p.path for p in yaml_problems)
     problems.extend(
         Problem(p.path, p.message, doc.line_of(p.path), source)
-        for p in check_document(doc.value)
+        for p in check_document(doc.value) + _ocpp_problems(doc.value, ocpp)
         if not p.path.startswith(refused) or not refused
     )
     problems.sort(key=lambda p: p.line or 0)
