@@ -36,9 +36,7 @@ _Y_MASK = (1 << 255) - 1
 _HAVE_PYNACL = importlib.util.find_spec("nacl") is not None
 #: The backends that can run here, best first.
 AVAILABLE: tuple[str, ...] = ("libsodium", "cryptography") if _HAVE_PYNACL else ("cryptography",)
-_backend = (
-    "cryptography" if os.environ.get("OCPP_E2E_ED25519") == "cryptography" else AVAILABLE[0]
-)
+_backend = "cryptography" if os.environ.get("OCPP_E2E_ED25519") == "cryptography" else AVAILABLE[0]
 
 
 class _Sodium(NamedTuple):

@@ -62,7 +62,8 @@ ILLUSTRATIVE = {
     "architecture.md": 1,  # the guard's contract for a transport: needs the reader's transport
     "meter-values.md": 1,  # a synopsis of `meter verify` over the reader's own files
     "audit.md": 1,  # the reader's own log and policy
-    "integration.md": 2,  # a server's async main with the reader's handler; the three-process demo
+    "integration.md": 3,  # a server's async main with the reader's handler; the three-process
+    # demo; production settings with the reader's paths, signer and metrics
     "performance.md": 1,  # a benchmark that takes minutes
     "gateway.md": 2,  # a long-running server; a benchmark that takes minutes
 }

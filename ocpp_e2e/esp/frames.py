@@ -184,7 +184,7 @@ def encrypt_frame(
     direction = Direction(direction)
     when = format_timestamp(now or utcnow())
     envelope: dict[str, Any] = {"timestamp": when}
-    info_extra: dict[str, str] = {}
+    info_extra: dict[str, str | None] = {}
     pending_call: PendingCall | None = None
     if answering is not None:
         if inner.type not in (MessageType.CALLRESULT, MessageType.CALLERROR):
