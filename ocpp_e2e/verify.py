@@ -149,8 +149,12 @@ class Verifier:
         call: PendingCall | None = None,
         now: datetime | None = None,
         identity: str | None = None,
+        check_freshness: bool = True,
     ) -> FrameVerification:
         """Verify a frame received on ``station``'s connection.
+
+        ``check_freshness=False`` skips the freshness window (an audit of a log without capture
+        times cannot judge it); everything else, the replay cache included, is checked.
 
         For a CALLRESULT/CALLERROR give ``call``, the pending CALL with the same id (see
         :class:`~ocpp_e2e.context.CallTracker`); without it the response's signatures are
@@ -190,7 +194,14 @@ class Verifier:
         else:
             ctx = frame_context(ocpp, station, call.action, kind, call.request)
         verification = self._verify(
-            carrier_obj, payload, ctx, frame.jcs_safe, now or utcnow(), True, True, identity
+            carrier_obj,
+            payload,
+            ctx,
+            frame.jcs_safe,
+            now or utcnow(),
+            True,
+            check_freshness,
+            identity,
         )
         return FrameVerification(frame, verification)
 

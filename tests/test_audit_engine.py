@@ -156,7 +156,7 @@ def test_the_same_signed_frame_again_within_the_window_is_replayed(auditor: Fram
     first = _reset()
     again = first.replace('[2,"1"', '[2,"2"', 1)
     assert auditor.audit(0, _rec(first)).findings == ()
-    result = auditor.audit(1, _rec(again, T0 + timedelta(minutes=2)))
+    result = auditor.audit(1, _rec(again, T0 + timedelta(seconds=30)))
     assert _kinds(result) == ["replayed"]
     assert result.findings[0].message_id == "2"
 
@@ -286,3 +286,71 @@ def test_pairing_is_per_station_when_stations_interleave(auditor: FrameAuditor) 
 def test_station_identity_is_compared_case_insensitively(auditor: FrameAuditor) -> None:
     result = auditor.audit(0, _rec(_reset(), station="CS-0001"))
     assert (result.station, result.findings) == ("cs-0001", ())
+
+
+# --------------------------------------------------------------------------- SPEC v2 §8
+
+
+def test_a_replay_is_found_after_a_later_dated_frame_came_first(auditor: FrameAuditor) -> None:
+    # merged logs: a frame dated an hour later is read between the original and its replay
+    first = _reset()
+    later = _reset(mid="9", at=T0 + timedelta(hours=1))
+    again = first.replace('[2,"1"', '[2,"2"', 1)
+    assert _kinds(auditor.audit(0, _rec(first))) == []
+    auditor.audit(1, _rec(later, T0 + timedelta(hours=1)))
+    result = auditor.audit(2, _rec(again, T0 + timedelta(seconds=20)))
+    assert "replayed" in _kinds(result)
+
+
+def test_capture_time_going_back_within_a_station_is_time_backwards(auditor: FrameAuditor) -> None:
+    auditor.audit(0, _rec('[2,"h1","Heartbeat",{}]', T0 + timedelta(seconds=10), TO_CSMS))
+    result = auditor.audit(1, _rec('[2,"h2","Heartbeat",{}]', T0, TO_CSMS))
+    assert _kinds(result) == ["time-backwards"]
+    assert result.findings[0].severity is Severity.WARNING
+    assert result.findings[0].message_id == "h2"
+    # another station's clock is its own
+    other = auditor.audit(2, _rec('[2,"h3","Heartbeat",{}]', T0, TO_CSMS, station="cs-0002"))
+    assert _kinds(other) == []
+
+
+def test_a_call_without_answer_past_the_grace_period_is_unanswered(auditor: FrameAuditor) -> None:
+    auditor.audit(0, _rec('[2,"h1","Heartbeat",{}]', T0, TO_CSMS))
+    answered = auditor.audit(1, _rec('[2,"h2","Heartbeat",{}]', T0 + timedelta(seconds=5), TO_CSMS))
+    assert _kinds(answered) == []
+    auditor.audit(2, _rec('[3,"h2",{"currentTime":"2026-03-02T08:00:05Z"}]', T0, TO_CS))
+    result = auditor.audit(3, _rec('[2,"h3","Heartbeat",{}]', T0 + timedelta(seconds=61), TO_CSMS))
+    assert [(f.kind.value, f.message_id, f.action) for f in result.findings] == [
+        ("unanswered-call", "h1", "Heartbeat")
+    ]
+    # h3 is still within the grace period when the log ends: no finding
+    assert auditor.finish() == []
+
+
+def test_without_capture_times_a_call_is_unanswered_when_its_side_sends_the_next(
+    auditor: FrameAuditor,
+) -> None:
+    auditor.audit(0, LogRecord("l", 1, None, "cs-0001", TO_CSMS, "2.0.1", '[2,"a","Heartbeat",{}]'))
+    result = auditor.audit(
+        1, LogRecord("l", 2, None, "cs-0001", TO_CSMS, "2.0.1", '[2,"b","Heartbeat",{}]')
+    )
+    assert [(f.kind.value, f.line, f.message_id) for f in result.findings] == [
+        ("unanswered-call", 1, "a")
+    ]
+
+
+def test_a_malformed_frame_names_its_message_id_and_its_answer_is_not_orphaned(
+    auditor: FrameAuditor,
+) -> None:
+    bad = auditor.audit(0, _rec('[2,"m1","Heartbeat",{"a":1,"a":2}]', T0, TO_CSMS))
+    assert [(f.kind.value, f.message_id) for f in bad.findings] == [("malformed", "m1")]
+    answer = auditor.audit(1, _rec('[3,"m1",{"currentTime":"2026-03-02T08:00:00Z"}]', T0, TO_CS))
+    assert _kinds(answer) == []
+    truncated = auditor.audit(2, _rec('[3,"x7",{"configurationKey":[]', T0, TO_CS))
+    assert [(f.kind.value, f.message_id) for f in truncated.findings] == [("malformed", "x7")]
+
+
+def test_a_frame_without_capture_time_is_not_judged_stale(auditor: FrameAuditor) -> None:
+    old = _reset(at=T0 - timedelta(days=400))
+    result = auditor.audit(0, LogRecord("l", 1, None, "cs-0001", TO_CS, "2.0.1", old))
+    assert _kinds(result) == []
+    assert (result.verdict, result.minute) == ("permit-signed", None)

@@ -114,6 +114,7 @@ def test_ocpp_lib_csms_side_send_goes_to_the_station() -> None:
         (2, "cs-0002", Direction.TO_CSMS),
         (3, "cs-0002", Direction.TO_STATION),
         (4, "cs-0002", Direction.TO_STATION),
+        (5, "cs-0002", Direction.TO_CSMS),
     ]
     assert records[0].frame == '[2,"1001","Heartbeat",{}]'
     assert records[0].ts == datetime(2026, 3, 2, 8, 0, 1, 250000, tzinfo=UTC)
@@ -125,6 +126,7 @@ def test_ocpp_lib_station_side_send_goes_to_the_csms() -> None:
         Direction.TO_STATION,
         Direction.TO_CSMS,
         Direction.TO_CSMS,
+        Direction.TO_STATION,
     ]
 
 
@@ -133,12 +135,16 @@ def test_ocpp_lib_iso_prefix_with_offset_is_read_in_utc() -> None:
     assert records[2].ts == datetime(2026, 3, 2, 7, 0, 2, 500000, tzinfo=UTC)
 
 
-def test_ocpp_lib_line_without_timestamp_is_unreadable() -> None:
-    _, bad, stats = _read(DATA / "ocpp_lib_csms.log", format=LogFormat.OCPP_LIB, side=Side.CSMS)
-    assert [(b.line, b.reason) for b in bad] == [
-        (5, "no timestamp before the message (log with %(asctime)s)")
-    ]
+def test_ocpp_lib_line_without_timestamp_is_a_record_without_capture_time() -> None:
+    records, bad, stats = _read(
+        DATA / "ocpp_lib_csms.log", format=LogFormat.OCPP_LIB, side=Side.CSMS
+    )
+    assert bad == []
+    assert (records[3].line, records[3].ts) == (5, None)
     assert stats.other == 1  # the websockets start-up line
+    assert stats.inferred[str(DATA / "ocpp_lib_csms.log")]["time"] == (
+        "missing on 1 frame(s): their freshness is not judged"
+    )
 
 
 def test_ocpp_lib_local_time_prefix_uses_the_given_zone() -> None:
@@ -151,14 +157,18 @@ def test_ocpp_lib_local_time_prefix_uses_the_given_zone() -> None:
     assert records[0].ts == datetime(2026, 3, 2, 7, 0, 1, 250000, tzinfo=UTC)
 
 
-def test_ocpp_lib_format_without_side_is_a_usage_error() -> None:
-    with pytest.raises(InputError, match="--side csms\\|station"):
-        ReadOptions(format=LogFormat.OCPP_LIB)
+def test_ocpp_lib_side_is_inferred_from_who_sends_a_station_only_call() -> None:
+    records, _, stats = _read(DATA / "ocpp_lib_csms.log")
+    assert [r.direction for r in records][:2] == [Direction.TO_CSMS, Direction.TO_STATION]
+    assert stats.inferred[str(DATA / "ocpp_lib_csms.log")]["side"] == (
+        "csms (inferred: it receives Heartbeat at line 2)"
+    )
 
 
-def test_auto_detected_ocpp_lib_without_side_names_the_file_and_line() -> None:
-    with pytest.raises(InputError, match=r"ocpp_lib_csms\.log: line 2: .*--side"):
-        _read(DATA / "ocpp_lib_csms.log")
+def test_ocpp_lib_log_whose_frames_cannot_tell_the_side_needs_side() -> None:
+    log = 'cs-1: send [2,"1","DataTransfer",{"vendorId":"x"}]\n'
+    with pytest.raises(InputError, match=r"no frame of the first 1 tells .*--side csms\|station"):
+        _stream(log)
 
 
 # --------------------------------------------------------------------------- SteVe
@@ -220,7 +230,7 @@ def test_auto_detects_each_format(name: str, kw: dict[str, object], fmt: str) ->
 
 
 def test_auto_refuses_a_file_in_no_known_format() -> None:
-    with pytest.raises(InputError, match="no line matches a known log format"):
+    with pytest.raises(InputError, match="not a log this audit can read"):
         _stream("hello\nworld\n")
 
 

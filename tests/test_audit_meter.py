@@ -124,7 +124,11 @@ def settings(tmp_path: Path) -> AuditSettings:
 
 
 def _audit(log: str, settings: AuditSettings, workers: int = 1) -> list[Finding]:
-    return audit_logs([log], ReadOptions(), settings, workers=workers).findings
+    # These logs hold the MeterValues requests only: their answers were not logged, which the
+    # audit reports as unanswered-call (tested in test_audit_engine.py); here only the meter
+    # findings matter.
+    findings = audit_logs([log], ReadOptions(), settings, workers=workers).findings
+    return [f for f in findings if f.kind.value != "unanswered-call"]
 
 
 def _kinds(findings: list[Finding]) -> list[tuple[str, str, int]]:

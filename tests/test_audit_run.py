@@ -153,9 +153,10 @@ def test_cli_missing_log_is_a_usage_error() -> None:
     assert "nope.jsonl: cannot open log file" in result.output
 
 
-def test_cli_ocpp_lib_log_without_side_is_a_usage_error() -> None:
-    data = str(Path(__file__).parent / "data" / "audit" / "ocpp_lib_csms.log")
-    result = runner.invoke(app, ["audit", data, "--policy", POLICY])
+def test_cli_ocpp_lib_log_whose_side_cannot_be_inferred_is_a_usage_error(tmp_path: Path) -> None:
+    data = tmp_path / "lib.log"
+    data.write_text('cs-1: send [2,"1","DataTransfer",{"vendorId":"x"}]\n')
+    result = runner.invoke(app, ["audit", str(data), "--policy", POLICY])
     assert result.exit_code == 2
     assert "--side csms|station" in result.output
 
@@ -174,7 +175,7 @@ def test_html_report_is_self_contained(tmp_path: Path) -> None:
 
 def test_html_report_escapes_script_end_in_findings(tmp_path: Path) -> None:
     log = tmp_path / "evil.jsonl"
-    log.write_text("</script><script>alert(1)</script>\n")
+    log.write_text('{"x": "</script><script>alert(1)</script>"}\n')
     page = render_html(audit_logs([str(log)], ReadOptions(format=LogFormat.JSONL), SETTINGS))
     assert "</script><script>alert(1)" not in page
 

@@ -177,7 +177,7 @@ def _run(
         client.submit(
             audit_partition,
             settings,
-            options.ocpp,
+            options.default_ocpp,
             urls,
             key=f"ocpp-e2e-audit-{part}-{uuid.uuid4().hex}",
             pure=False,

@@ -8,9 +8,10 @@ independent, which is what lets :mod:`ocpp_e2e.audit.run` spread them over proce
 
 from __future__ import annotations
 
-from collections import deque
+import re
+from collections import OrderedDict, deque
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from ..context import CallTracker, PendingCall, frame_context, frame_kind, normalize_station
@@ -26,6 +27,13 @@ from .meters import MeterAudit, Place
 #: request to another (SPEC §3: a signed response is bound to its request's digest R).
 RECENT_CALLS = 64
 _CHARGING_STATION_USAGE = "chargingStation"
+#: A CALL that has no answer after this much capture time of its station is ``unanswered-call``
+#: (none is reported for the CALLs still within it when the log ends).
+UNANSWERED_GRACE = timedelta(seconds=60)
+#: Unanswered CALLs remembered per station and direction; an older one pushed out is reported.
+OPEN_CALLS = 1024
+# The type and message id at the start of a frame text, readable even when the rest is not.
+_HEAD = re.compile(r'\s*\[\s*([2-6])\s*,\s*"((?:[^"\\\n]|\\.){1,128})"')
 # Kinds whose detail already is the policy's reason for denying.
 _SELF_EXPLAINING = frozenset(
     {FindingKind.DENIED, FindingKind.UNSIGNED_REQUIRED, FindingKind.INVALID}
@@ -54,11 +62,25 @@ class Decide(Protocol):
     def __call__(self, verification: Verification, now: datetime) -> AuditDecision: ...
 
 
+class FrameRow(NamedTuple):
+    """One frame as the HTML report lists it: where, when, which way, what, and the line of the
+    CALL a response answers (``pair``)."""
+
+    file: str
+    line: int
+    ts: str | None
+    direction: str
+    action: str | None
+    message_id: str | None
+    pair: int | None
+
+
 class FrameResult(NamedTuple):
     """What the audit keeps of one input item: enough for the summary, the chart and the report.
 
     ``verdict`` is ``permit-signed``, ``permit-unsigned``, ``deny`` or ``unread`` (the frame or the
-    line could not be read); ``signers`` the identities of its valid trusted signatures.
+    line could not be read); ``signers`` the identities of its valid trusted signatures; ``row``
+    the frame for the report's traffic view (None for an unreadable line).
     """
 
     seq: int
@@ -67,10 +89,63 @@ class FrameResult(NamedTuple):
     verdict: str
     signers: tuple[str, ...]
     findings: tuple[Finding, ...]
+    row: FrameRow | None = None
 
 
-def _ts(moment: datetime) -> str:
+def _ts(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def frame_head(text: str) -> tuple[int, str] | None:
+    """The message type and id a frame text starts with, if they can be read.
+
+    >>> frame_head('[3,"a1",{"status":')
+    (3, 'a1')
+    """
+    m = _HEAD.match(text)
+    if m is None:
+        return None
+    return int(m.group(1)), m.group(2)
+
+
+class AuditReplayCache:
+    """The replay cache of an audit: it never forgets a signature (SPEC §8).
+
+    A live cache forgets entries once they expire, measured on a clock that only moves forward;
+    the capture times of a log may not (merged logs, a clock stepped back), so an audit keeps
+    every (key id, signing-input digest) it has seen. A signature seen again is a replay whatever
+    the order of the capture times; one older than the freshness window is refused as stale
+    before the cache is asked. Memory: one entry per distinct signature of the log.
+    """
+
+    survives_restart = False
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, bytes]] = set()
+
+    def check_and_add(
+        self, key_id: str, input_digest: bytes, expires: datetime, now: datetime
+    ) -> bool:
+        key = (key_id, input_digest)
+        if key in self._seen:
+            return True
+        self._seen.add(key)
+        return False
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+class _Open(NamedTuple):
+    """A CALL waiting for its answer."""
+
+    source: str
+    line: int
+    ts: datetime | None
+    direction: Direction
+    action: str | None
 
 
 def unreadable_result(seq: int, item: UnreadableLine) -> FrameResult:
@@ -84,6 +159,16 @@ def unreadable_result(seq: int, item: UnreadableLine) -> FrameResult:
         detail,
     )
     return FrameResult(seq, None, None, "unread", (), (finding,))
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    return f"{seconds:g} s"
+
+
+def _head_id(text: str) -> str | None:
+    head = frame_head(text)
+    return head[1] if head is not None else None
 
 
 class FrameAuditor:
@@ -104,6 +189,8 @@ class FrameAuditor:
         probe: Verifier | None = None,
         csms_identity: str | None = None,
         meter: MeterAudit | None = None,
+        clock: datetime | None = None,
+        grace: timedelta = UNANSWERED_GRACE,
     ) -> None:
         self.verifier = verifier
         self.decide = decide
@@ -113,37 +200,87 @@ class FrameAuditor:
         self._pairing = CallTracker()
         # Recent CALLs per station, kept as frames: their digest is computed only when probed.
         self._recent: dict[str, deque[Frame]] = {}
+        # Frames without a capture time are decided at this time (freshness is not judged).
+        self.clock = clock or datetime.now(UTC)
+        self.grace = grace
+        self._extra: list[Finding] = []
+        self._info: tuple[str | None, str | None, int | None] = (None, None, None)
+        self._last: dict[str, tuple[datetime, int]] = {}
+        self._open: dict[tuple[str, Direction], OrderedDict[str, _Open]] = {}
+        self._malformed_calls: dict[tuple[str, Direction], OrderedDict[str, None]] = {}
 
     def audit(self, seq: int, record: LogRecord) -> FrameResult:
-        """Audit one captured frame and return its result with every finding."""
+        """Audit one captured frame and return its result with every finding (and those of
+        earlier CALLs of its station that went unanswered)."""
+        self._info = (None, None, None)
+        result = self._audit(seq, record)
+        result = result._replace(
+            row=FrameRow(
+                record.source, record.line, _ts(record.ts), record.direction.value, *self._info
+            )
+        )
+        if self._extra:
+            result = result._replace(findings=result.findings + tuple(self._extra))
+            self._extra = []
+        return result
+
+    def _audit(self, seq: int, record: LogRecord) -> FrameResult:
         station = normalize_station(record.station)
-        now = record.ts
-        minute = int(now.timestamp() // 60)
+        self._extra = []
+        captured = record.ts
+        now = captured if captured is not None else self.clock
+        minute = int(captured.timestamp() // 60) if captured is not None else None
+        if captured is not None:
+            self._clock_checks(station, record, captured)
         try:
             frame = parse_frame(record.frame, ocpp=record.ocpp)
         except InputError as exc:
-            return self._unread(seq, minute, station, record, None, str(exc))
+            head = frame_head(record.frame)
+            pair = None
+            if head is not None:
+                pair = self._settle_unreadable(station, record, *head)
+                self._info = (None, head[1], pair)
+            parsed = (None, head[1]) if head is not None else None
+            return self._unread(seq, minute, station, record, parsed, str(exc))
         call = self._pairing.observe(frame, station, record.direction)
+        answers_malformed = False
+        pair = None
+        if frame.type is MessageType.CALL:
+            self._opened(station, record, frame)
+        elif frame.type is MessageType.CALLRESULT or frame.type is MessageType.CALLERROR:
+            pair = self._settled(station, record.direction.reverse, frame.message_id)
+            if call is None:
+                bad = self._malformed_calls.get((station, record.direction.reverse))
+                answers_malformed = bad is not None and frame.message_id in bad
         ftype = frame.type
         action = (
             frame.action
             if ftype is MessageType.CALL or ftype is MessageType.SEND
             else (call.action if call else None)
         )
+        self._info = (action, frame.message_id, pair)
         receiver = station if record.direction is Direction.TO_STATION else self.csms_identity
         try:
             checked = self.verifier.verify_frame(
-                frame, ocpp=record.ocpp, station=station, call=call, now=now, identity=receiver
+                frame,
+                ocpp=record.ocpp,
+                station=station,
+                call=call,
+                now=now,
+                identity=receiver,
+                check_freshness=captured is not None,
             )
         except InputError as exc:
-            return self._unread(seq, minute, station, record, (frame, action), str(exc))
+            return self._unread(seq, minute, station, record, (action, frame.message_id), str(exc))
         verification = checked.verification
         if ftype is MessageType.CALL:
             self._remember(station, frame)
         raw: list[tuple[FindingKind, str]] = []
         sigs = verification.signatures
         signers: tuple[str, ...] = ()
-        if call is None and frame.is_response:
+        if call is None and frame.is_response and answers_malformed:
+            pass  # it answers a CALL that could not be read, which has its own finding
+        elif call is None and frame.is_response:
             raw.append(
                 (FindingKind.RESPONSE_WITHOUT_CALL, self._no_call_detail(frame, verification))
             )
@@ -174,8 +311,8 @@ class FrameAuditor:
             and meter.carries(frame, record.ocpp, record.frame)
         ):
             place = Place(
-                record.source, record.line, _ts(now), station, record.direction.value,
-                frame.message_id, action,
+                record.source, record.line, _ts(captured) or "", station,
+                record.direction.value, frame.message_id, action,
             )  # fmt: skip
             metered = meter.check(frame, record.ocpp, place)
         if not raw and not metered:
@@ -187,8 +324,110 @@ class FrameAuditor:
         return FrameResult(seq, minute, station, verdict, signers, findings)
 
     def finish(self) -> list[Finding]:
-        """Findings known only at the end: meter transactions without an end reading."""
+        """Findings known only at the end: meter transactions without an end reading. (CALLs
+        still unanswered when the log ends are not findings: their answer was not captured.)"""
         return self.meter.finish() if self.meter is not None else []
+
+    # ------------------------------------------------------------------ pairing over time
+
+    def _clock_checks(self, station: str, record: LogRecord, captured: datetime) -> None:
+        last = self._last.get(station)
+        if last is not None and captured < last[0]:
+            kind = FindingKind.TIME_BACKWARDS
+            self._extra.append(
+                Finding(
+                    kind,
+                    SEVERITY[kind],
+                    record.source,
+                    record.line,
+                    f"captured at {_ts(captured)}, {_ago(last[0] - captured)} before the "
+                    f"previous frame of this station (line {last[1]}, {_ts(last[0])})",
+                    ts=_ts(captured),
+                    station=station,
+                    direction=record.direction.value,
+                    message_id=_head_id(record.frame),
+                )
+            )
+        self._last[station] = (captured, record.line)
+        for direction in (Direction.TO_CSMS, Direction.TO_STATION):
+            waiting = self._open.get((station, direction))
+            while waiting:
+                message_id, first = next(iter(waiting.items()))
+                if first.ts is None or captured - first.ts <= self.grace:
+                    break
+                del waiting[message_id]
+                self._extra.append(self._unanswered(station, message_id, first, captured))
+
+    def _unanswered(
+        self, station: str, message_id: str, call: _Open, seen: datetime | None
+    ) -> Finding:
+        if seen is not None and call.ts is not None:
+            detail = (
+                f"no CALLRESULT or CALLERROR within {_ago(self.grace)}; the station's log "
+                f"went on to {_ts(seen)}"
+            )
+        elif seen is None:
+            detail = (
+                "no answer before the same side sent its next CALL (OCPP-J: one CALL at a time)"
+            )
+        else:
+            detail = f"no answer among the next {OPEN_CALLS} CALLs"
+        kind = FindingKind.UNANSWERED_CALL
+        return Finding(
+            kind,
+            SEVERITY[kind],
+            call.source,
+            call.line,
+            detail,
+            ts=_ts(call.ts),
+            station=station,
+            direction=call.direction.value,
+            message_id=message_id,
+            action=call.action,
+        )
+
+    def _opened(self, station: str, record: LogRecord, frame: Frame) -> None:
+        key = (station, record.direction)
+        waiting = self._open.get(key)
+        if waiting is None:
+            waiting = self._open[key] = OrderedDict()
+        elif waiting and record.ts is None:
+            # Without capture times: a side that sends its next CALL gave up on the earlier one.
+            for message_id, call in list(waiting.items()):
+                if call.ts is None:
+                    del waiting[message_id]
+                    self._extra.append(self._unanswered(station, message_id, call, None))
+        waiting.pop(frame.message_id, None)
+        waiting[frame.message_id] = _Open(
+            record.source, record.line, record.ts, record.direction, frame.action
+        )
+        if len(waiting) > OPEN_CALLS:
+            message_id, call = waiting.popitem(last=False)
+            self._extra.append(self._unanswered(station, message_id, call, record.ts or self.clock))
+
+    def _settled(self, station: str, direction: Direction, message_id: str) -> int | None:
+        """Settle a waiting CALL; the line it was read at, when it was waiting."""
+        waiting = self._open.get((station, direction))
+        if waiting is not None:
+            call = waiting.pop(message_id, None)
+            if call is not None:
+                return call.line
+        return None
+
+    def _settle_unreadable(
+        self, station: str, record: LogRecord, mtype: int, message_id: str
+    ) -> int | None:
+        if mtype in (3, 4):
+            return self._settled(station, record.direction.reverse, message_id)
+        if mtype == 2:
+            key = (station, record.direction)
+            bad = self._malformed_calls.get(key)
+            if bad is None:
+                bad = self._malformed_calls[key] = OrderedDict()
+            bad[message_id] = None
+            if len(bad) > OPEN_CALLS:
+                bad.popitem(last=False)
+        return None
 
     # ------------------------------------------------------------------ internals
 
@@ -209,13 +448,13 @@ class FrameAuditor:
     def _unread(
         self,
         seq: int,
-        minute: int,
+        minute: int | None,
         station: str,
         record: LogRecord,
-        parsed: tuple[Frame, str | None] | None,
+        parsed: tuple[str | None, str] | None,
         detail: str,
     ) -> FrameResult:
-        message_id, action = (parsed[0].message_id, parsed[1]) if parsed else (None, None)
+        action, message_id = parsed if parsed else (None, None)
         base = self._base(record, station, message_id, action)
         kind = FindingKind.MALFORMED
         finding = Finding(kind, SEVERITY[kind], detail=detail, **base)
@@ -319,7 +558,7 @@ class FrameAuditor:
         if outcome is Outcome.REPLAYED:
             return FindingKind.REPLAYED, f"{who}: {sig.reason}"
         if outcome is Outcome.EXPIRED:
-            future = sig.timestamp is not None and sig.timestamp > _ts(record.ts)
+            future = sig.timestamp is not None and sig.timestamp > (_ts(record.ts) or "")
             kind = FindingKind.FUTURE_TIMESTAMP if future else FindingKind.STALE_TIMESTAMP
             return kind, f"{who}: {sig.reason}"
         if outcome is Outcome.WRONG_DESTINATION:

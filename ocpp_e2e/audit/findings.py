@@ -38,6 +38,8 @@ class FindingKind(enum.StrEnum):
     FUTURE_TIMESTAMP = "future-timestamp"
     RESPONSE_WITHOUT_CALL = "response-without-call"
     RESPONSE_MOVED = "response-moved"
+    UNANSWERED_CALL = "unanswered-call"
+    TIME_BACKWARDS = "time-backwards"
     WRONG_STATION = "wrong-station"
     WRONG_DESTINATION = "wrong-destination"
     MALFORMED = "malformed"
@@ -60,6 +62,8 @@ SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.FUTURE_TIMESTAMP: Severity.WARNING,
     FindingKind.RESPONSE_WITHOUT_CALL: Severity.WARNING,
     FindingKind.RESPONSE_MOVED: Severity.CRITICAL,
+    FindingKind.UNANSWERED_CALL: Severity.WARNING,
+    FindingKind.TIME_BACKWARDS: Severity.WARNING,
     FindingKind.WRONG_STATION: Severity.CRITICAL,
     FindingKind.WRONG_DESTINATION: Severity.ERROR,
     FindingKind.MALFORMED: Severity.ERROR,

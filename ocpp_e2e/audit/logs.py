@@ -1,60 +1,74 @@
 """Readers for captured OCPP message logs (SPEC §8): one stream of records, whatever the format.
 
-Every reader is a generator over the lines of one file: memory stays flat however long the log.
-It yields :class:`LogRecord` for each frame and :class:`UnreadableLine` for each line that should
-have been a frame but cannot be read; nothing is dropped. Lines of a software log that are not
-message lines at all (start-up banners, connection events) are counted in :class:`ReadStats`.
+Every reader is a generator over one file: memory stays flat however long the log. It yields
+:class:`LogRecord` for each frame (with the number of the line, message or packet where it
+starts) and :class:`UnreadableLine` for each line that should have been a frame but cannot be
+read; nothing is dropped. Lines of a software log that are not message lines at all (start-up
+banners, connection events, tracebacks, the application's own JSON lines) are counted as other
+lines in :class:`ReadStats`.
 
-Formats (``--format``):
+Formats (``--format``; docs/audit.md shows a sample line of each):
 
 ``jsonl``
-    The normalized log, one JSON object a line:
-    ``{"ts", "station", "direction", "ocpp", "frame"}``; ``frame`` is the exact wire text (a
-    string, preferred) or the frame as a JSON array; ``ocpp`` is optional.
+    The normalized log, one JSON object a line: ``{"ts", "station", "direction", "ocpp",
+    "frame"}``; ``frame`` is the exact wire text (a string, preferred) or the frame as a JSON
+    array, audited as the text it has in the line; ``ts`` and ``ocpp`` are optional.
 ``ocpp-lib``
-    Lines of the Python ``ocpp`` library's logger: ``<id>: send <frame>`` and
-    ``<id>: receive message <frame>``, after a logging prefix that holds a timestamp
-    (``%(asctime)s``). Whether ``send`` goes to the station or to the CSMS depends on which side
-    wrote the log, so these logs need ``side``.
+    The Python ``ocpp`` library's logger: ``<id>: send <frame>`` / ``<id>: receive message
+    <frame>``, with or without a logging prefix.
 ``steve``
-    SteVe's ``WebSocketLogger`` lines
-    ``[chargeBoxId=<id>, sessionId=<s>] Sending: <frame>`` / ``Received: <frame>`` after the
-    usual log4j prefix with a timestamp. SteVe is a CSMS: ``Received`` is ``toCSMS``.
+    SteVe's ``[chargeBoxId=<id>, sessionId=<s>] Sending: <frame>`` / ``Received: <frame>``.
 ``everest``
-    EVerest libocpp's message log: a header ``<ts>: ChargePoint>CentralSystem <Action>`` (or
-    ``CentralSystem>ChargePoint``) followed by the frame JSON on the next lines, up to a blank
-    line. The log is per station and does not name it, so these logs need ``station``.
+    EVerest libocpp's message log: ``<ts>: ChargePoint>CentralSystem <Action>`` then the frame.
+``evcc``
+    evcc / ocpp-go: ``sent JSON message to <id>: <frame>`` / ``received JSON message from
+    <id>: <frame>``, and evcc's newer ``send <id>: <frame>`` / ``recv <id>: <frame>``.
+``json``, ``har``, ``pcap``
+    Structured JSON logs, browser HAR files and packet captures: see
+    :mod:`ocpp_e2e.audit.structured`, :mod:`ocpp_e2e.audit.har`, :mod:`ocpp_e2e.audit.pcap`.
 ``auto``
-    The first line of a file that looks like one of the formats (a line starting with ``{`` is
-    ``jsonl``) fixes the format for the rest of that file; lines before it are counted as other
-    lines. A file in which no line matches is an error.
+    The format that most lines of the file's first :data:`DETECT_LINES` lines match (never
+    decided by one line); HAR and capture files by their content.
+
+Text formats: a frame logged over several lines (pretty-printed JSON, a journal that wraps long
+lines with a repeated prefix, EVerest's blocks) is joined until its brackets close; tabs, CRLF,
+ANSI colour codes and a byte-order mark are taken in stride; a timestamp is optional (without one
+freshness is not judged, and the report says so).
 """
 
 from __future__ import annotations
 
 import bz2
 import enum
+import functools
 import gzip
 import io
+import json
 import lzma
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import BinaryIO, NamedTuple, cast
+from typing import Any, BinaryIO, NamedTuple, cast
+from zlib import error as zlib_error
 
 import orjson
 
 from ..errors import InputError
 from ..model import Direction
+from .infer import VersionVotes, call_of, writer_side
 
 #: OCPP versions a frame CONTEXT can name (SPEC §3).
 OCPP_VERSIONS = ("1.6", "2.0.1", "2.1")
-#: A frame over 1 MiB is refused by the verifier anyway (SPEC §2); an EVerest record that grows
-#: beyond this without a blank line is reported instead of buffered further.
+#: A frame over 1 MiB is refused by the verifier anyway (SPEC §2); a frame that grows beyond this
+#: over several lines is reported instead of buffered further.
 MAX_FRAME_BYTES = 1 << 20
+#: Lines of a file scored to detect its format (``auto``) and to check an explicit one.
+DETECT_LINES = 2000
+#: Records held back at most while the version or the writing side is inferred.
+INFER_RECORDS = 2000
 _SHOWN = 120  # characters of an unreadable line quoted in its finding
 
 
@@ -63,24 +77,29 @@ class LogFormat(enum.StrEnum):
 
     AUTO = "auto"
     JSONL = "jsonl"
+    JSON = "json"
     OCPP_LIB = "ocpp-lib"
     STEVE = "steve"
     EVEREST = "everest"
+    EVCC = "evcc"
+    HAR = "har"
+    PCAP = "pcap"
 
 
 class Side(enum.StrEnum):
-    """Which end of the connection wrote an ``ocpp-lib`` log."""
+    """Which end of the connection wrote a log."""
 
     CSMS = "csms"
     STATION = "station"
 
 
 class LogRecord(NamedTuple):
-    """One captured frame: where it was read, when, on which connection and which way."""
+    """One captured frame: where it was read, when (None: the log has no time), on which
+    connection and which way."""
 
     source: str
     line: int
-    ts: datetime
+    ts: datetime | None
     station: str
     direction: Direction
     ocpp: str
@@ -108,44 +127,54 @@ class RawLines(NamedTuple):
 
 @dataclass
 class ReadStats:
-    """Counts of what the readers saw, per run (all files)."""
+    """Counts of what the readers saw, per run (all files).
+
+    ``formats`` maps each file to its format; ``inferred`` each file to what was inferred about
+    it and how (``format``, ``side``, ``ocpp``, ``time``, ...), in words for the report.
+    ``records`` and ``unreadable`` are counted by whoever consumes the items.
+    """
 
     lines: int = 0
     records: int = 0
     unreadable: int = 0
     other: int = 0
     formats: dict[str, str] = field(default_factory=dict)
+    inferred: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def note(self, source: str, what: str, text: str) -> None:
+        """Record what was inferred about ``source``."""
+        self.inferred.setdefault(source, {})[what] = text
 
 
 @dataclass(frozen=True)
 class ReadOptions:
     """How to read logs.
 
-    ``ocpp`` is the version for records that do not name one; ``side`` is required for
-    ``ocpp-lib`` logs and ``station`` for ``everest`` logs; ``tz`` is the zone of timestamps
-    written without an offset (log prefixes usually are local time).
+    ``ocpp`` is the version of records that do not name one (None: inferred from the frames,
+    else 2.0.1; SteVe and evcc speak 1.6); ``side`` which end wrote an ``ocpp-lib`` log (None:
+    inferred from who sends BootNotification and the like); ``station`` the identity for logs
+    that do not name it (EVerest, a station's own log); ``tz`` the zone of timestamps written
+    without an offset; ``fields`` where structured JSON logs keep the frame, station, time and
+    direction (dotted paths, see :mod:`ocpp_e2e.audit.structured`).
     """
 
     format: LogFormat = LogFormat.AUTO
-    ocpp: str = "2.0.1"
+    ocpp: str | None = None
     side: Side | None = None
     station: str | None = None
     tz: tzinfo = UTC
+    fields: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.ocpp not in OCPP_VERSIONS:
+        if self.ocpp is not None and self.ocpp not in OCPP_VERSIONS:
             raise InputError(
                 f"unknown OCPP version {self.ocpp!r}; use one of {', '.join(OCPP_VERSIONS)}"
             )
-        if self.format is LogFormat.EVEREST and not self.station:
-            raise InputError(
-                "EVerest message logs do not name the station; give its identity (--station)"
-            )
-        if self.format is LogFormat.OCPP_LIB and self.side is None:
-            raise InputError(
-                "in ocpp library logs 'send' means toStation on a CSMS and toCSMS on a station; "
-                "say which side wrote the log (--side csms|station)"
-            )
+
+    @property
+    def default_ocpp(self) -> str:
+        """The version of a normalized record that names none."""
+        return self.ocpp or "2.0.1"
 
 
 Item = LogRecord | UnreadableLine
@@ -181,7 +210,8 @@ def open_log(path: str) -> Iterator[BinaryIO]:
                 raise InputError(f"cannot open log file ({exc.strerror})", source=path) from exc
         head = buffered.peek(6)[:6]
         if head[:2] == b"\x1f\x8b":
-            yield cast(BinaryIO, stack.enter_context(gzip.GzipFile(fileobj=buffered, mode="rb")))
+            gz = gzip.GzipFile(fileobj=buffered, mode="rb")
+            yield cast(BinaryIO, stack.enter_context(io.BufferedReader(gz)))
         elif head[:3] == b"BZh":
             yield cast(BinaryIO, stack.enter_context(bz2.BZ2File(buffered, mode="rb")))
         elif head == b"\xfd7zXZ\x00":
@@ -206,20 +236,26 @@ def _open_url(url: str) -> Iterator[BinaryIO]:
 
 
 def _blocks(stream: BinaryIO, source: str) -> Iterator[tuple[int, list[bytes]]]:
-    """Lines in blocks: (number of the first line, the lines without their ``\\n``)."""
+    """Lines in blocks: (number of the first line, the lines without their ``\\n``); a
+    byte-order mark at the start of the file is dropped."""
     number = 1
     rest = b""
+    first = True
     try:
         while True:
             chunk = stream.read(BLOCK_BYTES)
             if not chunk:
                 break
+            if first:
+                first = False
+                if chunk.startswith(b"\xef\xbb\xbf"):
+                    chunk = chunk[3:]
             lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
             rest = lines.pop()
             if lines:
                 yield number, lines
                 number += len(lines)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib_error) as exc:
         raise InputError(f"cannot read past line {number - 1} ({exc})", source=source) from exc
     if rest:
         yield number, [rest]
@@ -243,20 +279,26 @@ def read_logs(
 def read_stream(
     stream: BinaryIO, source: str, options: ReadOptions, stats: ReadStats
 ) -> Iterator[Item]:
-    """Yield the items of one binary stream of log lines (see :func:`read_logs`)."""
+    """Yield the items of one binary stream (see :func:`read_logs`); counts them in ``stats``."""
     for piece in scan_stream(stream, source, options, stats):
         if isinstance(piece, RawLines):
+            default = options.default_ocpp
             for number, raw in zip(piece.numbers, piece.lines, strict=True):
-                item = read_jsonl_line(piece.source, number, raw, options.ocpp)
+                item = read_jsonl_line(piece.source, number, raw, default)
                 if item is None:
                     continue
-                if isinstance(item, UnreadableLine):
-                    stats.unreadable += 1
-                else:
-                    stats.records += 1
+                _count(stats, item)
                 yield item
         else:
+            _count(stats, piece)
             yield piece
+
+
+def _count(stats: ReadStats, item: Item) -> None:
+    if type(item) is LogRecord:
+        stats.records += 1
+    else:
+        stats.unreadable += 1
 
 
 def scan_stream(
@@ -264,73 +306,156 @@ def scan_stream(
 ) -> Iterator[Piece]:
     """Like :func:`read_stream`, but JSON Lines come out unparsed, as :class:`RawLines`.
 
-    ``stats`` counts every line and the items yielded here; whoever parses the raw lines counts
-    their records and unreadable lines.
+    ``stats`` counts lines and other lines here; whoever consumes the pieces counts records and
+    unreadable lines (each item once).
     """
     fmt = options.format
-    reader: _Reader | None = None
-    raw_mode = fmt is LogFormat.JSONL
-    if fmt is not LogFormat.AUTO:
-        stats.formats[source] = fmt.value
-        if not raw_mode:
-            reader = _make_reader(fmt, source, options)
-    nonblank = 0
-    for first, lines in _blocks(stream, source):
-        stats.lines += len(lines)
-        if raw_mode:
-            yield RawLines(source, range(first, first + len(lines)), lines)
-            continue
-        for k, raw in enumerate(lines):
-            number = first + k
-            try:
-                text = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                stats.unreadable += 1
-                yield UnreadableLine(
-                    source, number, f"not UTF-8 ({exc.reason} at byte {exc.start})", ""
-                )
-                continue
-            if text.strip():
-                nonblank += 1
-            if reader is None:
-                detected = _detect(text)
-                if detected is None:
-                    if text.strip():
-                        stats.other += 1
-                    continue
-                stats.formats[source] = detected.value
-                if detected is LogFormat.JSONL:
-                    raw_mode = True
-                    yield RawLines(source, range(number, first + len(lines)), lines[k:])
-                    break
-                reader = _make_reader(detected, source, options)
-            for item in reader.feed(number, text):
-                if isinstance(item, UnreadableLine):
-                    stats.unreadable += 1
-                else:
-                    stats.records += 1
-                yield item
-    if reader is not None:
-        for item in reader.finish():
-            if isinstance(item, UnreadableLine):
-                stats.unreadable += 1
-            else:
-                stats.records += 1
-            yield item
-        stats.other += reader.other
-    elif not raw_mode and nonblank:
+    head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+    if fmt is LogFormat.PCAP or (fmt is LogFormat.AUTO and _is_capture(head)):
+        yield from _special(LogFormat.PCAP, stream, source, options, stats)
+        return
+    if fmt is LogFormat.HAR or (fmt is LogFormat.AUTO and _is_har(head)):
+        yield from _special(LogFormat.HAR, stream, source, options, stats)
+        return
+    blocks = _blocks(stream, source)
+    window: list[bytes] = []
+    first = 1
+    for number, lines in blocks:
+        if not window:
+            first = number
+        window.extend(lines)
+        if len(window) >= DETECT_LINES:
+            break
+    stats.lines += len(window)
+    scores = _score(window[:DETECT_LINES], options)
+    if not any(line.strip() for line in window):
+        raise InputError("the log is empty: no line to audit", source=source)
+    if fmt is LogFormat.AUTO:
+        fmt = _choose(scores, source)
+        total = sum(1 for line in window[:DETECT_LINES] if line.strip())
+        stats.note(
+            source,
+            "format",
+            f"{fmt.value} (detected: {scores[fmt]} of the first {total} non-blank lines)",
+        )
+    elif fmt is LogFormat.JSONL and not any(
+        line.lstrip().startswith((b"{", b"\xef\xbb\xbf{")) for line in window[:DETECT_LINES]
+    ):
         raise InputError(
-            "no line matches a known log format (jsonl, ocpp-lib, steve, everest); "
-            "check the file or give --format",
+            f"--format jsonl: none of the first {min(len(window), DETECT_LINES)} lines is a "
+            "JSON object (a normalized record); "
+            "check the file or let --format auto detect it",
+            source=source,
+        )
+    stats.formats[source] = fmt.value
+    if fmt is LogFormat.JSONL:
+        if window:
+            yield RawLines(source, range(first, first + len(window)), window)
+        for number, lines in blocks:
+            stats.lines += len(lines)
+            yield RawLines(source, range(number, number + len(lines)), lines)
+        return
+    reader = make_reader(fmt, source, options, stats)
+    resolve = _Resolver(source, fmt, options, stats, reader)
+    found = 0
+    for number, lines in _chain(first, window, blocks, stats):
+        for k, raw in enumerate(lines):
+            for out in reader.feed(number + k, _text(raw)):
+                found += 1
+                yield from resolve.push(out)
+    for out in reader.finish():
+        found += 1
+        yield from resolve.push(out)
+    yield from resolve.finish()
+    stats.other += reader.other
+    if not found:
+        raise InputError(
+            f"--format {fmt.value}: no line of this file is a {fmt.value} message line; "
+            "check the file or let --format auto detect it",
             source=source,
         )
 
 
+def _special(
+    fmt: LogFormat, stream: BinaryIO, source: str, options: ReadOptions, stats: ReadStats
+) -> Iterator[Piece]:
+    """HAR files and packet captures: whole documents, not lines."""
+    stats.formats[source] = fmt.value
+    if options.format is LogFormat.AUTO:
+        stats.note(source, "format", f"{fmt.value} (detected by its content)")
+    if fmt is LogFormat.HAR:
+        from .har import read_har
+
+        yield from read_har(stream, source, options, stats)
+    else:
+        from .pcap import read_capture
+
+        yield from read_capture(stream, source, options, stats)
+
+
+def _chain(
+    first: int,
+    window: list[bytes],
+    blocks: Iterator[tuple[int, list[bytes]]],
+    stats: ReadStats,
+) -> Iterator[tuple[int, list[bytes]]]:
+    if window:
+        yield first, window
+    for number, lines in blocks:
+        stats.lines += len(lines)
+        yield number, lines
+
+
+def _is_capture(head: bytes) -> bool:
+    return head[:4] in (
+        b"\xd4\xc3\xb2\xa1",
+        b"\xa1\xb2\xc3\xd4",
+        b"\x4d\x3c\xb2\xa1",
+        b"\xa1\xb2\x3c\x4d",
+        b"\x0a\x0d\x0d\x0a",
+    )
+
+
+_HAR_HEAD = re.compile(rb'^(?:\xef\xbb\xbf)?\s*\{\s*"log"\s*:\s*\{')
+
+
+def _is_har(head: bytes) -> bool:
+    return _HAR_HEAD.match(head) is not None
+
+
+# --------------------------------------------------------------------------- lines
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]")
+
+
+def _text(raw: bytes) -> str | None:
+    """A line as text: CR, ANSI colour codes and trailing blanks removed; None if not UTF-8."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    return text.rstrip("\r\n \t")
+
+
+def _not_utf8(raw: bytes) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 ({exc.reason} at byte {exc.start})"
+    return "not UTF-8"
+
+
 # --------------------------------------------------------------------------- timestamps
 
-# RFC 3339 for the normalized log; the log adapters also take a space for "T", a comma before the
-# fraction (Python's %(asctime)s and log4j's %d) and no offset (then ReadOptions.tz applies).
-_TS = r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|z|[+-]\d\d:?\d\d)?"
+# RFC 3339 for the normalized log; the log adapters also take a space, several spaces or a tab
+# for "T", slashes in the date (Go's log package), a comma before the fraction (Python's
+# %(asctime)s and log4j's %d) and no offset (then ReadOptions.tz applies).
+_TS = (
+    r"(\d{4})[-/](\d\d)[-/](\d\d)(?:[Tt]|[ \t]+)(\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?"
+    r"(Z|z|[+-]\d\d:?\d\d)?"
+)
 _TS_RE = re.compile(_TS)
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)"
@@ -338,10 +463,22 @@ _RFC3339 = re.compile(
 
 
 def _to_datetime(m: re.Match[str], tz: tzinfo) -> datetime:
-    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
-    frac = m.group(7) or ""
-    micro = int(frac[:6].ljust(6, "0")) if frac else 0
-    off = m.group(8)
+    """The UTC time of a timestamp match; ValueError for a date or time that does not exist."""
+    year, month, day, hour, minute, second, frac, off = m.groups()
+    try:
+        base = _second(year, month, day, hour, minute, second, off, tz)
+    except ValueError as exc:
+        raise ValueError(f"{m.group(0)!r} is not a date and time that exists ({exc})") from None
+    if not frac:
+        return base
+    return base + timedelta(microseconds=int(frac[:6].ljust(6, "0")))
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(
+    year: str, month: str, day: str, hour: str, minute: str, second: str, off: str | None, tz: tzinfo
+) -> datetime:
+    """The UTC time of a whole second of a log stamp (log lines repeat their second: cached)."""
     zone: tzinfo
     if off is None:
         zone = tz
@@ -350,11 +487,18 @@ def _to_datetime(m: re.Match[str], tz: tzinfo) -> datetime:
     else:
         sign = -1 if off[0] == "-" else 1
         digits = off[1:].replace(":", "")
-        zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    if second == 60:  # a leap second: RFC 3339 allows it, datetime does not
-        second = 59
-    value = datetime(year, month, day, hour, minute, second, micro, tzinfo=zone)
-    return value.astimezone(UTC)
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"offset {off} does not exist")
+        zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    sec = int(second)
+    if sec == 60:  # a leap second: RFC 3339 allows it, datetime does not
+        sec = 59
+    try:
+        value = datetime(int(year), int(month), int(day), int(hour), int(minute), sec, tzinfo=zone)
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -367,55 +511,89 @@ def parse_rfc3339(text: str) -> datetime:
     if m is None:
         raise ValueError(f"not an RFC 3339 date-time with offset: {text[:40]!r}")
     if m.group(8) == "Z" and m.group(6) != "60":
-        # the common case, fast: fromisoformat reads exactly what the pattern allowed here
-        return datetime.fromisoformat(text)
+        try:
+            # the common case, fast: fromisoformat reads exactly what the pattern allowed here
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass  # an impossible date: _to_datetime says which
     return _to_datetime(m, UTC)
 
 
-def _prefix_time(prefix: str, tz: tzinfo) -> datetime | None:
+def _prefix_time(prefix: str, tz: tzinfo) -> tuple[datetime | None, str | None]:
+    """(time, problem) of the first timestamp in a log prefix: (None, None) when there is none."""
     m = _TS_RE.search(prefix)
     if m is None:
-        return None
-    return _to_datetime(m, tz)
+        return None, None
+    try:
+        return _to_datetime(m, tz), None
+    except ValueError as exc:
+        return None, str(exc)
 
 
 def _shown(text: str) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
 
 
-# --------------------------------------------------------------------------- adapters
-
-
-class _Reader:
-    """One format's line parser for one file; ``other`` counts non-message lines."""
-
-    def __init__(self, source: str, options: ReadOptions) -> None:
-        self.source = source
-        self.options = options
-        self.other = 0
-
-    def feed(self, number: int, text: str) -> Iterator[Item]:
-        raise NotImplementedError
-
-    def finish(self) -> Iterator[Item]:
-        return iter(())
-
-    def bad(self, number: int, reason: str, text: str) -> UnreadableLine:
-        return UnreadableLine(self.source, number, reason, _shown(text))
-
+# --------------------------------------------------------------------------- JSON Lines
 
 # "gateway": what an ocpp-e2e gateway did with the frame (docs/gateway.md); an audit decides again.
 _JSONL_MEMBERS = frozenset({"ts", "station", "direction", "ocpp", "frame", "gateway"})
 _DIRECTIONS = {"toCSMS": Direction.TO_CSMS, "toStation": Direction.TO_STATION}
+_NAMES = (b'"ts"', b'"station"', b'"direction"', b'"ocpp"', b'"frame"')
+_DECODER = json.JSONDecoder()
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(text: str, i: int) -> int:
+    m = _WS.match(text, i)
+    return m.end() if m is not None else i
+
+
+def object_members(text: str) -> list[tuple[str, int, int]]:
+    """The members of the JSON object ``text`` (valid JSON): (name, start, end) of each value,
+    in the order written, duplicates included. The values are not re-written: ``text[start:end]``
+    is a member's text exactly as it stands.
+
+    >>> object_members('{"a": [1, 2], "a":3}')
+    [('a', 6, 12), ('a', 18, 19)]
+    """
+    ws = _skip
+    i = ws(text, 0)
+    if text[i : i + 1] != "{":
+        raise ValueError("not a JSON object")
+    i = ws(text, i + 1)
+    out: list[tuple[str, int, int]] = []
+    if text[i : i + 1] == "}":
+        return out
+    while True:
+        name, i = _DECODER.raw_decode(text, i)
+        i = ws(text, i)
+        if text[i : i + 1] != ":":
+            raise ValueError("expected ':'")
+        start = ws(text, i + 1)
+        _value, end = _DECODER.raw_decode(text, start)
+        out.append((name, start, end))
+        i = ws(text, end)
+        sep = text[i : i + 1]
+        if sep == "}":
+            return out
+        if sep != ",":
+            raise ValueError("expected ',' or '}'")
+        i = ws(text, i + 1)
 
 
 def read_jsonl_line(source: str, number: int, raw: bytes, ocpp: str) -> Item | None:
     """Read one line of the normalized log (without its newline); None for a blank line.
 
-    ``ocpp`` is the version of a record that names none.
+    ``ocpp`` is the version of a record that names none. A ``frame`` given as a JSON array is
+    audited as the text it has in the line (SPEC §8); a duplicate member makes the line
+    unreadable.
 
     >>> read_jsonl_line("log", 3, b"[]", "2.0.1").reason
     'not a JSON object'
+    >>> read_jsonl_line("log", 4, b'{"station":"a","direction":"toCSMS","frame":"[]","frame":[]}',
+    ...     "2.0.1").reason
+    "duplicate member 'frame'"
     """
     try:
         obj = orjson.loads(raw)
@@ -428,18 +606,33 @@ def read_jsonl_line(source: str, number: int, raw: bytes, ocpp: str) -> Item | N
             )
         if not text.strip():
             return None
+        if text.startswith("\ufeff"):
+            return read_jsonl_line(source, number, raw[3:], ocpp)
         return UnreadableLine(source, number, f"not JSON ({exc})", _shown(text))
     if type(obj) is not dict:
         return _bad_line(source, number, raw, "not a JSON object")
+    frame = obj.get("frame")
+    frame_text: Any = frame
+    if type(frame) is list or b"\\u" in raw or any(raw.count(n) > 1 for n in _NAMES):
+        # The exact text of the array, and members that a parser would silently merge.
+        text = raw.decode("utf-8")
+        members = object_members(text)
+        seen: set[str] = set()
+        for name, start, end in members:
+            if name in seen:
+                return _bad_line(source, number, raw, f"duplicate member {name!r}")
+            seen.add(name)
+            if name == "frame" and type(frame) is list:
+                frame_text = text[start:end]
     problem = _jsonl_problem(obj)
     if problem:
         return _bad_line(source, number, raw, problem)
-    try:
-        ts = parse_rfc3339(obj["ts"])
-    except ValueError as exc:
-        return _bad_line(source, number, raw, f"ts: {exc}")
-    frame = obj["frame"]
-    frame_text = orjson.dumps(frame).decode("utf-8") if type(frame) is list else frame
+    ts: datetime | None = None
+    if "ts" in obj:
+        try:
+            ts = parse_rfc3339(obj["ts"])
+        except ValueError as exc:
+            return _bad_line(source, number, raw, f"ts: {exc}")
     return LogRecord(
         source,
         number,
@@ -460,10 +653,10 @@ def _jsonl_problem(obj: dict[str, object]) -> str | None:
     if not obj.keys() <= _JSONL_MEMBERS:
         unknown = set(obj) - _JSONL_MEMBERS
         return f"unknown member(s) {', '.join(sorted(unknown))}"
-    for name in ("ts", "station", "direction", "frame"):
+    for name in ("station", "direction", "frame"):
         if name not in obj:
             return f"missing member {name!r}"
-    if type(obj["ts"]) is not str:
+    if "ts" in obj and type(obj["ts"]) is not str:
         return "ts: must be an RFC 3339 string"
     station = obj["station"]
     if type(station) is not str or not station:
@@ -478,149 +671,588 @@ def _jsonl_problem(obj: dict[str, object]) -> str | None:
     return None
 
 
-# ocpp/charge_point.py logs `"%s: receive message %s", self.id, message` and `"%s: send %s"`.
-# The id is the last colon-free token before the verb, so prefixes such as `INFO:ocpp:` work.
-_OCPP_LIB = re.compile(r"(?:^|[\s:\]\[])([^\s:\[\]]+): (send|receive message) (\[.*)$")
+# --------------------------------------------------------------------------- text adapters
 
 
-class _OcppLibReader(_Reader):
-    def feed(self, number: int, text: str) -> Iterator[Item]:
-        m = _OCPP_LIB.search(text)
+class Message(NamedTuple):
+    """A message line of a text log, before the writing side and the version are known.
+
+    ``way`` is ``toCSMS``/``toStation``, or ``out``/``in`` relative to the writer (``ocpp-lib``,
+    whose ``send`` depends on the side); ``problem`` is set when the line cannot be a record.
+    """
+
+    line: int
+    ts: datetime | None
+    station: str | None
+    way: str
+    frame: str
+    problem: str | None = None
+    text: str = ""
+
+
+class _Balance:
+    """Finds where a JSON array that starts a text ends, across lines (strings respected)."""
+
+    __slots__ = ("depth", "escape", "in_string", "size")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.in_string = False
+        self.escape = False
+        self.size = 0
+
+    def feed(self, text: str) -> bool:
+        """Take the next piece of text; True once the outermost bracket has closed."""
+        self.size += len(text) + 1
+        if not self.in_string and self.depth and '"' not in text and "\\" not in text:
+            self.depth += text.count("[") + text.count("{") - text.count("]") - text.count("}")
+            return self.depth <= 0
+        for ch in text:
+            if self.in_string:
+                if self.escape:
+                    self.escape = False
+                elif ch == "\\":
+                    self.escape = True
+                elif ch == '"':
+                    self.in_string = False
+            elif ch == '"':
+                self.in_string = True
+            elif ch in "[{":
+                self.depth += 1
+            elif ch in "]}":
+                self.depth -= 1
+                if self.depth <= 0:
+                    return True
+        return False
+
+
+# A line that begins a new log record (not the continuation of a frame): a timestamp, a log
+# level, a syslog or Go log prefix, a Python traceback.
+_NEW_RECORD = re.compile(
+    r"\s*(?:\[\s*)?(?:\d{4}[-/]\d\d[-/]\d\d|\d\d:\d\d:\d\d"
+    r"|(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|CRITICAL|FATAL|SEVERE)\b"
+    r"|[A-Z][a-z]{2,3}\.? +\d{1,2} \d\d:\d\d:\d\d"
+    r"|[\w.-]+\s*\]\s*(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|CRITICAL|FATAL)\b"
+    r"|Traceback \(most recent call last\))"
+)
+# Prefixes a journal or a container runtime repeats on every line of a wrapped message.
+_OUTER = re.compile(
+    r"[A-Z][a-z]{2,3}\.? +\d{1,2} \d\d:\d\d:\d\d \S+ [^\s:]+: |[\w.-]+\s+\| |\S+\s+\|\s"
+)
+
+
+class LineReader:
+    """One format's line parser for one file; ``other`` counts non-message lines.
+
+    :meth:`feed` takes each line as text (None for a line that is not UTF-8) and yields the
+    :class:`Message` objects completed by it; :meth:`finish` the last one.
+    """
+
+    def __init__(self, source: str, options: ReadOptions) -> None:
+        self.source = source
+        self.options = options
+        self.other = 0
+        #: the text format of the messages when it is not the file's (JSON logs holding lines)
+        self.messages_format: LogFormat | None = None
+
+    def feed(self, number: int, text: str | None) -> Iterator[Message]:
+        raise NotImplementedError
+
+    def finish(self) -> Iterator[Message]:
+        return iter(())
+
+
+class _Pending:
+    __slots__ = ("balance", "head", "outer", "parts", "prefix")
+
+    def __init__(self, head: Message, first: str, prefix: str, outer: str | None) -> None:
+        self.head = head
+        self.parts = [first]
+        self.balance = _Balance()
+        self.prefix = prefix
+        self.outer = outer
+
+
+class PrefixedReader(LineReader):
+    """A format whose message lines match :attr:`pattern`, frame last, after a log prefix.
+
+    The pattern has the groups ``frame`` (where the frame starts) and whatever :meth:`message`
+    needs. A frame whose brackets do not close on its line continues on the next lines (without
+    a prefix, or with the line's own prefix repeated) until they do; a line that starts a new
+    record first ends it as it is (then the frame is malformed, and the audit says so).
+    """
+
+    pattern: re.Pattern[str]
+
+    def __init__(self, source: str, options: ReadOptions) -> None:
+        super().__init__(source, options)
+        self._pending: _Pending | None = None
+
+    def message(self, m: re.Match[str], number: int, text: str) -> Message:
+        raise NotImplementedError
+
+    def feed(self, number: int, text: str | None) -> Iterator[Message]:
+        if text is None:
+            if self._pending is not None:
+                yield from self._flush()
+            yield Message(number, None, None, "", "", "not UTF-8")
+            return
+        pending = self._pending
+        if pending is not None:
+            rest = self._continuation(pending, text)
+            if rest is not None:
+                pending.parts.append(rest)
+                if pending.balance.feed(rest) or pending.balance.size > MAX_FRAME_BYTES:
+                    yield from self._flush()
+                return
+            yield from self._flush()
+        m = self.pattern.search(text)
         if m is None:
             if text.strip():
                 self.other += 1
             return
-        side = self.options.side
-        if side is None:
-            raise InputError(
-                f"line {number}: in ocpp library logs 'send' means toStation on a CSMS and "
-                "toCSMS on a station; say which side wrote the log (--side csms|station)",
-                source=self.source,
-            )
-        ts = _prefix_time(text[: m.start()], self.options.tz)
-        if ts is None:
-            yield self.bad(number, "no timestamp before the message (log with %(asctime)s)", text)
+        msg = self.message(m, number, text)
+        frame = msg.frame
+        if msg.problem is not None or not frame.startswith("["):
+            yield msg
             return
-        sent = m.group(2) == "send"
-        to_station = sent if side is Side.CSMS else not sent
-        direction = Direction.TO_STATION if to_station else Direction.TO_CSMS
-        frame = m.group(3).rstrip()
-        yield LogRecord(self.source, number, ts, m.group(1), direction, self.options.ocpp, frame)
+        if frame.endswith("]"):
+            try:  # the common case: the whole frame on its line, read at C speed
+                orjson.loads(frame)
+                yield msg
+                return
+            except orjson.JSONDecodeError:
+                pass
+        balance = _Balance()
+        if balance.feed(frame):
+            yield msg
+            return
+        outer = _OUTER.match(text)
+        pend = _Pending(msg, frame, text[: m.start("frame")], outer.group(0) if outer else None)
+        pend.balance = balance
+        self._pending = pend
+
+    def _continuation(self, pending: _Pending, text: str) -> str | None:
+        if self.pattern.search(text):
+            return None
+        if pending.prefix.strip() and text.startswith(pending.prefix):
+            return text[len(pending.prefix) :]
+        if pending.outer is not None:
+            outer = _OUTER.match(text)
+            if outer is not None:
+                rest = text[outer.end() :]
+                return None if _NEW_RECORD.match(rest) else rest
+        if _NEW_RECORD.match(text):
+            return None
+        return text
+
+    def _flush(self) -> Iterator[Message]:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            frame = "\n".join(pending.parts).rstrip()
+            yield pending.head._replace(frame=frame)
+
+    def finish(self) -> Iterator[Message]:
+        yield from self._flush()
+
+    def time(self, prefix: str) -> tuple[datetime | None, str | None]:
+        return _prefix_time(prefix, self.options.tz)
+
+
+# ocpp/charge_point.py logs `"%s: receive message %s", self.id, message` and `"%s: send %s"`.
+# The id is the last colon-free token before the verb (empty in some Home Assistant logs).
+_OCPP_LIB = re.compile(
+    r"(?:^|[\s:\]\[])(?P<id>[^\s:\[\]]*): (?P<verb>send|receive message)\s+(?P<frame>\[.*)$"
+)
+
+
+class OcppLibReader(PrefixedReader):
+    pattern = _OCPP_LIB
+
+    def message(self, m: re.Match[str], number: int, text: str) -> Message:
+        ts, problem = self.time(text[: m.start()])
+        way = "out" if m.group("verb") == "send" else "in"
+        station = m.group("id") or None
+        return Message(number, ts, station, way, m.group("frame"), _date(problem), text)
 
 
 # de.rwth.idsg.steve.ocpp.ws.WebSocketLogger: "[chargeBoxId={}, sessionId={}] Sending: {}".
-_STEVE = re.compile(r"\[chargeBoxId=([^,\]]+),\s*sessionId=[^\]]*\]\s+(Sending|Received):\s+(.*)$")
+_STEVE = re.compile(
+    r"\[chargeBoxId=(?P<id>[^,\]]+),\s*sessionId=[^\]]*\]\s+(?P<verb>Sending|Received):\s*"
+    r"(?P<frame>.*)$"
+)
 
 
-class _SteveReader(_Reader):
-    def feed(self, number: int, text: str) -> Iterator[Item]:
-        m = _STEVE.search(text)
-        if m is None:
-            if text.strip():
-                self.other += 1
-            return
-        ts = _prefix_time(text[: m.start()], self.options.tz)
-        if ts is None:
-            yield self.bad(number, "no timestamp in the log prefix", text)
-            return
-        frame = m.group(3).rstrip()
-        if not frame.startswith("["):
-            yield self.bad(number, "the logged message is not an OCPP-J frame", text)
-            return
-        direction = Direction.TO_STATION if m.group(2) == "Sending" else Direction.TO_CSMS
-        yield LogRecord(self.source, number, ts, m.group(1), direction, self.options.ocpp, frame)
+class SteveReader(PrefixedReader):
+    pattern = _STEVE
+
+    def message(self, m: re.Match[str], number: int, text: str) -> Message:
+        ts, problem = self.time(text[: m.start()])
+        way = "toStation" if m.group("verb") == "Sending" else "toCSMS"
+        frame = m.group("frame")
+        if problem is None and not frame.startswith("["):
+            problem = "the logged message is not an OCPP-J frame"
+            return Message(number, ts, m.group("id"), way, frame, problem, text)
+        return Message(number, ts, m.group("id"), way, frame, _date(problem), text)
+
+
+# ocpp-go: "sent JSON message to <id>: <frame>" / "received JSON message from <id>: <frame>"
+# (server; a client names "server"); evcc since 0.128: "send|sent <id>: ..." / "recv <id>: ...".
+_EVCC = re.compile(
+    r"(?:^|\s)(?P<verb>sent JSON message to|received JSON message from|send|sent|recv)"
+    r" (?P<id>[^\s:\[][^\s:]*): (?P<frame>\[.*)$"
+)
+
+
+class EvccReader(PrefixedReader):
+    pattern = _EVCC
+
+    def message(self, m: re.Match[str], number: int, text: str) -> Message:
+        ts, problem = self.time(text[: m.start()])
+        out = m.group("verb") in ("sent JSON message to", "send", "sent")
+        peer = m.group("id")
+        if peer == "server" and m.group("verb").endswith(("to", "from")):
+            # an ocpp-go charge point's own log: it talks to "server"
+            way = "toCSMS" if out else "toStation"
+            return Message(number, ts, None, way, m.group("frame"), _date(problem), text)
+        way = "toStation" if out else "toCSMS"
+        return Message(number, ts, peer, way, m.group("frame"), _date(problem), text)
+
+
+def _date(problem: str | None) -> str | None:
+    return None if problem is None else f"impossible date in the log prefix: {problem}"
 
 
 # libocpp MessageLogging: "<ts>: ChargePoint>CentralSystem <Action>" then the pretty-printed JSON
 # frame and a blank line; "<ts>: SYS> ..." lines are connection events.
 _EVEREST = re.compile(
-    rf"^({_TS}): (ChargePoint>CentralSystem|CentralSystem>ChargePoint)\s+(\S+)\s*$"
+    rf"^\s*(?P<ts>{_TS}):?\s+(?P<dir>ChargePoint>CentralSystem|CentralSystem>ChargePoint)"
+    r"(?:\s+(?P<action>\S+))?\s*(?P<frame>\[.*)?$"
 )
-_EVEREST_SYS = re.compile(rf"^{_TS}: SYS>")
+_EVEREST_SYS = re.compile(rf"^\s*{_TS}:?\s+SYS>")
 
 
-class _EverestReader(_Reader):
+class EverestReader(LineReader):
     def __init__(self, source: str, options: ReadOptions) -> None:
         super().__init__(source, options)
-        self._start = 0
-        self._head: re.Match[str] | None = None
-        self._body: list[str] = []
-        self._size = 0
+        self._head: Message | None = None
+        self._parts: list[str] = []
+        self._balance = _Balance()
 
-    def feed(self, number: int, text: str) -> Iterator[Item]:
+    def feed(self, number: int, text: str | None) -> Iterator[Message]:
+        if text is None:
+            yield from self._flush()
+            yield Message(number, None, None, "", "", "not UTF-8")
+            return
         head = _EVEREST.match(text)
         if head is not None:
             yield from self._flush()
-            self._start, self._head, self._body, self._size = number, head, [], 0
+            ts_match = _TS_RE.match(head.group("ts"))
+            assert ts_match is not None
+            problem: str | None = None
+            ts: datetime | None = None
+            try:
+                ts = _to_datetime(ts_match, self.options.tz)
+            except ValueError as exc:
+                problem = _date(str(exc))
+            to_csms = head.group("dir") == "ChargePoint>CentralSystem"
+            self._head = Message(
+                number, ts, self.options.station, "toCSMS" if to_csms else "toStation", "",
+                problem, text,
+            )  # fmt: skip
+            self._parts, self._balance = [], _Balance()
+            if head.group("frame"):
+                yield from self._body(head.group("frame"))
+            return
+        if _EVEREST_SYS.match(text):
+            yield from self._flush()
+            self.other += 1
             return
         if self._head is None:
             if text.strip():
                 self.other += 1
             return
         if not text.strip():
-            if self._body:
+            if self._parts:
                 yield from self._flush()
             return
-        if _EVEREST_SYS.match(text):
-            yield from self._flush()
-            self.other += 1
-            return
-        self._size += len(text) + 1
-        if self._size > MAX_FRAME_BYTES:
-            yield self.bad(self._start, "frame text runs over 1 MiB without a blank line", text)
-            self._head, self._body = None, []
-            return
-        self._body.append(text)
+        yield from self._body(text)
 
-    def finish(self) -> Iterator[Item]:
+    def _body(self, text: str) -> Iterator[Message]:
+        self._parts.append(text)
+        if self._balance.feed(text) or self._balance.size > MAX_FRAME_BYTES:
+            yield from self._flush()
+
+    def finish(self) -> Iterator[Message]:
         yield from self._flush()
 
-    def _flush(self) -> Iterator[Item]:
-        head, body = self._head, self._body
-        self._head, self._body = None, []
+    def _flush(self) -> Iterator[Message]:
+        head, parts = self._head, self._parts
+        self._head, self._parts = None, []
         if head is None:
             return
-        if not body:
-            yield self.bad(self._start, "message header without a frame", head.group(0))
-            return
-        ts_match = _TS_RE.fullmatch(head.group(1))
-        assert ts_match is not None
-        ts = _to_datetime(ts_match, self.options.tz)
-        to_csms = head.group(10) == "ChargePoint>CentralSystem"
-        direction = Direction.TO_CSMS if to_csms else Direction.TO_STATION
-        station = self.options.station
-        assert station is not None
-        frame = "\n".join(body)
-        yield LogRecord(self.source, self._start, ts, station, direction, self.options.ocpp, frame)
+        if head.problem is not None:
+            yield head
+        elif not parts:
+            yield head._replace(problem="message header without a frame", frame="")
+        else:
+            yield head._replace(frame="\n".join(parts).rstrip())
 
 
-_READERS: dict[LogFormat, type[_Reader]] = {
-    LogFormat.OCPP_LIB: _OcppLibReader,
-    LogFormat.STEVE: _SteveReader,
-    LogFormat.EVEREST: _EverestReader,
+_READERS: dict[LogFormat, type[LineReader]] = {
+    LogFormat.OCPP_LIB: OcppLibReader,
+    LogFormat.STEVE: SteveReader,
+    LogFormat.EVEREST: EverestReader,
+    LogFormat.EVCC: EvccReader,
 }
 
 
-def _make_reader(fmt: LogFormat, source: str, options: ReadOptions) -> _Reader:
+def make_reader(
+    fmt: LogFormat, source: str, options: ReadOptions, stats: ReadStats | None = None
+) -> LineReader:
+    """The line reader of a text format."""
     if fmt is LogFormat.EVEREST and not options.station:
         raise InputError(
             "this is an EVerest message log, which does not name the station; give its identity "
             "(--station)",
             source=source,
         )
+    if fmt is LogFormat.JSON:
+        from .structured import StructuredReader
+
+        return StructuredReader(source, options, stats)
     return _READERS[fmt](source, options)
 
 
-def _detect(text: str) -> LogFormat | None:
-    stripped = text.lstrip()
-    if not stripped:
-        return None
-    if stripped.startswith("{"):
-        return LogFormat.JSONL
-    if _STEVE.search(text):
-        return LogFormat.STEVE
-    if _EVEREST.match(text) or _EVEREST_SYS.match(text):
-        return LogFormat.EVEREST
-    if _OCPP_LIB.search(text):
-        return LogFormat.OCPP_LIB
+# --------------------------------------------------------------------------- detection
+
+_TEXT_PATTERNS: tuple[tuple[LogFormat, Callable[[str], object]], ...] = (
+    (LogFormat.STEVE, _STEVE.search),
+    (LogFormat.EVEREST, lambda t: _EVEREST.match(t) or _EVEREST_SYS.match(t)),
+    (LogFormat.EVCC, _EVCC.search),
+    (LogFormat.OCPP_LIB, _OCPP_LIB.search),
+)
+#: Ties go to the first format of this order.
+_ORDER = (
+    LogFormat.JSONL,
+    LogFormat.STEVE,
+    LogFormat.EVEREST,
+    LogFormat.EVCC,
+    LogFormat.OCPP_LIB,
+    LogFormat.JSON,
+)
+
+
+def text_format(text: str) -> LogFormat | None:
+    """The text format whose message line ``text`` is, if any."""
+    for fmt, match in _TEXT_PATTERNS:
+        if match(text):
+            return fmt
     return None
+
+
+def _score(lines: list[bytes], options: ReadOptions) -> dict[LogFormat, int]:
+    """How many of ``lines`` each format reads as a message line."""
+    scores: dict[LogFormat, int] = {}
+    structured = None
+    for raw in lines:
+        text = _text(raw)
+        if not text:
+            continue
+        stripped = text.lstrip()
+        fmt: LogFormat | None = None
+        if stripped.startswith("{"):
+            try:
+                obj = orjson.loads(stripped)
+            except orjson.JSONDecodeError:
+                obj = None
+            if type(obj) is dict:
+                if "frame" in obj and ("station" in obj or "direction" in obj):
+                    fmt = LogFormat.JSONL
+                else:
+                    if structured is None:
+                        from .structured import frame_like
+
+                        structured = frame_like
+                    if structured(obj, options):
+                        fmt = LogFormat.JSON
+        if fmt is None:
+            fmt = text_format(text)
+        if fmt is not None:
+            scores[fmt] = scores.get(fmt, 0) + 1
+    return scores
+
+
+def _choose(scores: dict[LogFormat, int], source: str) -> LogFormat:
+    best = max(scores.values(), default=0)
+    if best == 0:
+        raise InputError(
+            "not a log this audit can read: none of its first lines is a message line of a known "
+            "format (jsonl, json, ocpp-lib, steve, everest, evcc; har and pcap files by their "
+            "content); check the file or give --format",
+            source=source,
+        )
+    return next(fmt for fmt in _ORDER if scores.get(fmt, 0) == best)
+
+
+# --------------------------------------------------------------------------- inference
+
+
+_FORMAT_SIDE = {
+    LogFormat.STEVE: "csms (SteVe is a CSMS)",
+    LogFormat.EVCC: "csms (evcc and ocpp-go servers are CSMSs)",
+    LogFormat.EVEREST: "station (EVerest libocpp runs in the station)",
+}
+_FORMAT_OCPP = {
+    LogFormat.STEVE: "1.6",
+    LogFormat.EVCC: "1.6",
+}
+
+
+class _Resolver:
+    """Turns messages into records once the writing side and the OCPP version are known.
+
+    Messages are held back (at most :data:`INFER_RECORDS`) until the frames tell what the
+    options do not: the side of an ``ocpp-lib`` log, the version of any text log.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        fmt: LogFormat,
+        options: ReadOptions,
+        stats: ReadStats,
+        reader: LineReader | None = None,
+    ) -> None:
+        self.source = source
+        self.fmt = fmt
+        self.reader = reader
+        self.options = options
+        self.stats = stats
+        self.side: str | None = options.side.value if options.side else None
+        if self.side is not None:
+            stats.note(source, "side", f"{self.side} (given)")
+        elif fmt in _FORMAT_SIDE:
+            stats.note(source, "side", _FORMAT_SIDE[fmt])
+        self.ocpp: str | None = options.ocpp
+        if self.ocpp is not None:
+            stats.note(source, "ocpp", f"{self.ocpp} (given)")
+        self.votes = VersionVotes()
+        self.held: list[Message] = []
+        self.timed = 0
+        self.untimed = 0
+        self.unnamed = 0
+        # whether messages whose direction depends on the writing side were seen
+        self.relative = False
+
+    def _needs_side(self) -> bool:
+        return self.side is None and self.relative
+
+    def push(self, msg: Message) -> Iterator[Item]:
+        if msg.way in ("out", "in"):
+            self.relative = True
+        if msg.problem is None and (self.ocpp is None or self._needs_side()):
+            self._learn(msg)
+            if self.ocpp is None and self.votes.decided() is not None:
+                self._decide_version()
+        waiting = self.ocpp is None or self._needs_side()
+        if self.held or waiting:
+            self.held.append(msg)
+            if waiting and len(self.held) < INFER_RECORDS:
+                return
+            yield from self._release()
+            return
+        yield self._item(msg)
+
+    def finish(self) -> Iterator[Item]:
+        yield from self._release()
+        if self.untimed:
+            what = (
+                "none: freshness is not judged"
+                if not self.timed
+                else f"missing on {self.untimed} frame(s): their freshness is not judged"
+            )
+            self.stats.note(self.source, "time", what)
+        if self.unnamed:
+            self.stats.note(
+                self.source,
+                "station",
+                f"not named on {self.unnamed} frame(s): "
+                + (f"{self.options.station} (given)" if self.options.station else "'unnamed'"),
+            )
+
+    def _learn(self, msg: Message) -> None:
+        where = f"at line {msg.line}"
+        self.votes.observe(msg.frame, where)
+        if self._needs_side() and msg.way in ("out", "in"):
+            call = call_of(msg.frame)
+            if call is not None:
+                side = writer_side(call[0], msg.way == "out")
+                if side is not None:
+                    self.side = side
+                    verb = "sends" if msg.way == "out" else "receives"
+                    self.stats.note(
+                        self.source, "side", f"{side} (inferred: it {verb} {call[0]} {where})"
+                    )
+
+    def _decide_version(self) -> None:
+        decided = self.votes.decided()
+        if decided is not None:
+            self.ocpp = decided
+            self.stats.note(self.source, "ocpp", f"{decided} (inferred: {self.votes.evidence})")
+            return
+        best = self.votes.best()
+        if best is not None:
+            self.ocpp = best
+            self.stats.note(self.source, "ocpp", f"{best} (inferred: {self.votes.evidence})")
+            return
+        fmt = self.fmt
+        if self.reader is not None and self.reader.messages_format is not None:
+            fmt = self.reader.messages_format
+        default = _FORMAT_OCPP.get(fmt)
+        if default is not None:
+            self.ocpp = default
+            self.stats.note(self.source, "ocpp", f"{default} ({fmt.value} speaks OCPP 1.6)")
+        else:
+            self.ocpp = "2.0.1"
+            self.stats.note(
+                self.source,
+                "ocpp",
+                "2.0.1 (assumed: no frame tells the version; give --ocpp if it is another)",
+            )
+
+    def _release(self) -> Iterator[Item]:
+        if self.ocpp is None and (self.held or self.fmt in _FORMAT_OCPP):
+            self._decide_version()
+        if self._needs_side() and self.held:
+            raise InputError(
+                "in ocpp library logs 'send' means toStation on a CSMS and toCSMS on a station, "
+                f"and no frame of the first {len(self.held)} tells which side wrote this log; "
+                "give --side csms|station",
+                source=self.source,
+            )
+        held, self.held = self.held, []
+        for msg in held:
+            yield self._item(msg)
+
+    def _item(self, msg: Message) -> Item:
+        if msg.problem is not None:
+            return UnreadableLine(self.source, msg.line, msg.problem, _shown(msg.text))
+        way = msg.way
+        if way == "out":
+            way = "toStation" if self.side == "csms" else "toCSMS"
+        elif way == "in":
+            way = "toCSMS" if self.side == "csms" else "toStation"
+        station = msg.station or self.options.station
+        if station is None:
+            station = "unnamed"
+        if not msg.station:
+            self.unnamed += 1
+        if msg.ts is None:
+            self.untimed += 1
+        else:
+            self.timed += 1
+        assert self.ocpp is not None
+        return LogRecord(
+            self.source, msg.line, msg.ts, station, _DIRECTIONS[way], self.ocpp, msg.frame
+        )

@@ -171,7 +171,7 @@ def late_finding(place: Place, detail: str) -> Finding:
         place.file,
         place.line,
         detail,
-        ts=place.ts,
+        ts=place.ts or None,
         station=place.station,
         direction=place.direction,
         message_id=place.message_id,

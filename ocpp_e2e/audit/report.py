@@ -21,6 +21,9 @@ from .summary import VERDICTS, AuditReport, Summary
 
 #: Findings embedded in the HTML table at most; the summary counts all of them.
 HTML_MAX_FINDINGS = 20_000
+#: Frames the HTML traffic view lists at most (the first, in input order); give this as
+#: ``AuditSettings.keep_frames`` for an audit whose report is rendered.
+HTML_MAX_FRAMES = 50_000
 _COLORS = {
     "permit-signed": "#2e7d32",
     "permit-unsigned": "#90a4ae",
@@ -42,7 +45,21 @@ def render_html(report: AuditReport, *, title: str = "") -> str:
     summary = report.summary
     data = summary.to_dict()
     shown = report.findings[:HTML_MAX_FINDINGS]
-    payload = {"summary": data, "findings": [f.to_dict() for f in shown]}
+    traffic: dict[str, list[list[Any]]] = {}
+    for _index, station, verdict, row in summary.rows:
+        traffic.setdefault(station, []).append(
+            [
+                row.file,
+                row.line,
+                row.ts,
+                row.direction,
+                row.action,
+                row.message_id,
+                row.pair,
+                verdict,
+            ]
+        )
+    payload = {"summary": data, "findings": [f.to_dict() for f in shown], "traffic": traffic}
     # "<" escaped so that no "</script>" in a finding can end the data block.
     embedded = orjson.dumps(payload).decode("utf-8").replace("<", "\\u003c")
     truncated = ""
@@ -52,6 +69,13 @@ def render_html(report: AuditReport, *, title: str = "") -> str:
             "use --json for all of them."
         )
     files = ", ".join(f"{name} ({fmt})" for name, fmt in data["files"].items()) or "no input"
+    listed = len(summary.rows)
+    if not listed:
+        traffic_note = "No frames kept for this view (render the report from an audit run with keep_frames, as --html does)."
+    elif listed < data["frames"]:
+        traffic_note = f"The traffic view lists the first {listed} of {data['frames']} frames."
+    else:
+        traffic_note = f"All {listed} frames."
     values = {
         "SUBTITLE": html.escape(title or _period(data)),
         "VERDICT": "PASSED" if summary.passed else "FAILED",
@@ -68,6 +92,8 @@ def render_html(report: AuditReport, *, title: str = "") -> str:
         "TRUNCATED": html.escape(truncated),
         "STATION_ROWS": _station_rows(data["stations"]),
         "SIGNER_ROWS": _signer_rows(data["signers"]),
+        "TRAFFIC_NOTE": html.escape(traffic_note),
+        "INFERRED": _inferred(data["inferred"]),
         "DATA": embedded,
     }
     out = template
@@ -87,6 +113,15 @@ def _station_rows(stations: dict[str, dict[str, int]]) -> str:
         f"<tr><td>{html.escape(name)}</td><td class=num>{c['frames']}</td><td class=num>{c['signed']}</td>"
         f"<td class=num>{c['denied']}</td><td class=num>{c['findings']}</td></tr>"
         for name, c in stations.items()
+    )
+
+
+def _inferred(inferred: dict[str, dict[str, str]]) -> str:
+    return "".join(
+        f"<li><b>{html.escape(name)}</b>: "
+        + "; ".join(f"{html.escape(what)}: {html.escape(text)}" for what, text in facts.items())
+        + "</li>"
+        for name, facts in inferred.items()
     )
 
 

@@ -30,9 +30,8 @@ from ..errors import InputError
 from ..model import Verification
 from ..policy import Decision, Effect, RuleEffect, evaluate, load_policy
 from ..policy.model import Policy
-from ..replay import MemoryReplayCache
 from .cluster import Cluster, audit_on_cluster
-from .engine import AuditDecision, FrameAuditor, unreadable_result
+from .engine import AuditDecision, AuditReplayCache, FrameAuditor, unreadable_result
 from .findings import Finding
 from .logs import (
     Item,
@@ -68,6 +67,8 @@ class AuditSettings:
 
     policy: str
     csms_identity: str | None = None
+    clock: datetime | None = None
+    keep_frames: int = 0
     meter_keys: tuple[str, ...] = ()
     meter_keyrings: tuple[str, ...] = ()
     meter_certificates: tuple[str, ...] = ()
@@ -119,11 +120,12 @@ def build_auditor(settings: AuditSettings) -> FrameAuditor:
         at=settings.meter_trust_time or datetime.now(UTC),
     )
     return FrameAuditor(
-        policy.verifier(replay_cache=MemoryReplayCache()),
+        policy.verifier(replay_cache=AuditReplayCache()),
         PolicyDecide(policy),
         probe=policy.verifier(),
         csms_identity=settings.csms_identity,
         meter=MeterAudit(meter_keys),
+        clock=settings.clock,
     )
 
 
@@ -171,7 +173,7 @@ class AuditUnit:
     def __init__(self, settings: AuditSettings, ocpp: str) -> None:
         self.auditor = build_auditor(settings)
         self.ocpp = ocpp
-        self.summary = Summary()
+        self.summary = Summary(keep=settings.keep_frames)
         self.records = 0
         self.unreadable = 0
 
@@ -180,6 +182,7 @@ class AuditUnit:
         index, piece = work
         out: list[Placed] = []
         audit, add, ocpp = self.auditor.audit, self.summary.add, self.ocpp
+        keep = self.summary.keep > len(self.summary.rows)
         if isinstance(piece, RawLines):
             source = piece.source
             items: Iterable[Item | None] = (
@@ -199,6 +202,8 @@ class AuditUnit:
                 self.unreadable += 1
                 result = unreadable_result(item.line, item)
             add(result)
+            if keep:
+                self.summary.keep_row(index, result)
             if result.findings:
                 out.extend((index, f.line, f) for f in result.findings)
         return out
@@ -232,14 +237,18 @@ def audit_logs(
         cluster = Cluster(workers=workers)
     if settings.meter_certificates and settings.meter_trust_time is None:
         settings = replace(settings, meter_trust_time=datetime.now(UTC))  # one time, all workers
+    if settings.clock is None:
+        settings = replace(settings, clock=datetime.now(UTC))  # frames without a capture time
     files = input_files(paths)
     if cluster is None:
         stats = ReadStats()
-        placed, ends = _single(_work(files, options, stats), settings, options.ocpp, progress)
+        placed, ends = _single(
+            _work(files, options, stats), settings, options.default_ocpp, progress
+        )
     else:
         build_auditor(settings)  # a policy or meter key that does not load fails here, at once
         placed, ends, stats = audit_on_cluster(files, options, settings, cluster, progress=progress)
-    summary = Summary()
+    summary = Summary(keep=settings.keep_frames)
     late: list[Finding] = []
     for part, records, unreadable, finished in ends:
         summary.merge(part)

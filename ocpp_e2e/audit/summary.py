@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .engine import FrameResult
+from .engine import FrameResult, FrameRow
 from .findings import Finding
 from .logs import ReadStats
 
@@ -33,6 +33,8 @@ class Summary:
     """Counts accumulated frame by frame (:meth:`add`), closed with :meth:`finish`."""
 
     items: int = 0
+    unreadable: int = 0
+    untimed: int = 0
     verdicts: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     severities: Counter[str] = field(default_factory=Counter)
@@ -41,11 +43,25 @@ class Summary:
     timeline: dict[int, Counter[str]] = field(default_factory=dict)
     failing: int = 0
     stats: ReadStats = field(default_factory=ReadStats)
+    #: frames kept for the report's traffic view, at most ``keep`` (the first in input order):
+    #: (file index, station, verdict, row)
+    keep: int = 0
+    rows: list[tuple[int, str, str, FrameRow]] = field(default_factory=list)
+
+    def keep_row(self, index: int, result: FrameResult) -> None:
+        """Keep a frame for the traffic view (file ``index`` among the inputs)."""
+        if result.row is not None and result.station is not None and len(self.rows) < self.keep:
+            self.rows.append((index, result.station, result.verdict, result.row))
 
     def add(self, result: FrameResult) -> None:
-        """Count one frame's result."""
+        """Count one frame's result (or, with no station, an unreadable line's)."""
         self.items += 1
-        self.verdicts[result.verdict] += 1
+        if result.station is None:
+            self.unreadable += 1
+        else:
+            self.verdicts[result.verdict] += 1
+            if result.minute is None:
+                self.untimed += 1
         for finding in result.findings:
             self.kinds[finding.kind.value] += 1
             self.severities[finding.severity.value] += 1
@@ -70,6 +86,8 @@ class Summary:
     def merge(self, other: Summary) -> None:
         """Add the counts of ``other`` (the summary of another share of the input)."""
         self.items += other.items
+        self.unreadable += other.unreadable
+        self.untimed += other.untimed
         self.verdicts.update(other.verdicts)
         self.kinds.update(other.kinds)
         self.severities.update(other.severities)
@@ -88,6 +106,10 @@ class Summary:
                 bucket = self.timeline[minute] = Counter()
             bucket.update(counts)
         self.failing += other.failing
+        if other.rows:
+            self.rows.extend(other.rows)
+            self.rows.sort(key=lambda r: (r[0], r[3].line))
+            del self.rows[self.keep :]
 
     def add_late(self, finding: Finding) -> None:
         """Count a finding known only at the end of the input (not tied to a new frame)."""
@@ -117,9 +139,11 @@ class Summary:
             "passed": self.passed,
             "files": dict(self.stats.formats),
             "lines": self.stats.lines,
-            "frames": self.stats.records,
-            "unreadableLines": self.stats.unreadable,
+            "frames": sum(self.verdicts[v] for v in VERDICTS),
+            "untimedFrames": self.untimed,
+            "unreadableLines": self.unreadable,
             "otherLines": self.stats.other,
+            "inferred": {k: dict(v) for k, v in self.stats.inferred.items()},
             "first": _minute(minutes[0]) if minutes else None,
             "last": _minute(minutes[-1]) if minutes else None,
             "verdicts": {v: self.verdicts[v] for v in VERDICTS},

@@ -14,8 +14,9 @@ from rich.table import Table
 
 from ..audit.cluster import Cluster
 from ..audit.logs import OCPP_VERSIONS, LogFormat, ReadOptions, Side
-from ..audit.report import json_lines, render_html
+from ..audit.report import HTML_MAX_FRAMES, json_lines, render_html
 from ..audit.run import AuditSettings, audit_logs
+from ..audit.structured import parse_fields
 from ..audit.summary import AuditReport
 from ..errors import OcppE2EError
 from ._io import fail, write_output
@@ -58,15 +59,34 @@ def audit(
         LogFormat, typer.Option("--format", "-f", help="Log format; auto detects it per file.")
     ] = LogFormat.AUTO,
     ocpp: Annotated[
-        str, typer.Option("--ocpp", help="OCPP version of frames whose record does not name one.")
-    ] = "2.0.1",
+        str | None,
+        typer.Option(
+            "--ocpp",
+            help="OCPP version of frames whose log does not tell it (default: inferred from the "
+            "frames, else 2.0.1).",
+        ),
+    ] = None,
     side: Annotated[
         Side | None,
-        typer.Option("--side", help="ocpp-lib logs: which end wrote the log (csms or station)."),
+        typer.Option(
+            "--side",
+            help="Which end wrote the log (csms or station), where the log cannot tell "
+            "(default: inferred from who sends BootNotification and the like).",
+        ),
     ] = None,
     station: Annotated[
         str | None,
-        typer.Option("--station", help="EVerest logs: the identity of the logging station."),
+        typer.Option(
+            "--station", help="The station's identity, for logs that do not name it (EVerest)."
+        ),
+    ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            help="Structured JSON logs: where a member is, NAME=DOTTED.PATH for NAME frame, "
+            "station, time or direction. Repeatable.",
+        ),
     ] = None,
     tz: Annotated[
         str, typer.Option("--tz", help="Time zone of log timestamps written without an offset.")
@@ -141,7 +161,7 @@ def audit(
     ] = 50,
 ) -> None:
     """Verify every frame of the logs, decide it under the policy and report the findings."""
-    if ocpp not in OCPP_VERSIONS:
+    if ocpp is not None and ocpp not in OCPP_VERSIONS:
         fail(f"--ocpp: unknown OCPP version {ocpp!r}; use one of {', '.join(OCPP_VERSIONS)}")
     if workers < 1:
         fail(f"--workers must be at least 1, not {workers}")
@@ -151,13 +171,21 @@ def audit(
         fail(f"--tz: unknown time zone {tz!r} (use an IANA name such as Europe/Berlin)")
     console = Console(stderr=json_out)
     try:
-        options = ReadOptions(format=fmt, ocpp=ocpp, side=side, station=station, tz=zone)
+        options = ReadOptions(
+            format=fmt,
+            ocpp=ocpp,
+            side=side,
+            station=station,
+            tz=zone,
+            fields=parse_fields(field or []),
+        )
         settings = AuditSettings(
             policy=str(policy),
             csms_identity=csms,
             meter_keys=tuple(str(p) for p in meter_key or ()),
             meter_keyrings=tuple(str(p) for p in meter_keyring or ()),
             meter_certificates=tuple(str(p) for p in meter_cert or ()),
+            keep_frames=HTML_MAX_FRAMES if html_out is not None else 0,
         )
         cluster = _cluster(dask, scheduler, workers, scratch)
         if cluster is not None and not json_out:
@@ -232,6 +260,8 @@ def _print(report: AuditReport, console: Console, show: int) -> None:
     summary.add_row("frames", str(data["frames"]))
     for verdict, count in data["verdicts"].items():
         summary.add_row(f"  {verdict}", str(count))
+    if data["untimedFrames"]:
+        summary.add_row("  without capture time", str(data["untimedFrames"]))
     summary.add_row("unreadable lines", str(data["unreadableLines"]))
     summary.add_row("other lines (not messages)", str(data["otherLines"]))
     summary.add_row("findings", str(data["findings"]))
@@ -242,5 +272,14 @@ def _print(report: AuditReport, console: Console, show: int) -> None:
             f"station {name}", f"{counts['frames']} frames, {counts['findings']} findings"
         )
     console.print(summary)
+    for name, facts in data["inferred"].items():
+        said = "; ".join(f"{what}: {text}" for what, text in facts.items())
+        console.print(f"{name}: {said}", highlight=False, markup=False)
+    if data["untimedFrames"]:
+        console.print(
+            f"{data['untimedFrames']} frame(s) have no capture time: their freshness was not "
+            "judged",
+            highlight=False,
+        )
     verdict = "[green]PASSED[/green]" if report.summary.passed else "[red]FAILED[/red]"
     console.print(f"audit {verdict}: {data['failing']} finding(s) violate the policy")
