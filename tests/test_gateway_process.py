@@ -5,6 +5,7 @@ station, /metrics and /healthz, graceful shutdown on SIGTERM (issue 17)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import signal
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway_harness import TIMEOUT, RawCsms, recv_text, run, write_config
+from gateway_harness import TIMEOUT, RawCsms, recv_text, redis_server, run, write_config
 from test_gateway_enforce import profile
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -177,3 +178,114 @@ shutdown: {{drainSeconds: 2}}
     run(scenario)
     lines = (tmp_path / "frames.jsonl").read_text().splitlines()
     assert [json.loads(line)["gateway"]["action"] for line in lines] == ["refused", "forwarded"]
+
+
+def test_two_gateway_processes_sharing_redis_refuse_a_frame_replayed_across_them(
+    tmp_path: Path,
+) -> None:
+    """An `ocpp` CSMS (with ocpp-e2e signing its grid command) behind two `ocpp-e2e gateway`
+    processes that share one redis-server: the command relayed by the first gateway, injected again
+    on the CSMS side of the second, is refused there as replayed and never reaches the station."""
+    from ocpp.v201 import call
+    from test_integration_harness import Csms, signer
+
+    from ocpp_e2e.guard import CSMS, Guard, Signing, SignRule
+    from ocpp_e2e.integrations.ocpp import ChargePoint201
+    from ocpp_e2e.model import Kind
+    from ocpp_e2e.policy import loads_policy
+    from ocpp_e2e.replay import MemoryReplayCache
+
+    text = (Path(__file__).parent / "data" / "integration" / "csms-policy.yaml").read_text()
+    csms_policy = loads_policy(text.replace("mode: enforce", "mode: audit"), fmt="yaml")
+    grid = Signing([SignRule([signer("grid-operator")], actions=["SetChargingProfile"],
+                             kinds=[Kind.REQUEST])])  # fmt: skip
+    sentinel = '[2,"sentinel","TriggerMessage",{"requestedMessage":"Heartbeat"}]'
+
+    async def station_answering(url: str, seen: asyncio.Queue[str]) -> Any:
+        ws = await connect(url, subprotocols=["ocpp2.0.1"])  # type: ignore[list-item]
+
+        async def answer() -> None:
+            with contextlib.suppress(ConnectionClosed):
+                async for message in ws:
+                    assert isinstance(message, str)
+                    await seen.put(message)
+                    value = json.loads(message)
+                    if value[0] == 2:
+                        await ws.send(json.dumps([3, value[1], {"status": "Accepted"}]))
+
+        return ws, asyncio.create_task(answer())
+
+    with redis_server() as redis_url:
+
+        async def scenario() -> None:
+            guard = Guard(csms_policy, csms_policy.verifier(), replay_cache=MemoryReplayCache())
+            make = lambda ident, version, ws: ChargePoint201(  # noqa: E731
+                ident, ws, side=CSMS, signing=grid, guard=guard
+            )
+            async with Csms(make) as csms:
+                procs: list[GatewayProcess] = []
+                ports = []
+                for name in ("a", "b"):
+                    (tmp_path / name).mkdir()
+                    config = write_config(
+                        tmp_path / name,
+                        f"""\
+listen: {{host: 127.0.0.1, port: 0}}
+upstream: {{url: "ws://127.0.0.1:{csms.port}/ocpp"}}
+stations:
+  - {{group: depot, identities: ["CS-*"], policies: {{toStation: "{GATEWAY_DATA / "csms-commands.yaml"}"}}}}
+replayCache: {{type: redis, url: "{redis_url}", timeout: 1}}
+log: {{path: frames.jsonl}}
+""",
+                    )
+                    proc = await asyncio.create_subprocess_exec(
+                        str(Path(sys.executable).with_name("ocpp-e2e")), "gateway", "--config",
+                        str(config), stdout=asyncio.subprocess.DEVNULL,
+                        stderr=asyncio.subprocess.PIPE,
+                    )  # fmt: skip
+                    procs.append(GatewayProcess(proc))
+                try:
+                    for gw in procs:
+                        ready = await gw.wait_for(r"listening on port (\d+)")
+                        ports.append(int(ready.group(1)))
+                    seen_a: asyncio.Queue[str] = asyncio.Queue()
+                    url_a = connection_url(f"ws://127.0.0.1:{ports[0]}/ocpp", "CS-0001")
+                    ws_a, task_a = await station_answering(url_a, seen_a)
+                    cp_a = await csms.charge_point("CS-0001")
+                    result = await cp_a.call(
+                        call.SetChargingProfile(
+                            evse_id=1, charging_profile=profile()["chargingProfile"]
+                        )
+                    )
+                    assert result.status == "Accepted"
+                    relayed = await asyncio.wait_for(seen_a.get(), TIMEOUT)  # signed by the grid
+                    assert json.loads(relayed)[3]["customData"]["signatures"]
+                    await ws_a.close()
+                    await task_a
+                    csms.forget("CS-0001")
+                    seen_b: asyncio.Queue[str] = asyncio.Queue()
+                    url_b = connection_url(f"ws://127.0.0.1:{ports[1]}/ocpp", "CS-0001")
+                    ws_b, task_b = await station_answering(url_b, seen_b)
+                    cp_b = await csms.charge_point("CS-0001")
+                    # Someone on the CSMS side of gateway b sends the captured command again.
+                    await cp_b._connection.send(relayed)
+                    await cp_b._connection.send(sentinel)
+                    assert await asyncio.wait_for(seen_b.get(), TIMEOUT) == sentinel
+                    await ws_b.close()
+                    await task_b
+                finally:
+                    for gw in procs:
+                        if gw.proc.returncode is None:
+                            gw.proc.send_signal(signal.SIGTERM)
+                        await asyncio.wait_for(gw.proc.wait(), TIMEOUT)
+                        gw.reader.cancel()
+
+        run(scenario)
+    records = [json.loads(x) for x in (tmp_path / "b" / "frames.jsonl").read_text().splitlines()]
+    refused = [r for r in records if r["gateway"]["action"] == "refused"]
+    assert len(refused) == 1
+    assert [s["outcome"] for s in refused[0]["gateway"]["signatures"]] == ["replayed"]
+    a_records = [json.loads(x) for x in (tmp_path / "a" / "frames.jsonl").read_text().splitlines()]
+    assert refused[0]["frame"] in [
+        r["frame"] for r in a_records if r["gateway"]["action"] == "forwarded"
+    ]
