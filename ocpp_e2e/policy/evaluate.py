@@ -343,6 +343,10 @@ def satisfied(req: SignerRequirement, signers: Sequence[CountedSigner]) -> bool:
         return False
     if not req.distinct_roles:
         return True
+    held = [s.roles.intersection(req.roles) for s in eligible]
+    if all(len(h) == 1 for h in held):
+        # Each signer can fill one role only: the largest assignment fills each role held.
+        return len(set().union(*held)) >= req.threshold
     return len(_max_matching(eligible, req.roles)) >= req.threshold
 
 
