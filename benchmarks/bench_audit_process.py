@@ -100,7 +100,9 @@ KEY = ed25519.Ed25519PrivateKey.generate()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=20_000, help="frames per 3 KB shape")
-    parser.add_argument("--only", default=None, help="shapes whose name contains this")
+    parser.add_argument(
+        "--only", default=None, help="shapes whose name contains one of these (comma-separated)"
+    )
     args = parser.parse_args()
     rows = []
     print(f"load average at start: {load_average()}")
@@ -108,7 +110,9 @@ def main() -> None:
         policy = Path(tmp) / "policy.json"
         policy.write_text(json.dumps(policy_for(KEY)))
         for name, (payload, writer, _count) in SHAPES.items():
-            if args.only is not None and args.only.lower() not in name.lower():
+            if args.only is not None and not any(
+                part.strip().lower() in name.lower() for part in args.only.split(",")
+            ):
                 continue
             frames = args.frames // 10 if "30 KB" in name else args.frames
             shape = build_shape(name, payload, writer, frames, KEY, stations=16, sample=300)
