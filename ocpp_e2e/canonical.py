@@ -217,7 +217,7 @@ def dumps_parsed(value: Any, jcs_safe: bool) -> bytes:
         option = 0
         out = orjson.dumps(value)
     # (Substring tests first where they are cheap: ".0" is, "e-6" is not.)
-    if b".0" in out and _INTEGRAL_FLOAT.search(out) is not None:
+    if b".0" in out:
         out = _integral_floats(out, value, option)
     if _EXPONENT_SMALL.search(out) is not None or (
         b"+" in out and _EXPONENT_LARGE.search(out) is not None
@@ -249,15 +249,13 @@ _MANTISSA = re.compile(rb"(-?)([0-9])(?:\.([0-9]+))?")
 
 def _integral_floats(out: bytes, value: Any, option: int) -> bytes:
     """``out`` with every integral float written as an integer ("4200.0" -> "4200", "-0.0" -> "0")."""
-    lines = orjson.dumps(value, option=option | orjson.OPT_INDENT_2)
-    numbers = len(_INTEGRAL_FLOAT_LINE.findall(lines))
-    zeros = len(_NEGATIVE_ZERO_LINE.findall(lines)) if b"-0.0" in lines else 0
     fixed, count = _INTEGRAL_FLOAT.subn(b"", out)
-    if count == numbers:
-        if not zeros:
-            return fixed
-        fixed, count = _NEGATIVE_ZERO.subn(b"0", fixed)
-        if count == zeros:
+    if not count:
+        return out
+    lines = orjson.dumps(value, option=option | orjson.OPT_INDENT_2)
+    if count == len(_INTEGRAL_FLOAT_LINE.findall(lines)):
+        fixed, zeros = _NEGATIVE_ZERO.subn(b"0", fixed)
+        if not zeros or zeros == len(_NEGATIVE_ZERO_LINE.findall(lines)):
             return fixed
     # A string holds a look-alike: rewrite the indented form, where each match is a number, and
     # let orjson read it back (the rewritten numbers are now integers; "-0" reads as 0) and write
