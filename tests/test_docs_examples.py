@@ -64,7 +64,7 @@ ILLUSTRATIVE = {
     "audit.md": 1,  # the reader's own log and policy
     "integration.md": 3,  # a server's async main with the reader's handler; the three-process
     # demo; production settings with the reader's paths, signer and metrics
-    "performance.md": 1,  # a benchmark that takes minutes
+    "performance.md": 4,  # benchmarks that take minutes
     "gateway.md": 2,  # a long-running server; a benchmark that takes minutes
 }
 LINKED = ("keys-example", "policies", "examples", "tests")
