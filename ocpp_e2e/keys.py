@@ -12,7 +12,7 @@ import base64
 import hashlib
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -29,6 +29,7 @@ from .model import KeyInfo
 
 __all__ = [
     "ALGORITHMS",
+    "SIGNER_FOR_URI_SCHEME",
     "KeySigner",
     "Keyring",
     "PrivateKey",
@@ -268,25 +269,57 @@ def load_public_key_file(path: Path | str) -> tuple[PublicKey, bytes]:
         raise KeyLoadError(f"{path}: {exc}") from exc
 
 
+def _file_signer(uri: str, password: bytes | None, certificates: Sequence[bytes]) -> Signer:
+    path = uri.removeprefix("file:")
+    return KeySigner(load_private_key(path, password), certificates=certificates)
+
+
+def _envvar_signer(uri: str, password: bytes | None, certificates: Sequence[bytes]) -> Signer:
+    name = uri.removeprefix("envvar:")
+    value = os.environ.get(name)
+    if value is None:
+        raise KeyLoadError(f"environment variable {name} is not set")
+    key = load_private_key_pem(value.encode(), password, source=f"${name}")
+    return KeySigner(key, certificates=certificates)
+
+
+def _pkcs11_signer(uri: str, password: bytes | None, certificates: Sequence[bytes]) -> Signer:
+    from .pkcs11 import Pkcs11Signer  # needs the optional python-pkcs11; load it on first use
+
+    if password is not None:
+        raise KeyLoadError("pkcs11: a token key has a PIN, not a password (see pin-source)")
+    return Pkcs11Signer(uri, certificates=certificates)
+
+
+#: Key URI scheme -> signer factory ``(uri, password, certificates) -> Signer``, in the manner of
+#: securesystemslib's ``SIGNER_FOR_URI_SCHEME``: a new key store is one function and one row.
+SIGNER_FOR_URI_SCHEME: Mapping[
+    str, Callable[[str, bytes | None, Sequence[bytes]], Signer]
+] = {
+    "file": _file_signer,
+    "envvar": _envvar_signer,
+    "pkcs11": _pkcs11_signer,
+}
+
+
 def load_signer(
     uri: str, password: bytes | None = None, *, certificates: Sequence[bytes] = ()
-) -> KeySigner:
-    """Load a signer from a key URI, in the manner of securesystemslib.
+) -> Signer:
+    """Load a signer from a key URI: ``file:PATH`` (or a bare path) reads a PEM private key file,
+    ``envvar:NAME`` a PEM in an environment variable, ``pkcs11:...`` (RFC 7512) uses a key in a
+    token (see :mod:`ocpp_e2e.pkcs11`). ``password`` decrypts PEM keys.
 
-    ``file:PATH`` (or a bare path) reads a PEM private key file; ``envvar:NAME`` reads the PEM from
-    an environment variable. New key stores plug in here without touching the signing code.
+    >>> load_signer("envvar:OCPP_E2E_NO_SUCH_VARIABLE")
+    Traceback (most recent call last):
+    ...
+    ocpp_e2e.errors.KeyLoadError: environment variable OCPP_E2E_NO_SUCH_VARIABLE is not set
     """
-    if uri.startswith("envvar:"):
-        name = uri[len("envvar:") :]
-        value = os.environ.get(name)
-        if value is None:
-            raise KeyLoadError(f"environment variable {name} is not set")
-        return KeySigner(
-            load_private_key_pem(value.encode(), password, source=f"${name}"),
-            certificates=certificates,
-        )
-    path = uri[len("file:") :] if uri.startswith("file:") else uri
-    return KeySigner(load_private_key(path, password), certificates=certificates)
+    scheme, colon, _rest = uri.partition(":")
+    factory = SIGNER_FOR_URI_SCHEME.get(scheme) if colon else None
+    if factory is None:
+        # A bare path; "C:\\keys\\a.pem" and "./x:y.pem" are paths too.
+        factory = _file_signer
+    return factory(uri, password, tuple(certificates))
 
 
 # --------------------------------------------------------------------------- keyrings

@@ -66,6 +66,7 @@ ILLUSTRATIVE = {
     # demo; production settings with the reader's paths, signer and metrics
     "performance.md": 4,  # benchmarks that take minutes
     "gateway.md": 2,  # a long-running server; a benchmark that takes minutes
+    "signatures.md": 1,  # a PKCS#11 token (tests/test_pkcs11.py does the same with SoftHSM2)
 }
 LINKED = ("keys-example", "policies", "examples", "tests")
 

@@ -20,8 +20,9 @@ from ocpp_e2e.pki.usages import KEY_AGREEMENT_OID, USAGE_ARC, USAGE_OIDS
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
 NOW = datetime(2026, 12, 7, 22, 40, tzinfo=UTC)
+ROOT_KEY = generate_private_key("ES256")
 ROOT = create_root(
-    generate_private_key("ES256"), "esp-root", valid_for=timedelta(days=365), not_before=START
+    ROOT_KEY, "esp-root", valid_for=timedelta(days=365), not_before=START
 )
 VALIDATOR = ChainValidator([ROOT.certificate])
 STATION = generate_esp_key("X25519")
@@ -71,7 +72,7 @@ def crafted(key_usage: dict[str, bool], eku: list[x509.ObjectIdentifier]) -> x50
             critical=False,
         )
     )
-    return builder.sign(ROOT._key, hashes.SHA256())
+    return builder.sign(ROOT_KEY, hashes.SHA256())  # type: ignore[arg-type]
 
 
 def test_the_key_agreement_usage_is_suffix_12_of_the_arc() -> None:

@@ -20,10 +20,12 @@ from ..frames import OCPP_VERSIONS, parse_frame
 from ..keys import (
     ALGORITHMS,
     Keyring,
-    KeySigner,
+    PublicKey,
     generate_private_key,
+    key_id,
     load_signer,
     public_key_to_pem,
+    spki_der,
     write_private_key,
 )
 from ..model import CertificateValidator
@@ -72,14 +74,20 @@ def _pending(call: str | None, ocpp: str) -> PendingCall | None:
 
 def keygen(
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Private key file to write (PKCS#8 PEM, mode 0600).")
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Private key file to write (PKCS#8 PEM, mode 0600), or a pkcs11: URI: the key "
+            "is then made inside the token (PIN from pin-source or OCPP_E2E_PKCS11_PIN).",
+        ),
     ],
     algorithm: Annotated[
         str,
         typer.Option(
             "--algorithm",
             "-a",
-            help="Ed25519, ES256, ES384 or ES512 (signing); X25519 or ML-KEM-768+X25519 "
+            help=", ".join(ALGORITHMS) + " (signing); X25519 or ML-KEM-768+X25519 "
             "(ESP recipient key, docs/esp.md).",
         ),
     ] = "Ed25519",
@@ -101,14 +109,21 @@ def keygen(
     esp_types = [t.value for t in EspKeyType]
     if algorithm not in ALGORITHMS and algorithm not in esp_types:
         fail(f"--algorithm must be one of {', '.join([*ALGORITHMS, *esp_types])}")
-    for path in (out, public_out):
+    in_token = out.startswith("pkcs11:")
+    for path in (None if in_token else Path(out), public_out):
         if path is not None and path.exists() and not force:
             fail(f"{path}: exists; use --force to overwrite")
+    if in_token and password_env is not None:
+        fail("--password-env: a key in a token is protected by the token's PIN, not a password")
+    if public_out is not None and not public_out.parent.is_dir():
+        fail(f"{public_out}: the folder {public_out.parent} does not exist")
     if algorithm in esp_types:
+        if in_token:
+            fail("--out: ESP recipient keys are written to files, not made in a token")
         # An ESP recipient key (docs/esp.md §9.2): it decrypts, it never signs.
         esp_key = generate_esp_key(algorithm)
         try:
-            write_esp_private_key(out, esp_key, _password(password_env))
+            write_esp_private_key(Path(out), esp_key, _password(password_env))
             if public_out is not None:
                 public_out.write_bytes(esp_key.public.to_pem())
         except OSError as exc:
@@ -117,14 +132,22 @@ def keygen(
             fail(str(exc))
         typer.echo(f"keyId {esp_key.key_id} ({algorithm}, ESP recipient key) written to {out}")
         return
-    key = generate_private_key(algorithm)
     try:
-        write_private_key(out, key, _password(password_env))
+        if in_token:
+            from ..pkcs11 import generate_key
+
+            public: PublicKey = generate_key(out, algorithm)
+        else:
+            key = generate_private_key(algorithm)
+            write_private_key(Path(out), key, _password(password_env))
+            public = key.public_key()
         if public_out is not None:
-            public_out.write_bytes(public_key_to_pem(key))
+            public_out.write_bytes(public_key_to_pem(public))
+    except OcppE2EError as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot write key file: {exc}")
-    typer.echo(f"keyId {KeySigner(key).key_id} ({algorithm}) written to {out}")
+    typer.echo(f"keyId {key_id(spki_der(public))} ({algorithm}) written to {out}")
 
 
 def canonicalize(

@@ -67,8 +67,11 @@ CaCert = Annotated[
     typer.Option("--ca", help="issuing CA certificate (x.crt.pem; x.chain.pem used if present)"),
 ]
 CaKey = Annotated[
-    Path | None,
-    typer.Option("--ca-key", help="issuing CA private key (default: x.key.pem beside --ca)"),
+    str | None,
+    typer.Option(
+        "--ca-key",
+        help="issuing CA key: PEM path or key URI, e.g. pkcs11:... (default: x.key.pem beside --ca)",
+    ),
 ]
 PasswordEnv = Annotated[
     str | None,
@@ -131,10 +134,10 @@ def _check_free(paths: list[Path], force: bool) -> None:
         raise PKIError(f"{', '.join(existing)} exist(s) already; pass --force to overwrite")
 
 
-def _load_ca(ca: Path, ca_key: Path | None, password_env: str | None) -> CertificateAuthority:
+def _load_ca(ca: Path, ca_key: str | None, password_env: str | None) -> CertificateAuthority:
     if ca_key is None:
         name = ca.name.removesuffix(".pem").removesuffix(".crt")
-        ca_key = ca.with_name(f"{name}.key.pem")
+        ca_key = str(ca.with_name(f"{name}.key.pem"))
     return CertificateAuthority.load(ca, ca_key, _password(password_env))
 
 

@@ -15,7 +15,7 @@ from ..canonical import loads
 from ..context import PendingCall
 from ..errors import OcppE2EError, PolicyError
 from ..frames import OCPP_VERSIONS, Frame, parse_frame
-from ..keys import Keyring, KeySigner, load_private_key
+from ..keys import Keyring, load_signer
 from ..policy import Decision, Policy, check_upgrade, evaluate, sign_policy
 from ..policy.lifecycle import PolicyStore
 from ..policy.lint import lint_policy_text
@@ -219,7 +219,10 @@ def explain(
 
 def sign(
     policy: Annotated[Path, typer.Argument(help="Policy file (YAML or JSON) to sign.")],
-    key: Annotated[list[Path], typer.Option("--key", help="Private key file (PEM), repeatable.")],
+    key: Annotated[
+        list[str],
+        typer.Option("--key", help="Key: PEM path, file:, envvar: or pkcs11: URI; repeatable."),
+    ],
     chain: Annotated[
         list[Path] | None,
         typer.Option("--chain", help="Certificate chain (PEM) of the --key in the same position."),
@@ -240,10 +243,7 @@ def sign(
         from ..pki.validate import pem_chain_der
 
         signers = [
-            KeySigner(
-                load_private_key(k),
-                certificates=pem_chain_der(chains[i].read_bytes()) if chains else (),
-            )
+            load_signer(k, certificates=pem_chain_der(chains[i].read_bytes()) if chains else ())
             for i, k in enumerate(key)
         ]
         signed = sign_policy(pol, signers)

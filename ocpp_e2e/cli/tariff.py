@@ -18,7 +18,7 @@ import typer
 
 from ..canonical import loads
 from ..errors import InputError, MeterRecordError
-from ..keys import Keyring, KeySigner, load_signer
+from ..keys import Keyring, Signer, load_signer
 from ..meter import MeterVerifier, parse_record
 from ..meter.trust import load_meter_keyring
 from ..pki import ChainValidator, pem_chain_der
@@ -114,7 +114,7 @@ def _emit(as_json: bool, data: dict[str, Any], human: Callable[[], str]) -> None
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else human())
 
 
-def _signer(key: str, cert: Path | None) -> KeySigner:
+def _signer(key: str, cert: Path | None) -> Signer:
     chain = pem_chain_der(cert.read_bytes()) if cert is not None else ()
     return load_signer(key, certificates=chain)
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from .._time import parse_duration, utcnow
-from ..keys import KeySigner, load_private_key, load_signer, write_private_key
+from ..keys import load_signer, write_private_key
 from ..pki import ChainValidator
 from ..pki.validate import pem_chain_der
 from ..tickets import (
@@ -179,7 +179,10 @@ def challenge_cmd(
 @app.command("present")
 def present_cmd(
     ticket: Annotated[Path, typer.Option(help="The signed ticket (JSON).")],
-    holder_key: Annotated[Path, typer.Option(help="The holder private key written at issue.")],
+    holder_key: Annotated[
+        str,
+        typer.Option(help="The holder key written at issue: PEM path, or a key URI (pkcs11:...)."),
+    ],
     challenge: Annotated[str, typer.Option(help="The challenge the station issued.")],
     station_id: Annotated[str, typer.Option(help="The station's identity.")],
     evse_id: Annotated[str, typer.Option(help="The EVSE's identity.")],
@@ -204,7 +207,7 @@ def present_cmd(
     with _input_errors():
         body = present_ticket(
             _read_json(ticket),
-            KeySigner(load_private_key(holder_key)),
+            load_signer(holder_key),
             station_id=station_id,
             evse_id=evse_id,
             challenge=challenge,

@@ -17,16 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import NameOID
 
 from ..algorithms import ALGORITHMS, PrivateKey, PublicKey, algorithm_of
 from ..errors import KeyLoadError, PKIError
-from ..keys import load_private_key
+from ..keys import KeySigner, Signer, load_signer, load_spki, spki_der
 from .usages import (
     ALL_USAGES,
     KEY_AGREEMENT_OID,
@@ -53,10 +56,50 @@ def _utc(moment: datetime | None) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _hash_for(key: _CertPrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
-    """The signature hash that goes with a CA key (SHA-2 matched to the curve; none for Ed25519)."""
-    row = algorithm_of(key)
-    return row.hash() if row.hash is not None else None
+@cache
+def _placeholder(algorithm: str) -> _CertPrivateKey:
+    """A throwaway key of ``algorithm``: cryptography's builders sign only with their own keys, so
+    a certificate or CRL is drafted under this key (the same signature algorithm) and its
+    signature then replaced by the CA signer's (which may live in a token)."""
+    key = ALGORITHMS[algorithm].generate()
+    assert isinstance(key, _CertPrivateKey)
+    return key
+
+
+def _signed_by(signer: Signer, draft: x509.Certificate | x509.CertificateRevocationList) -> bytes:
+    """``draft`` (signed by the placeholder) re-signed by ``signer``, as DER."""
+    row = ALGORITHMS[signer.algorithm]
+    if isinstance(draft, x509.Certificate):
+        cert = asn1_x509.Certificate.load(draft.public_bytes(serialization.Encoding.DER))
+        cert["signature_value"] = row.x509_signature(signer.sign(draft.tbs_certificate_bytes))
+        return bytes(cert.dump(force=True))
+    crl = asn1_crl.CertificateList.load(draft.public_bytes(serialization.Encoding.DER))
+    crl["signature"] = row.x509_signature(signer.sign(draft.tbs_certlist_bytes))
+    return bytes(crl.dump(force=True))
+
+
+def _sign_certificate(builder: x509.CertificateBuilder, signer: Signer) -> x509.Certificate:
+    row = ALGORITHMS[signer.algorithm]
+    draft = builder.sign(_placeholder(row.name), row.hash() if row.hash else None)
+    return x509.load_der_x509_certificate(_signed_by(signer, draft))
+
+
+def _sign_crl(
+    builder: x509.CertificateRevocationListBuilder, signer: Signer
+) -> x509.CertificateRevocationList:
+    row = ALGORITHMS[signer.algorithm]
+    draft = builder.sign(_placeholder(row.name), row.hash() if row.hash else None)
+    return x509.load_der_x509_crl(_signed_by(signer, draft))
+
+
+def _ca_signer(key: PrivateKey | Signer) -> Signer:
+    """A CA's key as a :class:`Signer`; refused (:class:`PKIError`) unless it may certify."""
+    if isinstance(key, Signer):
+        row = ALGORITHMS.get(key.algorithm)
+        if row is None or not row.certificates:
+            raise _not_certifiable(load_spki(key.public_key_der))
+        return key
+    return KeySigner(_certifying(key))
 
 
 def can_certify(key: object) -> bool:
@@ -159,17 +202,18 @@ class CertificateAuthority:
     def __init__(
         self,
         certificate: x509.Certificate,
-        private_key: PrivateKey,
+        private_key: PrivateKey | Signer,
         chain: Sequence[x509.Certificate] = (),
     ) -> None:
-        if certificate.public_key() != private_key.public_key():
+        signer = _ca_signer(private_key)
+        if spki_der(certificate.public_key()) != signer.public_key_der:  # type: ignore[arg-type]
             raise PKIError(
                 f"CA '{certificate_name(certificate)}': the private key does not match "
                 "the certificate"
             )
         self.certificate = certificate
-        self._key = _certifying(private_key)
-        self._public = self._key.public_key()
+        self._signer = signer
+        self._public = _certifiable(load_spki(signer.public_key_der))
         self.is_root = certificate.issuer == certificate.subject
         own_chain = tuple(chain) or (certificate,)
         self.chain: tuple[x509.Certificate, ...] = () if self.is_root else own_chain
@@ -272,7 +316,7 @@ class CertificateAuthority:
         )
 
     def _sign(self, builder: x509.CertificateBuilder) -> x509.Certificate:
-        return builder.sign(self._key, _hash_for(self._key))
+        return _sign_certificate(builder, self._signer)
 
     def issue_ca(
         self,
@@ -384,7 +428,7 @@ class CertificateAuthority:
             .not_valid_after(end)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._public),
                 critical=False,
             )
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -425,14 +469,14 @@ class CertificateAuthority:
             if reason is not None:
                 entry = entry.add_extension(x509.CRLReason(reason), critical=False)
             builder = builder.add_revoked_certificate(entry.build())
-        return builder.sign(self._key, _hash_for(self._key))
+        return _sign_crl(builder, self._signer)
 
     def chain_for(self, certificate: x509.Certificate) -> list[x509.Certificate]:
         """``certificate`` followed by this CA's chain: what a signer attaches (anchor excluded)."""
         return [certificate, *self.chain]
 
     def sub_authority(
-        self, certificate: x509.Certificate, private_key: PrivateKey
+        self, certificate: x509.Certificate, private_key: PrivateKey | Signer
     ) -> CertificateAuthority:
         """The :class:`CertificateAuthority` of a sub-CA this CA issued."""
         return CertificateAuthority(certificate, private_key, self.chain_for(certificate))
@@ -454,7 +498,7 @@ class CertificateAuthority:
         if len(certs) == 1 and chain_path is not None and chain_path.exists():
             certs = load_certificates_file(chain_path)
         try:
-            key = load_private_key(key_path, password)
+            key = load_signer(str(key_path), password)
         except KeyLoadError as exc:
             raise PKIError(str(exc)) from exc
         cert = certs[0]
@@ -473,7 +517,7 @@ class CertificateAuthority:
 
 
 def create_root(
-    private_key: PrivateKey,
+    private_key: PrivateKey | Signer,
     name: str,
     *,
     valid_for: timedelta,
@@ -488,13 +532,13 @@ def create_root(
     trust anchor may lack an EKU) and key agreement; with ``usages`` it is restricted to them, and
     to key agreement only when ``key_agreement`` is true.
     """
-    ca_key = _certifying(private_key)
+    signer = _ca_signer(private_key)
     start = _utc(not_before)
     if valid_for <= timedelta(0):
         raise PKIError(f"validity must be positive, got {valid_for}")
     if path_length is not None and path_length < 0:
         raise PKIError(f"path length must be 0 or more, got {path_length}")
-    pub = ca_key.public_key()
+    pub = _certifiable(load_spki(signer.public_key_der))
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(name))
@@ -512,7 +556,7 @@ def create_root(
         if not granted and not key_agreement:
             raise PKIError("a root restricted by usages needs at least one; omit usages for all")
         builder = builder.add_extension(_eku(granted, key_agreement), critical=False)
-    return CertificateAuthority(builder.sign(ca_key, _hash_for(ca_key)), private_key)
+    return CertificateAuthority(_sign_certificate(builder, signer), signer)
 
 
 def _ca_key_usage() -> x509.KeyUsage:
