@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -16,56 +15,18 @@ import orjson
 
 from .canonical import parse
 from .errors import FrameError
+from .versions import OCPP_VERSIONS, VERSIONS, MessageType
 
-OCPP_VERSIONS = ("1.6", "2.0.1", "2.1")
-
-
-class MessageType(enum.IntEnum):
-    """OCPP-J message type ids (5 and 6 exist from OCPP 2.1 on)."""
-
-    CALL = 2
-    CALLRESULT = 3
-    CALLERROR = 4
-    CALLRESULTERROR = 5
-    SEND = 6
-
-
-# OCPP-J 1.6 §4.2.3 and OCPP 2.0.1 Part 4 §4.3 (RPC framework error codes). 1.6 spells
-# "OccurenceConstraintViolation" and "FormationViolation"; 2.x fixed the spelling and renamed the
-# latter "FormatViolation". OCPP 2.1 keeps the 2.0.1 list.
-ERROR_CODES: Mapping[str, frozenset[str]] = {
-    "1.6": frozenset(
-        {
-            "NotImplemented",
-            "NotSupported",
-            "InternalError",
-            "ProtocolError",
-            "SecurityError",
-            "FormationViolation",
-            "PropertyConstraintViolation",
-            "OccurenceConstraintViolation",
-            "TypeConstraintViolation",
-            "GenericError",
-        }
-    ),
-    "2.0.1": frozenset(
-        {
-            "FormatViolation",
-            "GenericError",
-            "InternalError",
-            "MessageTypeNotSupported",
-            "NotImplemented",
-            "NotSupported",
-            "OccurrenceConstraintViolation",
-            "PropertyConstraintViolation",
-            "ProtocolError",
-            "RpcFrameworkError",
-            "SecurityError",
-            "TypeConstraintViolation",
-        }
-    ),
-}
-ERROR_CODES = {**ERROR_CODES, "2.1": ERROR_CODES["2.0.1"]}
+__all__ = [
+    "MAX_MESSAGE_ID",
+    "OCPP_VERSIONS",
+    "Frame",
+    "MessageType",
+    "call_error",
+    "dumps_frame",
+    "parse_frame",
+    "security_error",
+]
 
 _TYPES: Mapping[int, MessageType] = {int(t): t for t in MessageType}
 _LENGTHS: Mapping[MessageType, int] = {
@@ -116,7 +77,8 @@ def parse_frame(data: bytes | str | list[Any], *, ocpp: str = "2.0.1") -> Frame:
     Bytes and text go through the strict I-JSON reader of SPEC §2; a list is taken as already parsed
     (then no ``jcs_safe`` shortcut is taken when it is verified).
     """
-    if ocpp not in OCPP_VERSIONS:
+    version = VERSIONS.get(ocpp)
+    if version is None:
         raise FrameError(
             f"unknown OCPP version {ocpp!r}; expected one of {', '.join(OCPP_VERSIONS)}"
         )
@@ -131,8 +93,11 @@ def parse_frame(data: bytes | str | list[Any], *, ocpp: str = "2.0.1") -> Frame:
     kind = _TYPES.get(mtype) if type(mtype) is int else None
     if kind is None:
         raise FrameError(f"unknown message type {orjson.dumps(mtype).decode()}", "$[0]")
-    if kind in (MessageType.SEND, MessageType.CALLRESULTERROR) and ocpp != "2.1":
-        raise FrameError(f"message type {int(kind)} ({kind.name}) exists only in OCPP 2.1", "$[0]")
+    if kind not in version.message_types:
+        having = ", ".join(v for v, p in VERSIONS.items() if kind in p.message_types)
+        raise FrameError(
+            f"message type {int(kind)} ({kind.name}) exists only in OCPP {having}", "$[0]"
+        )
     expected = _LENGTHS[kind]
     if len(value) != expected:
         raise FrameError(
@@ -159,7 +124,7 @@ def parse_frame(data: bytes | str | list[Any], *, ocpp: str = "2.0.1") -> Frame:
             raise FrameError("the payload must be a JSON object", "$[2]")
         return Frame(kind, message_id, None, payload, value, jcs_safe=safe)
     code, description, details = value[2], value[3], value[4]
-    if not isinstance(code, str) or code not in ERROR_CODES[ocpp]:
+    if not isinstance(code, str) or code not in version.error_codes:
         raise FrameError(f"unknown OCPP {ocpp} error code {orjson.dumps(code).decode()}", "$[2]")
     if not isinstance(description, str):
         raise FrameError("the error description must be a string", "$[3]")

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
@@ -33,8 +33,8 @@ from .errors import SigningError
 from .frames import Frame, MessageType, parse_frame
 from .keys import Signer
 from .model import Kind
+from .versions import VERSIONS, Carrier
 
-Carrier = Literal["top", "customData"]
 # 16 digits in a row (digits read '0', all else ' '): a translation and a substring test are
 # 20 times faster than a regular expression with a leading character class.
 _DIGITS = bytes(ord("0") if chr(c) in "0123456789" else ord(" ") for c in range(256))
@@ -268,7 +268,7 @@ def sign_frame(
         signed_details = _sign_error_details(parsed, details_payload, signers, options)
         value[4] = signed_details
     else:
-        carrier: Carrier = "top" if ocpp == "1.6" else "customData"
+        carrier: Carrier = VERSIONS[ocpp].carrier
         index = 3 if parsed.type in (MessageType.CALL, MessageType.SEND) else 2
         if parsed.jcs_safe:
             # The payload from the strict reader is plain JSON already: a copy of its top level,

@@ -18,7 +18,6 @@ from ocpp_e2e.context import (
 )
 from ocpp_e2e.errors import FrameError, IJSONError, InputError
 from ocpp_e2e.frames import (
-    ERROR_CODES,
     MessageType,
     call_error,
     dumps_frame,
@@ -26,6 +25,9 @@ from ocpp_e2e.frames import (
     security_error,
 )
 from ocpp_e2e.model import Direction, Kind
+from ocpp_e2e.versions import VERSIONS
+
+ERROR_CODES_OF = {v: p.error_codes for v, p in VERSIONS.items()}
 
 
 def frame_refused(data: str, ocpp: str = "2.0.1") -> FrameError:
@@ -174,8 +176,8 @@ def test_error_description_must_be_a_string() -> None:
 
 
 def test_16_error_codes_keep_the_16_spellings() -> None:
-    assert {"FormationViolation", "OccurenceConstraintViolation"} <= ERROR_CODES["1.6"]
-    assert "FormatViolation" not in ERROR_CODES["1.6"]
+    assert {"FormationViolation", "OccurenceConstraintViolation"} <= ERROR_CODES_OF["1.6"]
+    assert "FormatViolation" not in ERROR_CODES_OF["1.6"]
     parse_frame('[4, "1", "FormationViolation", "", {}]', ocpp="1.6")
 
 
@@ -187,7 +189,7 @@ def test_2x_error_codes() -> None:
             "RpcFrameworkError",
             "MessageTypeNotSupported",
             "SecurityError",
-        } <= ERROR_CODES[ocpp]
+        } <= ERROR_CODES_OF[ocpp]
         parse_frame('[4, "1", "RpcFrameworkError", "", {}]', ocpp=ocpp)
 
 

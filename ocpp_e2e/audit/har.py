@@ -23,8 +23,8 @@ import orjson
 
 from ..errors import InputError
 from ..model import Direction
+from ..versions import OCPP_VERSIONS
 from .logs import (
-    OCPP_VERSIONS,
     LogRecord,
     Piece,
     ReadOptions,

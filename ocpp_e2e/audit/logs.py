@@ -58,10 +58,9 @@ import orjson
 
 from ..errors import InputError
 from ..model import Direction
+from ..versions import OCPP_VERSIONS
 from .infer import VersionVotes, call_of, writer_side
 
-#: OCPP versions a frame CONTEXT can name (SPEC §3).
-OCPP_VERSIONS = ("1.6", "2.0.1", "2.1")
 #: A frame over 1 MiB is refused by the verifier anyway (SPEC §2); a frame that grows beyond this
 #: over several lines is reported instead of buffered further.
 MAX_FRAME_BYTES = 1 << 20

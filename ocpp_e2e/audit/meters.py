@@ -36,18 +36,17 @@ from ..meter import (
 )
 from ..meter.extract import extract_records
 from ..model import CertificateValidator
+from ..versions import VERSIONS
 from .findings import SEVERITY, Finding, FindingKind
 
 #: Actions whose requests can carry signed meter values, per OCPP version (docs/meter-values.md).
 CARRIERS: dict[str, frozenset[str]] = {
-    "1.6": frozenset({"MeterValues", "StopTransaction"}),
-    "2.0.1": frozenset({"MeterValues", "TransactionEvent"}),
-    "2.1": frozenset({"MeterValues", "TransactionEvent"}),
+    v: frozenset(p.meter_carriers) for v, p in VERSIONS.items()
 }
 
 # Text every carried record needs in the frame: 2.x "signedMeterValue" members, 1.6 "SignedData"
 # sampled values (ocpp_e2e.meter.extract).
-_MARKERS = {"1.6": '"SignedData"', "2.0.1": '"signedMeterValue"', "2.1": '"signedMeterValue"'}
+_MARKERS = {v: p.meter_marker for v, p in VERSIONS.items()}
 _KIND: dict[MeterVerdict, FindingKind] = {
     MeterVerdict.INVALID: FindingKind.METER_INVALID,
     MeterVerdict.VALID_UNTRUSTED: FindingKind.METER_UNTRUSTED,

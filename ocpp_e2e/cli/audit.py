@@ -13,12 +13,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..audit.cluster import Cluster
-from ..audit.logs import OCPP_VERSIONS, LogFormat, ReadOptions, Side
+from ..audit.logs import LogFormat, ReadOptions, Side
 from ..audit.report import HTML_MAX_FRAMES, json_lines, render_html
 from ..audit.run import AuditSettings, audit_logs
 from ..audit.structured import parse_fields
 from ..audit.summary import AuditReport
 from ..errors import OcppE2EError
+from ..versions import OCPP_VERSIONS
 from ._io import fail, write_output
 
 app = typer.Typer(

@@ -37,6 +37,7 @@ from ..errors import InputError
 from ..frames import OCPP_VERSIONS, Frame, MessageType, parse_frame
 from ..model import Direction
 from ..replay import ReplayCache, ReplayCacheUnavailable
+from ..versions import VERSIONS
 from .keys import EspKeyInfo, EspKeyring, EspPrivateKey, EspPublicKey
 from .model import (
     ESP_INFO_LABEL,
@@ -547,7 +548,7 @@ def _outer(data: bytes | str | Frame, ocpp: str) -> Frame:
 
 def _carrier_members(ocpp: str) -> frozenset[str]:
     """Where relays' signatures on the outer payload live (SPEC §1 carriers)."""
-    return frozenset({"signatures"}) if ocpp == "1.6" else frozenset({"customData"})
+    return frozenset({"signatures" if VERSIONS[ocpp].carrier == "top" else "customData"})
 
 
 def _envelope(

@@ -46,6 +46,7 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
 from .._b64 import b64url_decode, b64url_encode
 from ..context import normalize_station
 from ..errors import ConnectionSetupError
+from ..versions import VERSIONS
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from websockets.typing import Subprotocol
 
 #: WebSocket subprotocol name -> OCPP version (OCPP-J 1.6 §3.1.2; OCPP 2.0.1 and 2.1 part 4).
-SUBPROTOCOLS: Mapping[str, str] = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1", "ocpp2.1": "2.1"}
+SUBPROTOCOLS: Mapping[str, str] = {p.subprotocol: v for v, p in VERSIONS.items()}
 _VERSION_SUBPROTOCOL = {v: k for k, v in SUBPROTOCOLS.items()}
 
 #: Length of a generated authorization key: OCPP-J 1.6 §6.2.2 ("a 20-byte key").

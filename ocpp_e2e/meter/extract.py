@@ -29,13 +29,10 @@ from typing import Any
 
 from .._b64 import Base64Error, b64_decode
 from ..errors import InputError
+from ..versions import VERSIONS
 
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _HEADER = "OCMF|"
-#: Actions whose payload can carry meter values, per OCPP version family.
-_CARRIERS_16 = {"MeterValues": "meterValue", "StopTransaction": "transactionData"}
-_CARRIERS_2X = {"MeterValues": "meterValue", "TransactionEvent": "meterValue"}
-_VERSIONS_2X = frozenset({"2.0.1", "2.1"})
 
 
 @dataclass(frozen=True)
@@ -64,29 +61,27 @@ def extract_records(action: str, payload: Any, ocpp_version: str) -> list[FoundR
     ``ocpp_version`` is ``1.6``, ``2.0.1`` or ``2.1``. Payloads of other actions give an empty
     list; a carrier member of the wrong JSON type is skipped (schema validation is the core's job).
     """
+    version = VERSIONS.get(ocpp_version)
+    if version is None:
+        raise InputError(
+            f"unknown OCPP version {ocpp_version!r} (use {', '.join(VERSIONS)})", "ocpp_version"
+        )
     if not isinstance(payload, dict):
         return []
-    if ocpp_version == "1.6":
-        member = _CARRIERS_16.get(action)
-        if member is None:
-            return []
+    member = version.meter_carriers.get(action)
+    if member is None:
+        return []
+    if version.carrier == "top":  # 1.6: OCMF text in sampled values of format SignedData
         return [
             _found_16(path, sv)
             for path, sv in _sampled_values(payload, member)
             if sv.get("format") == "SignedData"
         ]
-    if ocpp_version in _VERSIONS_2X:
-        member = _CARRIERS_2X.get(action)
-        if member is None:
-            return []
-        return [
-            _found_2x(f"{path}.signedMeterValue", sv["signedMeterValue"])
-            for path, sv in _sampled_values(payload, member)
-            if "signedMeterValue" in sv
-        ]
-    raise InputError(
-        f"unknown OCPP version {ocpp_version!r} (use 1.6, 2.0.1 or 2.1)", "ocpp_version"
-    )
+    return [
+        _found_2x(f"{path}.signedMeterValue", sv["signedMeterValue"])
+        for path, sv in _sampled_values(payload, member)
+        if "signedMeterValue" in sv
+    ]
 
 
 def _sampled_values(payload: dict[str, Any], member: str) -> Iterator[tuple[str, dict[str, Any]]]:
