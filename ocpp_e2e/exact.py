@@ -10,11 +10,11 @@ readers can see two different frames — but its numbers are kept exactly: integ
 The strict reader (:mod:`ocpp_e2e.canonical`) stays the one for anything signed; this one is
 only asked after it refused, and the caller then checks that the frame carries no signatures.
 
->>> read_exact('[2, "1", "ClearChargingProfile", {"chargingProfileId": 1152921504606846976}]')[3]
+>>> read_exact('[2, "1", "ClearChargingProfile", {"chargingProfileId": 1152921504606846976}]', max_bytes=None)[3]
 {'chargingProfileId': 1152921504606846976}
->>> read_exact('{"limit": 4199.99999999999999999}')["limit"]
+>>> read_exact('{"limit": 4199.99999999999999999}', max_bytes=None)["limit"]
 Decimal('4199.99999999999999999')
->>> read_exact('{"a": 1, "a": 2}')
+>>> read_exact('{"a": 1, "a": 2}', max_bytes=None)
 Traceback (most recent call last):
 ...
 ocpp_e2e.errors.IJSONError: $: duplicate member name "a"
