@@ -1,1 +1,97 @@
-"""ocpp-e2e: end-to-end security for OCPP."""
+"""ocpp-e2e: end-to-end security for OCPP — signatures over RFC 8785 canonical JSON (SPEC v2).
+
+The core is importable from here: sign and verify frames and structures, keys and keyrings,
+signers by URI, outcomes, the canonical form and the errors. Policies, the PKI, tariffs,
+tickets, meter values, audits and integrations are the subpackages of those names.
+
+>>> import ocpp_e2e as e2e
+>>> key = e2e.generate_private_key("Ed25519")
+>>> ring = e2e.Keyring(); _ = ring.add(key.public_key(), name="ops-1")
+>>> now = e2e.parse_timestamp("2026-11-22T10:00:00Z")
+>>> text = e2e.sign_frame('[2,"1","Reset",{"type":"Immediate"}]', e2e.KeySigner(key),
+...                       ocpp="2.0.1", station="cs-1", timestamp=now)
+>>> checked = e2e.Verifier(ring).verify_frame(text, ocpp="2.0.1", station="cs-1", now=now)
+>>> [s.outcome for s in checked.verification.signatures] == [e2e.Outcome.VALID]
+True
+"""
+
+from ._time import parse_rfc3339 as parse_timestamp
+from .algorithms import ALGORITHMS, Algorithm
+from .canonical import dumps, loads
+from .errors import (
+    FrameError,
+    IJSONError,
+    InputError,
+    KeyLoadError,
+    OcppE2EError,
+    PKIError,
+    PolicyError,
+    SigningError,
+)
+from .frames import Frame, MessageType, parse_frame
+from .keys import (
+    SIGNER_FOR_URI_SCHEME,
+    Keyring,
+    KeySigner,
+    Signer,
+    generate_private_key,
+    key_id,
+    load_private_key,
+    load_public_key_file,
+    load_signer,
+    public_key_to_pem,
+    write_private_key,
+)
+from .model import CertificateValidator, ChainResult, Outcome, SignatureResult, Verification
+from .replay import MemoryReplayCache, ReplayCache, SQLiteReplayCache
+from .sign import sign_frame, sign_object
+from .verify import FrameVerification, Verifier
+from .versions import OCPP_VERSIONS, VERSIONS, OcppVersion
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALGORITHMS",
+    "OCPP_VERSIONS",
+    "SIGNER_FOR_URI_SCHEME",
+    "VERSIONS",
+    "Algorithm",
+    "CertificateValidator",
+    "ChainResult",
+    "Frame",
+    "FrameError",
+    "FrameVerification",
+    "IJSONError",
+    "InputError",
+    "KeyLoadError",
+    "KeySigner",
+    "Keyring",
+    "MemoryReplayCache",
+    "MessageType",
+    "OcppE2EError",
+    "OcppVersion",
+    "Outcome",
+    "PKIError",
+    "PolicyError",
+    "ReplayCache",
+    "SQLiteReplayCache",
+    "SignatureResult",
+    "Signer",
+    "SigningError",
+    "Verification",
+    "Verifier",
+    "__version__",
+    "dumps",
+    "generate_private_key",
+    "key_id",
+    "load_private_key",
+    "load_public_key_file",
+    "load_signer",
+    "loads",
+    "parse_frame",
+    "parse_timestamp",
+    "public_key_to_pem",
+    "sign_frame",
+    "sign_object",
+    "write_private_key",
+]
