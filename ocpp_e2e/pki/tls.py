@@ -12,7 +12,7 @@ name the station's identity (``urn:ocpp-e2e:<identity>``) besides.
 >>> cert = issue_tls_certificate(ca, generate_private_key("ES256").public_key(),
 ...                              dns_names=["gateway.example.com"], ip_addresses=["127.0.0.1"],
 ...                              valid_for=timedelta(days=7))
->>> [e.oid.dotted_string for e in cert.extensions.get_extension_for_class(
+>>> [e.dotted_string for e in cert.extensions.get_extension_for_class(
 ...     x509.ExtendedKeyUsage).value]
 ['1.3.6.1.5.5.7.3.1']
 """
