@@ -298,3 +298,21 @@ def test_a_log_without_timestamps_is_read_and_said_so(tmp_path: Path) -> None:
     }
     result = runner.invoke(app, ["audit", str(log), "--policy", POLICY])
     assert "2 frame(s) have no capture time: their freshness was not judged" in result.output
+
+
+def test_the_grace_period_of_unanswered_calls_is_an_option(tmp_path: Path) -> None:
+    log = tmp_path / "evcc.log"
+    log.write_text(
+        '2023/07/02 22:27:40 sent JSON message to goe1: [2,"1","Reset",{"type":"Soft"}]\n'
+        '2023/07/02 22:27:50 received JSON message from goe1: [2,"2","Heartbeat",{}]\n'
+    )
+    args = ["audit", str(log), "--policy", POLICY, "--json"]
+    default = runner.invoke(app, args)
+    assert "unanswered-call" not in default.output
+    short = runner.invoke(app, [*args, "--grace", "5"])
+    kinds = [
+        json.loads(line)["kind"] for line in short.output.splitlines()[:-1] if '"finding"' in line
+    ]
+    assert "unanswered-call" in kinds
+    bad = runner.invoke(app, [*args, "--grace", "0"])
+    assert bad.exit_code == 2 and "--grace must be more than 0" in bad.output

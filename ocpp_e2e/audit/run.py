@@ -21,7 +21,7 @@ import functools
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -31,7 +31,13 @@ from ..model import Verification
 from ..policy import Decision, Effect, RuleEffect, evaluate, load_policy
 from ..policy.model import Policy
 from .cluster import Cluster, audit_on_cluster
-from .engine import AuditDecision, AuditReplayCache, FrameAuditor, unreadable_result
+from .engine import (
+    UNANSWERED_GRACE,
+    AuditDecision,
+    AuditReplayCache,
+    FrameAuditor,
+    unreadable_result,
+)
 from .findings import Finding
 from .logs import (
     Item,
@@ -69,6 +75,7 @@ class AuditSettings:
     csms_identity: str | None = None
     clock: datetime | None = None
     keep_frames: int = 0
+    grace_seconds: float = UNANSWERED_GRACE.total_seconds()
     meter_keys: tuple[str, ...] = ()
     meter_keyrings: tuple[str, ...] = ()
     meter_certificates: tuple[str, ...] = ()
@@ -126,6 +133,7 @@ def build_auditor(settings: AuditSettings) -> FrameAuditor:
         csms_identity=settings.csms_identity,
         meter=MeterAudit(meter_keys),
         clock=settings.clock,
+        grace=timedelta(seconds=settings.grace_seconds),
     )
 
 

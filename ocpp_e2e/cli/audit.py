@@ -157,11 +157,21 @@ def audit(
     html_out: Annotated[
         Path | None, typer.Option("--html", help="Write a self-contained HTML report to this file.")
     ] = None,
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace",
+            help="Seconds of a station's capture time a CALL may wait for its answer before it "
+            "is reported as unanswered-call.",
+        ),
+    ] = 60.0,
     show: Annotated[
         int, typer.Option("--show", help="Findings listed in the terminal at most.")
     ] = 50,
 ) -> None:
     """Verify every frame of the logs, decide it under the policy and report the findings."""
+    if not 0 < grace <= 86_400:
+        fail(f"--grace must be more than 0 and at most 86400 seconds, not {grace}")
     if ocpp is not None and ocpp not in OCPP_VERSIONS:
         fail(f"--ocpp: unknown OCPP version {ocpp!r}; use one of {', '.join(OCPP_VERSIONS)}")
     if workers < 1:
@@ -187,6 +197,7 @@ def audit(
             meter_keyrings=tuple(str(p) for p in meter_keyring or ()),
             meter_certificates=tuple(str(p) for p in meter_cert or ()),
             keep_frames=HTML_MAX_FRAMES if html_out is not None else 0,
+            grace_seconds=grace,
         )
         cluster = _cluster(dask, scheduler, workers, scratch)
         if cluster is not None and not json_out:
