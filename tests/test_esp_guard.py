@@ -227,3 +227,33 @@ def test_another_esp_version_is_answered_unknown_message_id() -> None:
     action = run(conn.receive(request))
     assert isinstance(action, Answer)
     assert action.frame == '[3,"v2",{"status":"UnknownMessageId"}]'
+
+
+def test_large_frames_are_sealed_and_opened_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    threaded: list[str] = []
+    real = asyncio.to_thread
+
+    async def spy(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        threaded.append(getattr(fn, "__name__", None) or fn.func.__name__)
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", spy)
+    conn = csms_side()
+    big = (
+        '[2,"L1","Reset",{"type":"Immediate","customData":{"vendorId":"x","pad":"'
+        + "p" * 100_000
+        + '"}}]'
+    )
+
+    async def scenario() -> Any:
+        outer = await conn.send(big)
+        opened = await station_receiver().decrypt_frame_async(
+            outer, ocpp="2.0.1", station="cs-1", direction="toStation", now=NOW
+        )
+        return opened
+
+    opened = run(scenario())
+    assert opened.ok and opened.inner == big.encode()
+    assert threaded == ["encrypt_frame", "_open"]

@@ -56,6 +56,9 @@ from .suites import MAX_OVERHEAD, SUITES, TAG_LENGTH, Suite, default_suite
 #: Default limit of an inner frame: the outer frame must stay within SPEC §2's 1 MiB frame limit
 #: like any frame, and base64url adds a third; 768,000 bytes (and the envelope) fit.
 MAX_PLAINTEXT = 768_000
+#: Frames larger than this (bytes, or characters of the envelope) are encrypted and decrypted in
+#: a worker thread by the asynchronous entry points.
+THREAD_THRESHOLD = 64 * 1024
 #: At most this many certificates travel in ``replyCertificates`` (as SPEC §1 ``certificates``).
 MAX_REPLY_CERTIFICATES = 4
 _ENVELOPE_MEMBERS = frozenset(
@@ -338,7 +341,9 @@ class EspReceiver:
     ) -> Opened:
         """:meth:`decrypt_frame` for an event loop: the replay cache is awaited (its
         ``check_and_add_async`` when it has one) within ``replay_timeout`` seconds; a cache that
-        does not answer raises :class:`~ocpp_e2e.replay.ReplayCacheUnavailable` (fail closed)."""
+        does not answer raises :class:`~ocpp_e2e.replay.ReplayCacheUnavailable` (fail closed).
+        Envelopes over :data:`THREAD_THRESHOLD` bytes are opened in a worker thread, so that
+        tens of milliseconds of reading and decrypting never stall the loop."""
         moment = now or utcnow()
         asked: list[tuple[str, bytes, datetime, datetime]] = []
 
@@ -347,7 +352,7 @@ class EspReceiver:
             return False
 
         cache = self.replay_cache
-        opened = _open(
+        args = (
             self,
             data,
             ocpp,
@@ -357,6 +362,10 @@ class EspReceiver:
             moment,
             defer if cache is not None else None,
         )
+        if _size(data) > THREAD_THRESHOLD:
+            opened = await asyncio.to_thread(_open, *args)
+        else:
+            opened = _open(*args)
         if cache is None or not asked:
             return opened
         if await _check_replay_async(cache, asked[0], replay_timeout):
@@ -364,6 +373,13 @@ class EspReceiver:
                 EspOutcome.REPLAYED, _REPLAYED, suite=opened.suite, recipient=opened.recipient
             )
         return opened
+
+
+def _size(data: bytes | str | Frame) -> int:
+    if isinstance(data, Frame):
+        inner = data.payload.get("data")
+        return len(inner) if isinstance(inner, str) else 0
+    return len(data)
 
 
 async def _check_replay_async(

@@ -25,9 +25,12 @@ gets ESP by configuration:
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..context import normalize_station
 from ..errors import ConnectionSetupError, InputError
@@ -41,9 +44,11 @@ from ..esp import (
     EspPublicKey,
     EspReceiver,
     Opened,
+    Sealed,
     encrypt_frame,
     is_esp_request,
 )
+from ..esp.frames import THREAD_THRESHOLD
 from ..frames import Frame, MessageType, call_error, dumps_frame, parse_frame
 from ..model import Kind
 from ..policy import Mode
@@ -118,6 +123,13 @@ class EspSettings:
         return keys[0] if keys else None
 
 
+async def _sealing(text: str, **options: Any) -> Sealed:
+    """encrypt_frame, in a worker thread for a large frame (the event loop keeps serving)."""
+    if len(text) > THREAD_THRESHOLD:
+        return await asyncio.to_thread(functools.partial(encrypt_frame, text, **options))
+    return encrypt_frame(text, **options)
+
+
 class EspConnection:
     """A :class:`GuardConnection` with ESP (see the module text); same interface."""
 
@@ -179,14 +191,16 @@ class EspConnection:
             text = await self.connection.send(message)
             if answer_to is None:
                 return text
-            return encrypt_frame(
-                text,
-                ocpp=self.ocpp,
-                station=self.station,
-                direction=self.connection.outgoing,
-                answering=answer_to,
-                suite=self.settings.suite,
-                now=self.guard.now(),
+            return (
+                await _sealing(
+                    text,
+                    ocpp=self.ocpp,
+                    station=self.station,
+                    direction=self.connection.outgoing,
+                    answering=answer_to,
+                    suite=self.settings.suite,
+                    now=self.guard.now(),
+                )
             ).text
         kind = Kind.REQUEST if frame.type is MessageType.CALL else Kind.SEND
         if (
@@ -205,7 +219,7 @@ class EspConnection:
             )
         text = await self.connection.send(message)  # signs and remembers the inner CALL
         is_call = frame.type is MessageType.CALL
-        sealed = encrypt_frame(
+        sealed = await _sealing(
             text,
             ocpp=self.ocpp,
             station=self.station,
