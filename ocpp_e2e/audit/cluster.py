@@ -106,6 +106,7 @@ def audit_on_cluster(
 
     The caller (:func:`ocpp_e2e.audit.run.audit_logs`) merges them as it merges a single unit's.
     """
+    import dask
     from distributed import Client, LocalCluster, as_completed
 
     if "-" in paths:
@@ -117,13 +118,16 @@ def audit_on_cluster(
     try:
         if local:
             count = cluster.workers or os.cpu_count() or 1
-            dask_cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=count,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-                silence_logs=50,
-            )
+            # The workers' statistical profiler samples the running task every few milliseconds:
+            # a cost on pure-Python work, for a dashboard nobody looks at here.
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                dask_cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=count,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    silence_logs=50,
+                )
             client = Client(dask_cluster)  # type: ignore[no-untyped-call]
         else:
             try:
