@@ -219,3 +219,46 @@ def test_a_shard_naming_another_class_is_refused(tmp_path: Path) -> None:
     shard.write_bytes(pickle.dumps([(0, os.system)]))
     with pytest.raises(InputError, match=r"may not hold: posix\.system"):
         list(read_shard(str(shard)))
+
+
+# --------------------------------------------------------------------------- files that break
+
+
+def _broken_gzip(tmp_path: Path) -> Path:
+    """The example day, gzip cut in the middle: the first part reads, then decompression fails."""
+    day = (ROOT / "examples" / "audit" / "day.jsonl.gz").read_bytes()
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(day[: len(day) // 2])
+    return broken
+
+
+def test_a_file_that_breaks_midway_is_a_finding_at_the_break_and_the_audit_goes_on(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    broken = _broken_gzip(tmp_path)
+    other = str(DATA / "sample.jsonl")
+    report = audit_logs([str(broken), other], ReadOptions(), SETTINGS)
+    breaks = [f for f in report.findings if f.file == str(broken) and "cannot read past" in f.detail]
+    assert len(breaks) == 1 and breaks[0].kind.value == "unreadable-line"
+    assert breaks[0].line > 1000  # what came before the break was read and audited
+    assert any(f.file == other for f in report.findings)  # the next file was audited too
+    assert report.exit_status == 1
+    one = [_without_timing(line) for line in json_lines(report)]
+    assert _report([str(broken), other], ReadOptions(), cluster=cluster) == one
+
+
+def test_a_url_that_cannot_be_opened_is_a_finding_not_an_abort(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    missing = f"file://{tmp_path}/gone.jsonl"
+    other = str(DATA / "sample.jsonl")
+    report = audit_logs([missing, other], ReadOptions(), SETTINGS, cluster=cluster)
+    gone = [f for f in report.findings if f.file == missing]
+    assert [(f.kind.value, f.line) for f in gone] == [("unreadable-line", 0)]
+    assert "cannot open log file" in gone[0].detail
+    assert any(f.file == other for f in report.findings)
+
+
+def test_a_missing_local_file_is_a_usage_error_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"gone\.jsonl: cannot open log file"):
+        audit_logs([str(tmp_path / "gone.jsonl")], ReadOptions(), SETTINGS, workers=2)

@@ -61,7 +61,7 @@ MARKER = re.compile(r"<!-- illustrative: (\S.*\S) -->")
 ILLUSTRATIVE = {
     "architecture.md": 1,  # the guard's contract for a transport: needs the reader's transport
     "meter-values.md": 1,  # a synopsis of `meter verify` over the reader's own files
-    "audit.md": 1,  # the reader's own log and policy
+    "audit.md": 2,  # the reader's own log and policy; a Dask cluster and S3 bucket
     "integration.md": 3,  # a server's async main with the reader's handler; the three-process
     # demo; production settings with the reader's paths, signer and metrics
     "performance.md": 4,  # benchmarks that take minutes

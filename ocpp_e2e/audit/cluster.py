@@ -49,6 +49,9 @@ __all__ = ["Cluster", "audit_on_cluster"]
 PARTS_PER_WORKER = 4
 #: Bytes of pieces a routing task buffers per partition before appending them to the shard.
 SHARD_FLUSH_BYTES = 4 << 20
+#: Bytes a routing task buffers over all its partitions: past this, every buffer is written out
+#: (so a cluster of many workers, hence many partitions, does not multiply a task's memory).
+ROUTE_BUFFER_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,7 @@ def route_file(index: int, path: str, options: ReadOptions, parts: int, scratch:
     stats = ReadStats()
     routed = Routed(index, stats, 0)
     writers: dict[int, _ShardWriter] = {}
+    buffered = 0
     try:
         for _, piece in _work([path], options, stats):
             routed.items += work_size(piece)
@@ -251,7 +255,11 @@ def route_file(index: int, path: str, options: ReadOptions, parts: int, scratch:
                     url = f"{scratch}/{part:05d}/{index:08d}.shard"
                     writer = writers[part] = _ShardWriter(url)
                     routed.shards[part] = url
-                writer.add((index, share))
+                buffered += writer.add((index, share))
+                if buffered >= ROUTE_BUFFER_BYTES:
+                    for each in writers.values():
+                        each.flush()
+                    buffered = 0
     finally:
         for writer in writers.values():
             writer.close()
@@ -286,13 +294,16 @@ class _ShardWriter:
         self.size = 0
         self.stream: IO[bytes] | None = None
 
-    def add(self, work: Work) -> None:
+    def add(self, work: Work) -> int:
+        """Buffer one piece (written out past :data:`SHARD_FLUSH_BYTES`); return its size."""
         from .run import piece_bytes
 
+        size = piece_bytes(work[1])
         self.batch.append(work)
-        self.size += piece_bytes(work[1])
+        self.size += size
         if self.size >= SHARD_FLUSH_BYTES:
             self.flush()
+        return size
 
     def flush(self) -> None:
         if not self.batch:

@@ -181,9 +181,25 @@ Item = LogRecord | UnreadableLine
 Piece = LogRecord | UnreadableLine | RawLines
 #: Bytes read from a log file at once; lines are split from these blocks.
 BLOCK_BYTES = 1 << 20
+#: Bytes asked of the stream at once (a block is several reads): a stream that breaks loses at
+#: most this much before the break.
+READ_BYTES = 1 << 16
 
 
 # --------------------------------------------------------------------------- files
+
+
+class UnreadableFile(InputError):
+    """A log file that cannot be opened or read to its end (an I/O error, broken compression).
+
+    ``line`` is the first line not read (0: the file could not be opened). An audit reports it
+    as an unreadable line there and goes on with the other files: what was read before stays
+    audited, and nothing after it is presented as read.
+    """
+
+    def __init__(self, reason: str, source: str, line: int) -> None:
+        super().__init__(reason, source=source)
+        self.line = line
 
 
 @contextmanager
@@ -206,8 +222,11 @@ def open_log(path: str) -> Iterator[BinaryIO]:
             try:
                 buffered = stack.enter_context(open(path, "rb"))
             except OSError as exc:
-                raise InputError(f"cannot open log file ({exc.strerror})", source=path) from exc
-        head = buffered.peek(6)[:6]
+                raise UnreadableFile(f"cannot open log file ({exc.strerror})", path, 0) from exc
+        try:
+            head = buffered.peek(6)[:6]
+        except OSError as exc:
+            raise UnreadableFile(f"cannot read the log file ({exc})", path, 1) from exc
         if head[:2] == b"\x1f\x8b":
             gz = gzip.GzipFile(fileobj=buffered, mode="rb")
             yield cast(BinaryIO, stack.enter_context(io.BufferedReader(gz)))
@@ -227,7 +246,7 @@ def _open_url(url: str) -> Iterator[BinaryIO]:
     try:
         opened = fsspec.open(url, "rb").open()
     except (OSError, ValueError, ImportError) as exc:
-        raise InputError(f"cannot open log file ({exc})", source=url) from exc
+        raise UnreadableFile(f"cannot open log file ({exc})", url, 0) from exc
     try:
         yield cast(BinaryIO, opened)
     finally:
@@ -236,26 +255,46 @@ def _open_url(url: str) -> Iterator[BinaryIO]:
 
 def _blocks(stream: BinaryIO, source: str) -> Iterator[tuple[int, list[bytes]]]:
     """Lines in blocks: (number of the first line, the lines without their ``\\n``); a
-    byte-order mark at the start of the file is dropped."""
+    byte-order mark at the start of the file is dropped.
+
+    The stream is read :data:`READ_BYTES` at a time, so that when it breaks (an I/O error, a
+    compressed file cut short) every whole line before the break is still yielded; then
+    :class:`UnreadableFile` names the first line that could not be read.
+    """
     number = 1
     rest = b""
     first = True
-    try:
-        while True:
-            chunk = stream.read(BLOCK_BYTES)
-            if not chunk:
-                break
+    chunks: list[bytes] = []
+    size = 0
+    broken: BaseException | None = None
+    while broken is None:
+        try:
+            chunk = stream.read(READ_BYTES)
+        except (OSError, EOFError, gzip.BadGzipFile, zlib_error, lzma.LZMAError) as exc:
+            broken, chunk = exc, b""
+        if chunk:
             if first:
                 first = False
                 if chunk.startswith(b"\xef\xbb\xbf"):
                     chunk = chunk[3:]
-            lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
-            rest = lines.pop()
-            if lines:
-                yield number, lines
-                number += len(lines)
-    except (OSError, EOFError, gzip.BadGzipFile, zlib_error) as exc:
-        raise InputError(f"cannot read past line {number - 1} ({exc})", source=source) from exc
+            chunks.append(chunk)
+            size += len(chunk)
+            if size < BLOCK_BYTES:
+                continue
+        elif broken is None and not chunks:
+            break
+        lines = (rest + b"".join(chunks)).split(b"\n")
+        chunks, size = [], 0
+        rest = lines.pop()
+        if lines:
+            yield number, lines
+            number += len(lines)
+        if not chunk and broken is None:
+            break
+    if broken is not None:
+        raise UnreadableFile(
+            f"cannot read past line {number - 1} ({broken})", source, number
+        ) from broken
     if rest:
         yield number, [rest]
 

@@ -18,6 +18,7 @@ time order (``ocpp-2026-11-30.log``, ...). Paths may be fsspec URLs (``s3://``, 
 from __future__ import annotations
 
 import functools
+import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -45,6 +46,7 @@ from .logs import (
     RawLines,
     ReadOptions,
     ReadStats,
+    UnreadableFile,
     UnreadableLine,
     open_log,
     read_jsonl_line,
@@ -248,6 +250,9 @@ def audit_logs(
     if settings.clock is None:
         settings = replace(settings, clock=datetime.now(UTC))  # frames without a capture time
     files = input_files(paths)
+    for path in files:  # a name given by mistake is a usage error before any work
+        if path != "-" and "://" not in path and not os.path.exists(path):
+            raise InputError("cannot open log file (No such file or directory)", source=path)
     if cluster is None:
         stats = ReadStats()
         placed, ends = _single(
@@ -299,21 +304,26 @@ def input_files(paths: Iterable[str]) -> list[str]:
 def _work(paths: Iterable[str], options: ReadOptions, stats: ReadStats) -> Iterator[Work]:
     """The input in pieces: blocks of raw JSON Lines, and batches of items of other formats."""
     for index, path in enumerate(paths):
-        with open_log(path) as stream:
-            batch: list[Item] = []
-            for piece in scan_stream(stream, path, options, stats):
-                if isinstance(piece, RawLines):
-                    if batch:
-                        yield index, batch
-                        batch = []
-                    yield index, piece
-                else:
-                    batch.append(piece)
-                    if len(batch) >= BATCH_ITEMS:
-                        yield index, batch
-                        batch = []
-            if batch:
-                yield index, batch
+        batch: list[Item] = []
+        try:
+            with open_log(path) as stream:
+                for piece in scan_stream(stream, path, options, stats):
+                    if isinstance(piece, RawLines):
+                        if batch:
+                            yield index, batch
+                            batch = []
+                        yield index, piece
+                    else:
+                        batch.append(piece)
+                        if len(batch) >= BATCH_ITEMS:
+                            yield index, batch
+                            batch = []
+        except UnreadableFile as exc:
+            # One broken file must not end an audit of many: what it held up to the break
+            # stays audited, the break is a finding at its place, the other files go on.
+            batch.append(UnreadableLine(path, exc.line, exc.reason, ""))
+        if batch:
+            yield index, batch
 
 
 def _single(
