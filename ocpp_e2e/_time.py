@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 SPEC_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z")
 _DURATION = re.compile(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?")
@@ -29,11 +30,73 @@ def parse_spec_timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+#: RFC 3339 date-time (§5.6; a space may stand for ``T``, as its note allows), up to nanoseconds.
+RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)"
+)
+
+
+def utc_of(m: re.Match[str], tz: tzinfo) -> datetime:
+    """The UTC time of a match of :data:`RFC3339` (or a pattern with the same eight groups, the
+    offset optional: then ``tz`` applies); ValueError for a date or time that does not exist."""
+    year, month, day, hour, minute, second, frac, off = m.groups()
+    try:
+        base = _second(year, month, day, hour, minute, second, off, tz)
+    except ValueError as exc:
+        raise ValueError(f"{m.group(0)!r} is not a date and time that exists ({exc})") from None
+    if not frac:
+        return base
+    return base + timedelta(microseconds=int(frac[:6].ljust(6, "0")))
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(
+    year: str, month: str, day: str, hour: str, minute: str, second: str, off: str | None, tz: tzinfo
+) -> datetime:
+    """The UTC time of a whole second (log lines repeat their second: cached)."""
+    zone: tzinfo
+    if off is None:
+        zone = tz
+    elif off in ("Z", "z"):
+        zone = UTC
+    else:
+        sign = -1 if off[0] == "-" else 1
+        digits = off[1:].replace(":", "")
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"offset {off} does not exist")
+        zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    sec = int(second)
+    if sec == 60:  # a leap second: RFC 3339 allows it, datetime does not
+        sec = 59
+    try:
+        value = datetime(int(year), int(month), int(day), int(hour), int(minute), sec, tzinfo=zone)
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def parse_rfc3339(text: str) -> datetime:
-    """Parse an RFC 3339 date-time with an offset (``Z`` or ``±hh:mm``); ValueError otherwise."""
-    if not re.fullmatch(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)", text):
-        raise ValueError(f"not an RFC 3339 date-time with a time zone: {text!r}")
-    return datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
+    """The one RFC 3339 parser: a date-time with an offset, as an aware UTC datetime; ValueError
+    (saying what is wrong) otherwise, also for dates that do not exist.
+
+    >>> parse_rfc3339("2026-03-01T08:00:00.250+01:00").isoformat()
+    '2026-03-01T07:00:00.250000+00:00'
+    >>> parse_rfc3339("2026-02-30T00:00:00Z")
+    Traceback (most recent call last):
+    ...
+    ValueError: '2026-02-30T00:00:00Z' is not a date and time that exists (day is out of range for month)
+    """
+    m = RFC3339.fullmatch(text)
+    if m is None:
+        raise ValueError(f"not an RFC 3339 date-time with offset: {text[:40]!r}")
+    if m.group(8) == "Z" and m.group(6) != "60" and text[10] == "T":
+        try:
+            # the common case, fast: fromisoformat reads exactly what the pattern allowed here
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass  # an impossible date: utc_of says which
+    return utc_of(m, UTC)
 
 
 def parse_duration(text: str) -> timedelta:

@@ -46,6 +46,28 @@ def normalize_station(identity: str) -> str:
     return identity.lower() if identity.isascii() else identity.translate(_ASCII_LOWER)
 
 
+def same_identity(a: str, b: str) -> bool:
+    """Whether two identities (stations, EVSEs, certificate identities) are the same: ASCII
+    case-insensitive, as SPEC §3 and §5 compare station identities."""
+    return normalize_station(a) == normalize_station(b)
+
+
+def identity_matches(pattern: str, identity: str) -> bool:
+    """The SPEC's identity patterns (§6 ticket scopes, §7 role ``identities``): only a trailing
+    ``*`` is a wildcard (a prefix match), any other ``*`` is literal; compared ASCII
+    case-insensitively like the identities themselves.
+
+    >>> identity_matches("dso-*", "DSO-example"), identity_matches("dso-*", "xdso-1")
+    (True, False)
+    >>> identity_matches("DE*GEF*E*", "DE*GEF*E123*1"), identity_matches("DE*F", "DE-XYZ-F")
+    (True, False)
+    """
+    p, v = normalize_station(pattern), normalize_station(identity)
+    if p.endswith("*"):
+        return v.startswith(p[:-1])
+    return v == p
+
+
 def station_from_url_path(segment: str) -> str:
     """Percent-decode the last path segment of a connection URL: ``RDAM%20123`` → ``RDAM 123``."""
     return unquote(segment, errors="strict")

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import bz2
 import enum
-import functools
 import gzip
 import io
 import json
@@ -50,12 +49,14 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, BinaryIO, NamedTuple, cast
 from zlib import error as zlib_error
 
 import orjson
 
+from .._time import parse_rfc3339
+from .._time import utc_of as _to_datetime
 from ..errors import InputError
 from ..model import Direction
 from ..versions import OCPP_VERSIONS
@@ -495,68 +496,6 @@ _TS = (
     r"(Z|z|[+-]\d\d:?\d\d)?"
 )
 _TS_RE = re.compile(_TS)
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)"
-)
-
-
-def _to_datetime(m: re.Match[str], tz: tzinfo) -> datetime:
-    """The UTC time of a timestamp match; ValueError for a date or time that does not exist."""
-    year, month, day, hour, minute, second, frac, off = m.groups()
-    try:
-        base = _second(year, month, day, hour, minute, second, off, tz)
-    except ValueError as exc:
-        raise ValueError(f"{m.group(0)!r} is not a date and time that exists ({exc})") from None
-    if not frac:
-        return base
-    return base + timedelta(microseconds=int(frac[:6].ljust(6, "0")))
-
-
-@functools.lru_cache(maxsize=4096)
-def _second(
-    year: str, month: str, day: str, hour: str, minute: str, second: str, off: str | None, tz: tzinfo
-) -> datetime:
-    """The UTC time of a whole second of a log stamp (log lines repeat their second: cached)."""
-    zone: tzinfo
-    if off is None:
-        zone = tz
-    elif off in ("Z", "z"):
-        zone = UTC
-    else:
-        sign = -1 if off[0] == "-" else 1
-        digits = off[1:].replace(":", "")
-        hours, minutes = int(digits[:2]), int(digits[2:])
-        if hours > 23 or minutes > 59:
-            raise ValueError(f"offset {off} does not exist")
-        zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
-    sec = int(second)
-    if sec == 60:  # a leap second: RFC 3339 allows it, datetime does not
-        sec = 59
-    try:
-        value = datetime(int(year), int(month), int(day), int(hour), int(minute), sec, tzinfo=zone)
-        return value.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def parse_rfc3339(text: str) -> datetime:
-    """Parse an RFC 3339 date-time with an offset into an aware UTC datetime.
-
-    >>> parse_rfc3339("2026-03-01T08:00:00.250+01:00").isoformat()
-    '2026-03-01T07:00:00.250000+00:00'
-    """
-    m = _RFC3339.fullmatch(text)
-    if m is None:
-        raise ValueError(f"not an RFC 3339 date-time with offset: {text[:40]!r}")
-    if m.group(8) == "Z" and m.group(6) != "60":
-        try:
-            # the common case, fast: fromisoformat reads exactly what the pattern allowed here
-            return datetime.fromisoformat(text)
-        except ValueError:
-            pass  # an impossible date: _to_datetime says which
-    return _to_datetime(m, UTC)
-
-
 def _prefix_time(prefix: str, tz: tzinfo) -> tuple[datetime | None, str | None]:
     """(time, problem) of the first timestamp in a log prefix: (None, None) when there is none."""
     m = _TS_RE.search(prefix)

@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from .._time import parse_rfc3339
 from ..errors import InputError
 from .logs import (
     LineReader,
@@ -40,7 +41,6 @@ from .logs import (
     ReadStats,
     make_reader,
     object_members,
-    parse_rfc3339,
     text_format,
 )
 

@@ -18,15 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..context import same_identity
 from ..model import Outcome, SignatureResult, Verification, signer_groups
 from ._conditions import Memo
 from .model import Effect, Mode, Policy, Rule, RuleEffect, SignerRequirement
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def _ascii_lower(text: str) -> str:
-    return text.translate(_ASCII_LOWER)
 
 
 @dataclass(frozen=True, init=False)
@@ -297,7 +292,7 @@ def _roles(
 def _is_station(identity: str, context: Mapping[str, Any]) -> bool:
     """Whether ``identity`` is the CONTEXT ``station`` (ASCII case-insensitive, SPEC §5)."""
     station = context.get("station")
-    return isinstance(station, str) and _ascii_lower(identity) == _ascii_lower(station)
+    return isinstance(station, str) and same_identity(identity, station)
 
 
 def _counts(req: SignerRequirement, signer: CountedSigner) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._time import parse_duration, parse_rfc3339
+from ..context import identity_matches
 from ..errors import PolicyError
 from ..keys import Keyring
 from ..model import CertificateValidator
@@ -140,17 +141,6 @@ class RoleGrant:
         ):
             return False
         return self.issuers is None or any(i in self.issuers for i in issuers)
-
-
-def identity_matches(pattern: str, identity: str) -> bool:
-    """Identity patterns (SPEC §6, §7): exact, or a prefix when the only ``*`` ends the pattern.
-
-    >>> identity_matches("dso-*", "dso-example"), identity_matches("dso-*", "xdso-1")
-    (True, False)
-    """
-    if pattern.endswith("*"):
-        return identity.startswith(pattern[:-1])
-    return identity == pattern
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,9 @@ from pathlib import Path
 from types import TracebackType
 
 from .._b64 import b64url_encode
+from ..context import same_identity
 from ..errors import LedgerError
-from .model import TicketLimits, TicketVerdict, format_timestamp, same_identity
+from .model import TicketLimits, TicketVerdict, format_timestamp
 
 #: SPEC §6: a challenge is at most 60 s old when the presentation over it is verified.
 CHALLENGE_MAX_AGE = timedelta(seconds=60)

@@ -23,6 +23,7 @@ from typing import Any
 from .._b64 import Base64Error, b64url_decode, b64url_encode
 from .._time import format_timestamp as _format_timestamp
 from .._time import parse_spec_timestamp
+from ..context import identity_matches
 from ..errors import KeyLoadError, TicketError
 from ..keys import key_id, load_spki
 
@@ -146,32 +147,9 @@ def _b64url_bytes(value: object, where: str) -> bytes:
 # --------------------------------------------------------------------------- scope
 
 
-def pattern_matches(pattern: str, value: str) -> bool:
-    """SPEC §6 identity pattern: only a trailing ``*`` is a wildcard, any other ``*`` is literal.
-
-    Comparison is ASCII case-insensitive, as for station identities (SPEC §3, §5) and eMI3 ids.
-
-    >>> pattern_matches("DE*GEF*E*", "DE*GEF*E123*1")
-    True
-    >>> pattern_matches("DE*GEF*E*", "DE*XYZ*E1")
-    False
-    """
-    p, v = _ascii_lower(pattern), _ascii_lower(value)
-    if p.endswith("*"):
-        return v.startswith(p[:-1])
-    return v == p
-
-
-def _ascii_lower(text: str) -> str:
-    return text.translate(_ASCII_LOWER)
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def same_identity(a: str, b: str) -> bool:
-    """ASCII case-insensitive equality of two station or EVSE identities."""
-    return _ascii_lower(a) == _ascii_lower(b)
+#: SPEC §6 identity patterns (only a trailing ``*`` is a wildcard, ASCII case-insensitive): the
+#: one matcher of :func:`ocpp_e2e.context.identity_matches`, under the name tickets use.
+pattern_matches = identity_matches
 
 
 @dataclass(frozen=True)

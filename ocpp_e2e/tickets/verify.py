@@ -30,7 +30,7 @@ from typing import Any
 
 from .._time import utcnow
 from ..canonical import loads
-from ..context import structure_context
+from ..context import same_identity, structure_context
 from ..errors import InputError
 from ..keys import Keyring
 from ..model import CertificateValidator, Outcome, Verification
@@ -45,7 +45,6 @@ from .model import (
     TicketPresentation,
     TicketVerdict,
     format_timestamp,
-    same_identity,
 )
 
 
