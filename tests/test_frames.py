@@ -439,15 +439,19 @@ def test_tracker_does_not_keep_calls_answered_by_a_callerror() -> None:
     assert tracker.observe(error, "cs-1", Direction.TO_STATION) is None
 
 
-def test_tracker_computes_no_request_digest_for_a_call_never_answered(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import ocpp_e2e.context as context
+def test_the_call_tracker_keeps_request_digests_not_parsed_frames() -> None:
+    # Memory bounded by the number of pending CALLs, not by their size (SPEC §3 needs only R).
+    from ocpp_e2e.context import CallTracker, PendingCall
+    from ocpp_e2e.model import Direction
 
-    def refuse(call: object) -> str:
-        raise AssertionError("request digest computed for an unanswered CALL")
-
-    monkeypatch.setattr(context, "request_digest", refuse)
-    tracker = CallTracker()
-    for mid in range(5):
-        tracker.observe(parse_frame(f'[2,"{mid}","Heartbeat",{{}}]'), "cs-1", Direction.TO_CSMS)
+    tracker = CallTracker(limit=4)
+    big = '[2,"%d","DataTransfer",{"vendorId":"x","data":"' + "y" * 30000 + '"}]'
+    for i in range(6):
+        tracker.observe(parse_frame(big % i), "cs-1", Direction.TO_CSMS)
+    kept = [v for queue in tracker._pending.values() for v in queue.values()]
+    assert len(kept) == 4
+    assert all(type(v) is PendingCall for v in kept)
+    answer = tracker.observe(
+        parse_frame('[3,"5",{"status":"Accepted"}]'), "cs-1", Direction.TO_STATION
+    )
+    assert answer == PendingCall.of(parse_frame(big % 5))
