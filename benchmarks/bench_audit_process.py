@@ -64,22 +64,21 @@ def write_log(path: Path, shape: Shape) -> None:
 
 
 def audit_child(log: Path, policy: Path, workers: int) -> tuple[float, float, float]:
-    """Run the audit in a child process; (wall s, CPU s of it and its workers, max RSS MiB)."""
+    """Run the audit command; (wall s, CPU s of it and its workers, its peak RSS MiB)."""
     argv = [COMMAND, "audit", str(log), "--policy", str(policy), "--json", "--workers", str(workers)]
-    start = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:  # the child: run the command in a grandchild and report its rusage
-        child = subprocess.run(argv, capture_output=True, check=False)
-        if child.returncode not in (0, 1):
-            sys.stderr.write(child.stderr.decode()[-2000:])
-            os._exit(3)
-        last = child.stdout.splitlines()[-1] if child.stdout else b"{}"
-        os._exit(0 if b'"findings": 0' in last or b'"findings":0' in last else 4)
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit(f"{log}: the audit failed or reported findings (status {code})")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(argv, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own resource usage
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        lines = out.read().splitlines()
+        if child.returncode not in (0, 1) or not lines:
+            err.seek(0)
+            raise SystemExit(f"{log}: the audit failed: {err.read().decode()[-2000:]}")
+    if b'"findings": 0' not in lines[-1] and b'"findings":0' not in lines[-1]:
+        raise SystemExit(f"{log}: the audit reported findings: {lines[-1][:500]!r}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
