@@ -64,7 +64,7 @@ ILLUSTRATIVE = {
     "audit.md": 2,  # the reader's own log and policy; a Dask cluster and S3 bucket
     "integration.md": 3,  # a server's async main with the reader's handler; the three-process
     # demo; production settings with the reader's paths, signer and metrics
-    "performance.md": 4,  # benchmarks that take minutes
+    "performance.md": 5,  # benchmarks that take minutes
     "gateway.md": 2,  # a long-running server; a benchmark that takes minutes
     "signatures.md": 1,  # a PKCS#11 token (tests/test_pkcs11.py does the same with SoftHSM2)
 }
