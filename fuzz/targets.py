@@ -189,7 +189,7 @@ def structure(data: bytes) -> None:
 @target("policy-json", _files("policies/*.json", "tests/data/policy/*.json"))
 def policy_json(data: bytes) -> None:
     """loads_policy on JSON text (SPEC §7 loader), then the verifier it configures."""
-    from ocpp_e2e.policy.document import loads_policy
+    from ocpp_e2e.policy import loads_policy
 
     text = _text(data)
     if text is not None:
@@ -203,7 +203,7 @@ def _policy_yaml_seeds() -> list[bytes]:
 @target("policy-yaml", _policy_yaml_seeds)
 def policy_yaml(data: bytes) -> None:
     """loads_policy on YAML text (YAML 1.2 core schema subset of SPEC §7)."""
-    from ocpp_e2e.policy.document import loads_policy
+    from ocpp_e2e.policy import loads_policy
 
     text = _text(data)
     if text is not None:
