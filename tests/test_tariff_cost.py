@@ -522,3 +522,65 @@ def test_step_size_of_another_vendor_is_ignored() -> None:
     }
     (line,) = bill(tariff, load("session-9999wh.json"))["lines"]
     assert line["billedQuantity"] == "9999"
+
+
+# --------------------------------------------------------------------------- both directions
+
+V2X = {
+    "tariffId": "v2x", "currency": "EUR",
+    "energy": {"prices": [
+        {"priceKwh": 0.20, "conditions": {"minPower": -1, "maxPower": -50000}},
+        {"priceKwh": 0.40},
+    ]},
+}  # fmt: skip
+
+
+def _v2x(**extra: Any) -> dict[str, Any]:
+    return session(
+        "2026-03-02T10:00:00Z",
+        "2026-03-02T12:00:00Z",
+        wh=10000,
+        meterValues=[{"timestamp": "2026-03-02T11:00:00Z", "wh": 10000, "exportWh": 0}],
+        meterStartExportWh=0,
+        meterStopExportWh=4000,
+        **extra,
+    )
+
+
+def test_energy_fed_back_is_billed_at_the_discharging_price_as_a_credit() -> None:
+    out = bill(V2X, _v2x())
+    got = [(x["priceIndex"], x["quantity"], x["exclTax"]) for x in out["lines"]]
+    # 10 kWh charged in the first hour at 0.40; 4 kWh fed back in the second at 0.20, credited.
+    assert got == [(0, "-4000", "-0.80"), (1, "10000", "4.00")]
+    assert out["totalExclTax"] == "3.20"
+    assert out["session"]["exportedWh"] == "4000"
+
+
+def test_discharging_without_a_discharging_price_is_refused_with_the_reason() -> None:
+    tariff = {"tariffId": "c", "currency": "EUR", "energy": {"prices": [{"priceKwh": 0.4}]}}
+    with pytest.raises(TariffError, match="fed back 4000 Wh .* no energy price covers discharging"):
+        calculate_cost(tariff, _v2x())
+
+
+def test_discharging_under_a_tariff_without_energy_prices_is_noted() -> None:
+    tariff = {"tariffId": "f", "currency": "EUR", "fixedFee": {"prices": [{"priceFixed": 1}]}}
+    out = bill(tariff, _v2x())
+    assert out["notes"] == ["the vehicle fed back 4000 Wh; the tariff prices no energy"]
+
+
+def test_discharging_power_range_compares_magnitudes() -> None:
+    # 4 kWh in one hour is -4000 W: inside -1..-50000 W, outside -5000..-50000 W.
+    narrow = {**V2X, "energy": {"prices": [
+        {"priceKwh": 0.20, "conditions": {"minPower": -5000, "maxPower": -50000}},
+        {"priceKwh": 0.30, "conditions": {"minPower": -1, "maxPower": -5000}},
+        {"priceKwh": 0.40},
+    ]}}  # fmt: skip
+    out = bill(narrow, _v2x())
+    assert [(x["priceIndex"], x["exclTax"]) for x in out["lines"]] == [(1, "-1.20"), (2, "4.00")]
+
+
+def test_export_register_running_backwards_is_refused() -> None:
+    bad = _v2x()
+    bad["meterValues"][0]["exportWh"] = 5000
+    with pytest.raises(TariffError, match=r"\$\.meterStopExportWh: must not be below"):
+        calculate_cost(V2X, bad)

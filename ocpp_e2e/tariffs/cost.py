@@ -32,7 +32,7 @@ import math
 import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Any
@@ -215,6 +215,7 @@ class CostResult:
     idle_seconds: Fraction
     lines: tuple[CostLine, ...]
     notes: tuple[str, ...] = field(default=())
+    exported_wh: Fraction | None = None
 
     @property
     def total_excl_tax(self) -> Fraction:
@@ -293,6 +294,11 @@ class CostResult:
                 "chargingSeconds": qty(self.charging_seconds, "session"),
                 "idleSeconds": qty(self.idle_seconds, "session"),
                 "energyWh": qty(self.energy_wh, "session"),
+                **(
+                    {"exportedWh": qty(self.exported_wh, "session")}
+                    if self.exported_wh is not None
+                    else {}
+                ),
             },
             "lines": lines,
             "totalExclTax": money(self.total_excl_tax, "totalExclTax"),
@@ -437,11 +443,27 @@ def _calendar_holds(conditions: Mapping[str, Any], local: datetime) -> bool:
 
 
 def _range_holds(conditions: Mapping[str, Any], low: str, high: str, value: Fraction) -> bool:
-    lo = conditions.get(low)
-    hi = conditions.get(high)
-    if lo is not None and value < number(lo, low, "tariff"):
+    """OCPP 2.1: negative bounds describe discharging, and there "min" is the bound closest to
+    zero and "max" the one furthest from it; so compare magnitudes, in one direction only."""
+    lo = None if conditions.get(low) is None else number(conditions[low], low, "tariff")
+    hi = None if conditions.get(high) is None else number(conditions[high], high, "tariff")
+    if lo is None and hi is None:
+        return True
+    reverse = any(b is not None and b < 0 for b in (lo, hi))
+    if value != 0 and (value < 0) != reverse:
+        return False  # a charging range never holds while discharging, and the reverse
+    if lo is not None and abs(value) < abs(lo):
         return False
-    return hi is None or value < number(hi, high, "tariff")
+    return hi is None or abs(value) < abs(hi)
+
+
+def discharging_price(conditions: Mapping[str, Any]) -> bool:
+    """True when a price's conditions name a discharging range (a negative energy or power
+    bound, OCPP 2.1 TariffConditionsType); only such prices bill energy fed back."""
+    return any(
+        conditions.get(k) is not None and number(conditions[k], k, "tariff") < 0
+        for k in ("minEnergy", "maxEnergy", "minPower", "maxPower")
+    )
 
 
 def _holds(conditions: Mapping[str, Any], state: _State, session: Session) -> bool:
@@ -566,6 +588,7 @@ def _offset_change(day: date, zone: zoneinfo.ZoneInfo) -> set[Fraction]:
 def _cuts(session: Session, prices: Sequence[_Price]) -> list[Fraction]:
     cuts: set[Fraction] = {session.start, session.stop}
     cuts |= {t for t, _ in session.readings}
+    cuts |= {t for t, _ in session.exports}
     for s, e in session.idle:
         cuts |= {s, e}
     times_of_day: set[str] = set()
@@ -627,9 +650,11 @@ def _gross_factor(rates: Sequence[Mapping[str, Any]]) -> Fraction:
 
 
 def _billed(quantity: Fraction, step: Fraction | None) -> Fraction:
+    # Steps round the magnitude up: more energy billed, or more fed-back energy credited.
     if step is None or quantity == 0:
         return quantity
-    return math.ceil(quantity / step) * step
+    sign = 1 if quantity > 0 else -1
+    return sign * math.ceil(abs(quantity) / step) * step
 
 
 def _first(prices: Sequence[_Price], holds: Callable[[Mapping[str, Any]], bool]) -> _Price | None:
@@ -703,9 +728,28 @@ def calculate_cost(tariff: Mapping[str, Any], session: Mapping[str, Any] | Sessi
         for dimension, quantity in quantities.items():
             if quantity == 0:
                 continue
-            price = _first(priced[dimension], functools.partial(_holds, state=state, session=sess))
+            candidates = priced[dimension]
+            if dimension == "energy":
+                candidates = [p for p in candidates if not discharging_price(p.conditions)]
+            price = _first(candidates, functools.partial(_holds, state=state, session=sess))
             if price is not None:
                 collected.setdefault((dimension, price.index), []).append(Period(t0, t1, quantity))
+        x0, x1 = sess.exported_at(t0), sess.exported_at(t1)
+        if x1 > x0:
+            back = replace(state, energy=-x0, power=-(x1 - x0) * 3600 / (t1 - t0))
+            reverse = [p for p in priced["energy"] if discharging_price(p.conditions)]
+            price = _first(reverse, functools.partial(_holds, state=back, session=sess))
+            if price is not None:
+                collected.setdefault(("energy", price.index), []).append(Period(t0, t1, -(x1 - x0)))
+            elif priced["energy"]:
+                raise TariffError(
+                    f"the vehicle fed back {decimal_text(x1 - x0)[0]} Wh from "
+                    f"{format_instant(t0)} to {format_instant(t1)} and no energy price covers "
+                    "discharging then (OCPP 2.1: a price whose minPower/maxPower or "
+                    "minEnergy/maxEnergy are negative)",
+                    "$.energy",
+                    source="tariff",
+                )
 
     for dimension in ("energy", "chargingTime", "idleTime"):
         for p in priced[dimension]:
@@ -724,6 +768,11 @@ def calculate_cost(tariff: Mapping[str, Any], session: Mapping[str, Any] | Sessi
 
     lines = _clamp(tariff, lines)
     energy = sess.energy_at(sess.stop)
+    exported = sess.exported_at(sess.stop) if sess.exports else None
+    if exported and not priced["energy"]:
+        notes.append(
+            f"the vehicle fed back {decimal_text(exported)[0]} Wh; the tariff prices no energy"
+        )
     idle_total = sess.idle_before(sess.stop)
     return CostResult(
         tariff_id=tariff["tariffId"],
@@ -737,6 +786,7 @@ def calculate_cost(tariff: Mapping[str, Any], session: Mapping[str, Any] | Sessi
         idle_seconds=idle_total,
         lines=tuple(lines),
         notes=tuple(notes),
+        exported_wh=exported,
     )
 
 

@@ -46,6 +46,8 @@ _MEMBERS = frozenset(
         "paymentRecognition",
         "reservationStart",
         "reservationStop",
+        "meterStartExportWh",
+        "meterStopExportWh",
     }
 )
 #: The longest span (reservation start or session start, to stop) the calculator bills. The work
@@ -122,6 +124,7 @@ class Session:
     payment_recognition: str | None
     record: Mapping[str, Any]
     reservation: tuple[Fraction, Fraction] | None = None
+    exports: tuple[tuple[Fraction, Fraction], ...] = ()
 
     @classmethod
     def from_dict(cls, record: Any, *, source: str = "session") -> Session:
@@ -170,6 +173,7 @@ class Session:
             )
         idle = _idle_periods(record.get("idlePeriods", []), start, stop, source)
         readings = _readings(record, start, stop, source)
+        exports = _exports(record, start, stop, source)
         texts: dict[str, str | None] = {}
         for name in ("evseKind", "paymentBrand", "paymentRecognition"):
             value = record.get(name)
@@ -193,6 +197,7 @@ class Session:
             payment_recognition=texts["paymentRecognition"],
             record=record,
             reservation=reservation,
+            exports=exports,
         )
         session._check_energy_in_idle(source)
         return session
@@ -243,6 +248,18 @@ class Session:
         c0, c1, c = self.charging_before(t0), self.charging_before(t1), self.charging_before(t)
         value = e0 if c1 == c0 else e0 + (e1 - e0) * (c - c0) / (c1 - c0)
         return value - self.readings[0][1]
+
+    def exported_at(self, t: Fraction) -> Fraction:
+        """Energy (Wh) fed back by the vehicle (discharging) between the start and ``t``: the
+        export register interpolated linearly in time between its readings; 0 without one."""
+        if not self.exports:
+            return Fraction(0)
+        times = [r[0] for r in self.exports]
+        i = bisect.bisect_right(times, t) - 1
+        i = max(0, min(i, len(self.exports) - 2))
+        (t0, e0), (t1, e1) = self.exports[i], self.exports[i + 1]
+        value = e0 if t1 == t0 else e0 + (e1 - e0) * (t - t0) / (t1 - t0)
+        return value - self.exports[0][1]
 
     def when_energy_reaches(self, wh: Fraction) -> Fraction | None:
         """The first instant at which ``wh`` have been delivered since the start, or None."""
@@ -323,6 +340,50 @@ def _idle_periods(
     return tuple(out)
 
 
+def _exports(
+    record: Mapping[str, Any], start: Fraction, stop: Fraction, source: str
+) -> tuple[tuple[Fraction, Fraction], ...]:
+    # The export register (energy the vehicle fed back, OCPP Energy.Active.Export.Register):
+    # start and stop readings, and an exportWh beside any meter value that has one.
+    has = ("meterStartExportWh" in record, "meterStopExportWh" in record)
+    if not any(has):
+        for i, item in enumerate(record.get("meterValues") or []):
+            if isinstance(item, Mapping) and "exportWh" in item:
+                raise TariffError(
+                    "exportWh needs meterStartExportWh and meterStopExportWh",
+                    f"$.meterValues[{i}].exportWh",
+                    source=source,
+                )
+        return ()
+    if not all(has):
+        raise TariffError(
+            "meterStartExportWh and meterStopExportWh go together",
+            "$.meterStartExportWh",
+            source=source,
+        )
+    points = [(start, number(record["meterStartExportWh"], "$.meterStartExportWh", source))]
+    for i, item in enumerate(record.get("meterValues") or []):
+        if isinstance(item, Mapping) and "exportWh" in item:
+            where = f"$.meterValues[{i}]"
+            t = parse_time(item["timestamp"], f"{where}.timestamp", source)
+            wh = number(item["exportWh"], f"{where}.exportWh", source)
+            if t == points[-1][0]:
+                continue
+            if wh < points[-1][1]:
+                raise TariffError(
+                    "the export register must not run backwards", f"{where}.exportWh", source=source
+                )
+            points.append((t, wh))
+    last = number(record["meterStopExportWh"], "$.meterStopExportWh", source)
+    if last < points[-1][1]:
+        raise TariffError(
+            "must not be below an earlier export reading", "$.meterStopExportWh", source=source
+        )
+    if points[-1][0] != stop:
+        points.append((stop, last))
+    return tuple(points)
+
+
 def _readings(
     record: Mapping[str, Any], start: Fraction, stop: Fraction, source: str
 ) -> tuple[tuple[Fraction, Fraction], ...]:
@@ -334,9 +395,11 @@ def _readings(
         raise TariffError("must be a list of {timestamp, wh}", "$.meterValues", source=source)
     for i, item in enumerate(values):
         where = f"$.meterValues[{i}]"
-        if not isinstance(item, Mapping) or set(item) != {"timestamp", "wh"}:
+        if not isinstance(item, Mapping) or not (
+            {"timestamp", "wh"} <= set(item) <= {"timestamp", "wh", "exportWh"}
+        ):
             raise TariffError(
-                "must be an object with exactly timestamp and wh", where, source=source
+                "must be an object with timestamp and wh (and exportWh)", where, source=source
             )
         t = parse_time(item["timestamp"], f"{where}.timestamp", source)
         wh = number(item["wh"], f"{where}.wh", source)
