@@ -584,3 +584,20 @@ def test_export_register_running_backwards_is_refused() -> None:
     bad["meterValues"][0]["exportWh"] = 5000
     with pytest.raises(TariffError, match=r"\$\.meterStopExportWh: must not be below"):
         calculate_cost(V2X, bad)
+
+
+def test_idle_look_ups_by_binary_search_agree_with_summing_every_period() -> None:
+    from ocpp_e2e.tariffs.session import Session
+
+    idle = [
+        {"start": f"2026-03-02T10:{m:02d}:10Z", "stop": f"2026-03-02T10:{m:02d}:40Z"}
+        for m in range(0, 60, 3)
+    ]
+    sess = Session.from_dict(
+        session("2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z", idlePeriods=idle)
+    )
+    for second in range(0, 3600, 7):
+        t = sess.start + second
+        naive = sum((min(e, t) - s for s, e in sess.idle if s < t), Fraction(0))
+        assert sess.idle_before(t) == naive
+        assert sess.is_idle(t) == any(s <= t < e for s, e in sess.idle)

@@ -16,6 +16,7 @@ that no float ever takes part in a bill.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 import re
@@ -203,10 +204,33 @@ class Session:
         return session
 
     # -- time accounting
+    # Each look-up is a binary search over tables built once, so billing a record costs
+    # O(n log n) in its size: a record of many readings and idle periods stays cheap.
+
+    @functools.cached_property
+    def _idle_table(self) -> tuple[list[Fraction], list[Fraction]]:
+        starts = [s for s, _ in self.idle]
+        before = [Fraction(0)]  # idle seconds before period i
+        for s, e in self.idle:
+            before.append(before[-1] + (e - s))
+        return starts, before
+
+    @functools.cached_property
+    def _reading_times(self) -> list[Fraction]:
+        return [t for t, _ in self.readings]
+
+    @functools.cached_property
+    def _export_times(self) -> list[Fraction]:
+        return [t for t, _ in self.exports]
 
     def idle_before(self, t: Fraction) -> Fraction:
         """Idle seconds between the session start and ``t``."""
-        return sum((min(e, t) - s for s, e in self.idle if s < t), Fraction(0))
+        starts, before = self._idle_table
+        i = bisect.bisect_left(starts, t)  # periods 0..i-1 start before t
+        if i == 0:
+            return Fraction(0)
+        s, e = self.idle[i - 1]
+        return before[i - 1] + (min(e, t) - s)
 
     def charging_before(self, t: Fraction) -> Fraction:
         """Charging seconds (time outside idle periods) between the session start and ``t``."""
@@ -214,7 +238,8 @@ class Session:
 
     def is_idle(self, t: Fraction) -> bool:
         """True when ``t`` lies in an idle period (periods are half-open ``[start, stop)``)."""
-        return any(s <= t < e for s, e in self.idle)
+        i = bisect.bisect_right(self._idle_table[0], t) - 1
+        return i >= 0 and self.idle[i][0] <= t < self.idle[i][1]
 
     def charging_intervals(self) -> list[tuple[Fraction, Fraction]]:
         """The session minus its idle periods, in time order."""
@@ -241,8 +266,7 @@ class Session:
     def energy_at(self, t: Fraction) -> Fraction:
         """Energy (Wh) delivered between the start and ``t``: the meter interpolated linearly in
         charging time between readings (the meter stands still in idle periods)."""
-        times = [r[0] for r in self.readings]
-        i = bisect.bisect_right(times, t) - 1
+        i = bisect.bisect_right(self._reading_times, t) - 1
         i = max(0, min(i, len(self.readings) - 2))
         (t0, e0), (t1, e1) = self.readings[i], self.readings[i + 1]
         c0, c1, c = self.charging_before(t0), self.charging_before(t1), self.charging_before(t)
@@ -254,8 +278,7 @@ class Session:
         export register interpolated linearly in time between its readings; 0 without one."""
         if not self.exports:
             return Fraction(0)
-        times = [r[0] for r in self.exports]
-        i = bisect.bisect_right(times, t) - 1
+        i = bisect.bisect_right(self._export_times, t) - 1
         i = max(0, min(i, len(self.exports) - 2))
         (t0, e0), (t1, e1) = self.exports[i], self.exports[i + 1]
         value = e0 if t1 == t0 else e0 + (e1 - e0) * (t - t0) / (t1 - t0)
