@@ -558,7 +558,7 @@ def test_energy_fed_back_is_billed_at_the_discharging_price_as_a_credit() -> Non
 
 def test_discharging_without_a_discharging_price_is_refused_with_the_reason() -> None:
     tariff = {"tariffId": "c", "currency": "EUR", "energy": {"prices": [{"priceKwh": 0.4}]}}
-    with pytest.raises(TariffError, match="fed back 4000 Wh .* no energy price covers discharging"):
+    with pytest.raises(TariffError, match=r"fed back 4000 Wh .* no energy price covers discharging"):
         calculate_cost(tariff, _v2x())
 
 
