@@ -104,3 +104,30 @@ def test_readings_that_go_backwards_are_left_out_with_a_note() -> None:
     (found,) = sessions_from_frames(frames)
     assert "meterValues" not in found.record
     assert any("below an earlier one: left out" in n for n in found.notes)
+
+
+def test_export_register_readings_become_the_sessions_export_register() -> None:
+    def event(kind: str, ts: str, seq: int, imp: int, exp: int) -> LoggedFrame:
+        sampled = [
+            {"value": imp},
+            {"value": exp, "measurand": "Energy.Active.Export.Register"},
+        ]
+        payload = {
+            "eventType": kind, "timestamp": ts, "triggerReason": "MeterValuePeriodic",
+            "seqNo": seq, "transactionInfo": {"transactionId": "v2x"},
+            "meterValue": [{"timestamp": ts, "sampledValue": sampled}],
+        }  # fmt: skip
+        text = json.dumps([2, str(seq), "TransactionEvent", payload])
+        return LoggedFrame(None, "toCSMS", "2.1", text, f"l{seq}")
+
+    (found,) = sessions_from_frames(
+        [
+            event("Started", "2026-03-02T10:00:00Z", 0, 0, 0),
+            event("Updated", "2026-03-02T11:00:00Z", 1, 10000, 0),
+            event("Ended", "2026-03-02T12:00:00Z", 2, 10000, 4000),
+        ]
+    )
+    assert (found.record["meterStartExportWh"], found.record["meterStopExportWh"]) == (0, 4000)
+    assert found.record["meterValues"] == [
+        {"timestamp": "2026-03-02T11:00:00Z", "wh": 10000, "exportWh": 0}
+    ]

@@ -43,6 +43,7 @@ from ..errors import OcppE2EError, TariffError
 from ..frames import MessageType, parse_frame
 
 _ENERGY = "Energy.Active.Import.Register"
+_EXPORT = "Energy.Active.Export.Register"
 _UNIT_FACTOR = {"Wh": Decimal(1), "kWh": Decimal(1000)}
 _MAX_MULTIPLIER = 9  # OCPP's multiplier is a power of ten; beyond this it is no meter's
 
@@ -87,6 +88,7 @@ class _Tx:
     start_wh: Decimal | None = None
     stop_wh: Decimal | None = None
     readings: list[tuple[datetime, Decimal]] = field(default_factory=list)
+    exports: list[tuple[datetime, Decimal]] = field(default_factory=list)
     states: list[tuple[datetime, str]] = field(default_factory=list)
     reservation_id: str | None = None
     sources: list[str] = field(default_factory=list)
@@ -137,6 +139,7 @@ def sessions_from_frames(
                 tx = txs[str(tid)]
                 tx.sources.append(item.where)
                 tx.readings += _meter_values(payload.get("meterValue"), item.where)
+                tx.exports += _meter_values(payload.get("meterValue"), item.where, _EXPORT)
         elif frame.type is MessageType.CALL and frame.action == "StopTransaction":
             tid = payload.get("transactionId")
             if isinstance(tid, int) and str(tid) in txs:
@@ -164,8 +167,8 @@ def _transaction_event(
     tx.sources.append(item.where)
     when = _time(payload.get("timestamp"), item.where, "timestamp")
     kind = payload.get("eventType")
-    readings = _meter_values(payload.get("meterValue"), item.where)
-    tx.readings += readings
+    tx.readings += _meter_values(payload.get("meterValue"), item.where)
+    tx.exports += _meter_values(payload.get("meterValue"), item.where, _EXPORT)
     state = info.get("chargingState")
     if isinstance(state, str):
         tx.states.append((when, state))
@@ -198,12 +201,15 @@ def _stop_16(payload: Mapping[str, Any], tx: _Tx, where: str) -> None:
     tx.stop = _time(payload.get("timestamp"), where, "timestamp")
     tx.stop_wh = _number(payload.get("meterStop"), where, "meterStop")
     tx.readings += _meter_values(payload.get("transactionData"), where)
+    tx.exports += _meter_values(payload.get("transactionData"), where, _EXPORT)
 
 
 # --------------------------------------------------------------------------- values
 
 
-def _meter_values(values: Any, where: str) -> list[tuple[datetime, Decimal]]:
+def _meter_values(
+    values: Any, where: str, measurand: str = _ENERGY
+) -> list[tuple[datetime, Decimal]]:
     out: list[tuple[datetime, Decimal]] = []
     if not isinstance(values, list):
         return out
@@ -214,7 +220,7 @@ def _meter_values(values: Any, where: str) -> list[tuple[datetime, Decimal]]:
         for j, sv in enumerate(mv.get("sampledValue") or []):
             if not isinstance(sv, Mapping):
                 continue
-            if sv.get("measurand", _ENERGY) != _ENERGY or sv.get("phase") is not None:
+            if sv.get("measurand", _ENERGY) != measurand or sv.get("phase") is not None:
                 continue
             if sv.get("location", "Outlet") not in ("Outlet", "Cable", "EV"):
                 continue  # an inlet or body reading is not the energy billed to this session
@@ -325,6 +331,7 @@ def _build(
         "meterStartWh": _json_number(start_wh),
         "meterStopWh": _json_number(stop_wh),
     }
+    _add_exports(tx, record, between, notes)
     if between:
         record["meterValues"] = between
     idle = _idle(tx)
@@ -345,6 +352,28 @@ def _build(
                 "start; the reservation is not billed"
             )
     return LoggedSession(tx.tid, record, list(dict.fromkeys(tx.sources)), notes)
+
+
+def _add_exports(
+    tx: _Tx, record: dict[str, Any], between: list[dict[str, Any]], notes: list[str]
+) -> None:
+    # Energy.Active.Export.Register (the vehicle feeding back): the first and last readings in the
+    # transaction are the export register at start and stop; a reading at an instant that also
+    # has an import reading goes beside it.
+    assert tx.start is not None and tx.stop is not None
+    inside = sorted((r for r in tx.exports if tx.start <= r[0] <= tx.stop), key=lambda r: r[0])
+    if not inside:
+        return
+    record["meterStartExportWh"] = _json_number(inside[0][1])
+    record["meterStopExportWh"] = _json_number(inside[-1][1])
+    if inside[0][0] != tx.start or inside[-1][0] != tx.stop:
+        notes.append("the export register was not read at the start and stop: first and last "
+                     "export readings used")  # fmt: skip
+    at = {t: v for t, v in inside}
+    for item in between:
+        when = datetime.fromisoformat(item["timestamp"])
+        if when in at:
+            item["exportWh"] = _json_number(at[when])
 
 
 def _idle(tx: _Tx) -> list[dict[str, str]]:
