@@ -220,6 +220,7 @@ def _cost_text(cost: dict[str, Any]) -> str:
     out = [
         f"tariff {cost['tariffId']} ({cost['currency']}), session {s['start']} to {s['stop']}, "
         f"time zone {cost['timeZone']}, {s['energyWh']} Wh"
+        + (f", fed back {s['exportedWh']} Wh" if "exportedWh" in s else "")
     ]
     for line in cost["lines"]:
         text = f"  {line['dimension']:<12} {line['price']} {line['priceUnit']:<11} ({line['why']})"

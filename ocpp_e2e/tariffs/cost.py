@@ -527,6 +527,11 @@ def explain(conditions: Mapping[str, Any]) -> str:
         ("minIdleTime", "maxIdleTime", "s", "idle time"),
     ):
         lo, hi = conditions.get(low), conditions.get(high)
+        if any(isinstance(b, int | float) and b < 0 for b in (lo, hi)):
+            # Discharging range (OCPP 2.1: negative, min closest to zero): say it in magnitudes.
+            label = f"{label} fed back" if label.startswith("energy") else f"discharging {label}"
+            lo = None if lo is None else abs(lo)
+            hi = None if hi is None else abs(hi)
         if lo is not None and hi is not None:
             parts.append(f"{lo} {unit} ≤ {label} < {hi} {unit}")
         elif lo is not None:
