@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ocpp_e2e.errors import KeyLoadError
 from ocpp_e2e.meter import MeterKeyring, MeterVerifier, RecordVerification, decode_public_key
@@ -22,7 +23,7 @@ MANIFEST: list[dict[str, Any]] = json.loads((REAL / "manifest.json").read_text("
 
 def _verify(entry: dict[str, Any]) -> RecordVerification:
     ring = MeterKeyring()
-    if "key" in entry and entry["expected"] != "unsupported-algorithm":
+    if "key" in entry:
         ring.add(decode_public_key((REAL / entry["key"]).read_text("utf-8"), where=entry["key"]))
     text = (REAL / f"{entry['id']}.ocmf").read_bytes()
     return MeterVerifier(ring).verify_text(text, where=entry["id"])
@@ -46,11 +47,30 @@ def test_tampered_reference_fixtures_are_refused_as_signatures_that_do_not_verif
         assert result.record is not None  # read fine: the refusal is the signature's
 
 
-def test_secp192k1_key_is_refused_naming_the_curve() -> None:
-    entry = next(e for e in MANIFEST if e["expected"] == "unsupported-algorithm")
-    with pytest.raises(KeyLoadError, match="not supported"):
-        decode_public_key((REAL / entry["key"]).read_text("utf-8"), where=entry["key"])
-    assert "secp192k1" in _verify(entry).reason
+def test_secp192k1_record_verifies_and_a_changed_one_does_not() -> None:
+    entry = next(e for e in MANIFEST if "secp192k1" in e["id"])
+    assert _verify(entry).valid
+    key = decode_public_key((REAL / entry["key"]).read_text("utf-8"), where=entry["key"])
+    ring = MeterKeyring()
+    ring.add(key)
+    text = (REAL / f"{entry['id']}.ocmf").read_text("utf-8").replace('"RV":3.51824', '"RV":3.51825')
+    assert MeterVerifier(ring).verify_text(text).verdict.value == "invalid"
+
+
+def test_secp192k1_key_round_trips_through_its_subject_public_key_info() -> None:
+    entry = next(e for e in MANIFEST if "secp192k1" in e["id"])
+    key = decode_public_key((REAL / entry["key"]).read_text("utf-8"))
+    der = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    pem = key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    assert decode_public_key(der) == key == decode_public_key(pem)
+    assert key.curve.name == "secp192k1"
+
+
+def test_point_off_secp192k1_is_refused_as_a_key() -> None:
+    entry = next(e for e in MANIFEST if "secp192k1" in e["id"])
+    text = (REAL / entry["key"]).read_text("utf-8").replace("C2 00", "C2 01")
+    with pytest.raises(KeyLoadError):
+        decode_public_key(text)
 
 
 def test_vendor_members_are_kept_and_named_in_the_notes() -> None:

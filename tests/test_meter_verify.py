@@ -87,10 +87,9 @@ def test_changed_reading_on_each_curve_is_invalid(keys, algorithm):
     assert result.reason.startswith("signature does not verify under 1 trusted key(s)")
 
 
-def test_every_table_curve_but_secp192k1_is_supported_here():
-    assert set(supported_algorithms()) == set(CURVES)
-    assert set(unsupported_algorithms()) == {"ECDSA-secp192k1-SHA256"}
-    assert "no secp192k1 curve" in unsupported_algorithms()["ECDSA-secp192k1-SHA256"]
+def test_every_table_curve_is_supported_here_secp192k1_on_the_ecdsa_package():
+    assert set(supported_algorithms()) == set(CURVES) | {"ECDSA-secp192k1-SHA256"}
+    assert unsupported_algorithms() == {}
 
 
 def test_table_hash_is_sha256_for_every_algorithm_including_384_bit_curves():
@@ -399,14 +398,14 @@ def test_certificate_that_does_not_validate_is_refused(keys):
 # --------------------------------------------------------------------------- algorithms
 
 
-def test_unsupported_table_algorithm_is_reported_by_name(keys):
+def test_secp192k1_record_without_a_key_on_that_curve_is_unknown_key(keys):
     record = parse_record(sign_payload(PAYLOAD, keys["ECDSA-secp256r1-SHA256"]))
     text = record.text.replace("ECDSA-secp256r1-SHA256", "ECDSA-secp192k1-SHA256")
-    result = MeterVerifier(MeterKeyring()).verify_text(text)
-    assert result.verdict is MeterVerdict.UNSUPPORTED_ALGORITHM
-    assert (
-        result.reason == "ECDSA-secp192k1-SHA256: the cryptography package has no secp192k1 curve"
-    )
+    ring = MeterKeyring()
+    ring.add(keys["ECDSA-secp256r1-SHA256"].public_key())
+    result = MeterVerifier(ring).verify_text(text)
+    assert result.verdict is MeterVerdict.UNKNOWN_KEY
+    assert "no trusted secp192k1 key" in result.reason
 
 
 def test_algorithm_outside_the_table_is_unsupported(keys):

@@ -6,8 +6,8 @@ hashes with SHA-256, including the 384-bit curves; the signature is ECDSA.
 
 >>> ALGORITHMS[DEFAULT_ALGORITHM].curve_name
 'secp256r1'
->>> algorithm_status("ECDSA-secp192k1-SHA256")[0]
-False
+>>> algorithm_status("ECDSA-secp192k1-SHA256")
+(True, 'supported (pure-Python ecdsa package: cryptography has no secp192k1)')
 >>> resolve_algorithm("ECDSA-brainpoolP256r1-SHA256")
 ('ECDSA-brainpool256r1-SHA256', 'SA spelling ECDSA-brainpoolP256r1-SHA256 read as ECDSA-brainpool256r1-SHA256 (OCMF Table 22)')
 """
@@ -22,6 +22,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ._secp192k1 import SECP192K1
+
 #: OCMF Table 8: ``SA`` absent means this algorithm (Table 22 marks it as the default).
 DEFAULT_ALGORITHM = "ECDSA-secp256r1-SHA256"
 
@@ -30,12 +32,14 @@ DEFAULT_ALGORITHM = "ECDSA-secp256r1-SHA256"
 class OcmfAlgorithm:
     """One row of OCMF Table 22: identifier, curve and hash (always SHA-256 in OCMF).
 
-    ``curve`` is None when the ``cryptography`` package has no such curve at all.
+    ``pure`` marks the curve ``cryptography`` lacks, verified by the ``ecdsa`` package
+    (:mod:`ocpp_e2e.meter._secp192k1`).
     """
 
     identifier: str
     curve_name: str
     curve: type[ec.EllipticCurve] | None
+    pure: bool = False
 
     def hash(self) -> hashes.HashAlgorithm:
         """The hash OCMF Table 22 defines for this row: SHA-256 for every row."""
@@ -45,8 +49,8 @@ class OcmfAlgorithm:
 ALGORITHMS: Mapping[str, OcmfAlgorithm] = {
     a.identifier: a
     for a in (
-        # cryptography has no secp192k1, so records under it cannot be verified here.
-        OcmfAlgorithm("ECDSA-secp192k1-SHA256", "secp192k1", None),
+        # cryptography has no secp192k1: its keys verify on the pure-Python ecdsa package.
+        OcmfAlgorithm("ECDSA-secp192k1-SHA256", "secp192k1", SECP192K1, pure=True),
         OcmfAlgorithm("ECDSA-secp256k1-SHA256", "secp256k1", ec.SECP256K1),
         OcmfAlgorithm("ECDSA-secp192r1-SHA256", "secp192r1", ec.SECP192R1),
         OcmfAlgorithm("ECDSA-secp256r1-SHA256", "secp256r1", ec.SECP256R1),
@@ -128,6 +132,8 @@ def algorithm_status(identifier: str) -> tuple[bool, str]:
         return False, f"{identifier!r} is not in the OCMF algorithm table (OCMF Table 22)"
     if alg.curve is None:
         return False, f"{identifier}: the cryptography package has no {alg.curve_name} curve"
+    if alg.pure:
+        return True, f"supported (pure-Python ecdsa package: cryptography has no {alg.curve_name})"
     if not _openssl_has(alg.curve):
         return False, f"{identifier}: the installed OpenSSL does not support {alg.curve_name}"
     return True, "supported"

@@ -36,6 +36,7 @@ from ..errors import KeyLoadError, OcppE2EError
 from ..keys import Keyring, key_id
 from ..model import CertificateValidator
 from ..pki.issue import load_certificates_file
+from . import _secp192k1
 from .algorithms import CURVE_ALGORITHM
 
 #: The SPEC §5 usage a certificate needs for its key to be trusted for meter readings.
@@ -132,9 +133,14 @@ def _raw_point(data: bytes, where: str) -> ec.EllipticCurvePublicKey:
     size = (len(point) - 1) // 2
     found: list[ec.EllipticCurvePublicKey] = []
     for alg in CURVE_ALGORITHM.values():
-        assert alg.curve is not None  # CURVE_ALGORITHM holds only curves cryptography knows
+        assert alg.curve is not None  # CURVE_ALGORITHM holds only curves with a class
         curve = alg.curve()
         if (curve.key_size + 7) // 8 != size:
+            continue
+        if alg.pure:
+            pure = _secp192k1.from_point(point)
+            if pure is not None:
+                found.append(pure)
             continue
         try:
             found.append(ec.EllipticCurvePublicKey.from_encoded_point(curve, point))
@@ -154,6 +160,9 @@ def _load(data: bytes, *, pem: bool, where: str) -> Any:
             return serialization.load_pem_public_key(data)
         return serialization.load_der_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:
+        pure = _secp192k1.load_pem(data) if pem else _secp192k1.load_spki(data)
+        if pure is not None:
+            return pure
         raise KeyLoadError(f"{where}: not a SubjectPublicKeyInfo ({exc})") from exc
 
 
