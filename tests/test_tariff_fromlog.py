@@ -56,7 +56,12 @@ def test_ocpp_16_start_meter_values_stop_become_a_session() -> None:
     assert doc["transactionId"] == "981"
     assert doc["session"]["meterValues"] == [{"timestamp": "2026-03-02T10:15:00Z", "wh": 7250}]
     assert (doc["session"]["meterStartWh"], doc["session"]["meterStopWh"]) == (5000, 9500)
-    assert doc["notes"] == ["no charging state reported: no idle periods"]
+    # StatusNotification of the transaction's connector and station only (connector 2 and
+    # another station are ignored): idle from 10:25 (SuspendedEV) to the stop.
+    assert doc["session"]["idlePeriods"] == [
+        {"start": "2026-03-02T10:25:00Z", "stop": "2026-03-02T10:30:00Z"},
+    ]
+    assert doc["notes"] == []
 
 
 def test_unknown_transaction_is_an_input_error() -> None:

@@ -442,7 +442,7 @@ def session_from_log_cmd(
                 continue
             frames.append(
                 LoggedFrame(item.ts, item.direction.value, item.ocpp, item.frame,
-                            f"{item.source}:{item.line}")
+                            f"{item.source}:{item.line}", item.station)
             )  # fmt: skip
         found = sessions_from_frames(frames, time_zone=time_zone, evse_kind=evse_kind)
         if transaction is not None:

@@ -10,7 +10,8 @@ capture time starts the reservation.
 OCPP 1.6: ``StartTransaction`` (``meterStart``, ``timestamp``) paired by message id with its
 CALLRESULT (which assigns ``transactionId``), ``MeterValues`` of that ``transactionId``,
 ``StopTransaction`` (``meterStop``, ``timestamp``, ``transactionData``), and ``ReserveNow`` by
-``reservationId``. 1.6 reports no charging state in these messages, so no idle periods.
+``reservationId``; the ``StatusNotification`` of the transaction's connector (same station) gives
+the idle periods: ``Charging`` charges, ``SuspendedEV``, ``SuspendedEVSE`` and the others do not.
 
 This module is pure: it is fed frames (:class:`LoggedFrame`) and returns session records; reading
 log files is the caller's (``tariff session-from-log`` uses the audit's readers).
@@ -57,6 +58,7 @@ class LoggedFrame:
     ocpp: str
     frame: str
     where: str
+    station: str = ""
 
 
 @dataclass
@@ -91,6 +93,7 @@ class _Tx:
     exports: list[tuple[datetime, Decimal]] = field(default_factory=list)
     states: list[tuple[datetime, str]] = field(default_factory=list)
     reservation_id: str | None = None
+    connector: tuple[str, int] | None = None  # 1.6: (station, connectorId)
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -109,8 +112,9 @@ def sessions_from_frames(
     """
     txs: dict[str, _Tx] = {}
     ended: list[str] = []
-    pending_starts: dict[str, tuple[dict[str, Any], str]] = {}  # 1.6 message id -> payload
+    pending_starts: dict[str, tuple[dict[str, Any], LoggedFrame]] = {}  # 1.6 message id
     reservations: dict[str, datetime] = {}
+    statuses: dict[tuple[str, int], list[tuple[datetime, str]]] = {}
     for item in frames:
         try:
             frame = parse_frame(item.frame, ocpp=item.ocpp)
@@ -124,15 +128,17 @@ def sessions_from_frames(
             continue
         if item.direction != "toCSMS" and frame.type is MessageType.CALL:
             continue
-        if frame.type is MessageType.CALL and frame.action == "TransactionEvent":
+        if frame.type is MessageType.CALL and frame.action == "StatusNotification":
+            _status_16(payload, item, statuses)
+        elif frame.type is MessageType.CALL and frame.action == "TransactionEvent":
             _transaction_event(payload, item, txs, ended)
         elif frame.type is MessageType.CALL and frame.action == "StartTransaction":
-            pending_starts[frame.message_id] = (payload, item.where)
+            pending_starts[frame.message_id] = (payload, item)
         elif frame.type is MessageType.CALLRESULT and frame.message_id in pending_starts:
-            start, where = pending_starts.pop(frame.message_id)
+            start, started = pending_starts.pop(frame.message_id)
             tid = payload.get("transactionId")
             if isinstance(tid, int) and not isinstance(tid, bool):
-                _start_16(start, str(tid), where, txs)
+                _start_16(start, str(tid), started, txs)
         elif frame.type is MessageType.CALL and frame.action == "MeterValues":
             tid = payload.get("transactionId")
             if isinstance(tid, int) and str(tid) in txs:
@@ -147,7 +153,10 @@ def sessions_from_frames(
                 ended.append(str(tid))
     out = []
     for tid in ended:
-        built = _build(txs[tid], reservations, time_zone, evse_kind)
+        tx = txs[tid]
+        if tx.connector is not None:
+            tx.states += statuses.get(tx.connector, [])
+        built = _build(tx, reservations, time_zone, evse_kind)
         if built is not None:
             out.append(built)
     return out
@@ -186,9 +195,28 @@ def _transaction_event(
 # --------------------------------------------------------------------------- OCPP 1.6
 
 
-def _start_16(payload: Mapping[str, Any], tid: str, where: str, txs: dict[str, _Tx]) -> None:
+def _status_16(
+    payload: Mapping[str, Any],
+    item: LoggedFrame,
+    statuses: dict[tuple[str, int], list[tuple[datetime, str]]],
+) -> None:
+    connector, status = payload.get("connectorId"), payload.get("status")
+    if not isinstance(connector, int) or isinstance(connector, bool) or not isinstance(status, str):
+        return
+    when = item.ts
+    if isinstance(payload.get("timestamp"), str):
+        when = _time(payload["timestamp"], item.where, "timestamp")
+    if when is not None:
+        statuses.setdefault((item.station, connector), []).append((when, status))
+
+
+def _start_16(payload: Mapping[str, Any], tid: str, item: LoggedFrame, txs: dict[str, _Tx]) -> None:
+    where = item.where
     tx = txs.setdefault(tid, _Tx(tid))
     tx.sources.append(where)
+    connector = payload.get("connectorId")
+    if isinstance(connector, int) and not isinstance(connector, bool):
+        tx.connector = (item.station, connector)
     tx.start = _time(payload.get("timestamp"), where, "timestamp")
     tx.start_wh = _number(payload.get("meterStart"), where, "meterStart")
     rid = payload.get("reservationId")
