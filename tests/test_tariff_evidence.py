@@ -142,3 +142,32 @@ def test_unsigned_tariff_and_missing_records_are_all_listed(chain: dict[str, Pat
 def test_meter_records_without_a_tariff_are_a_usage_error(chain: dict[str, Path]) -> None:
     args = ["verify-receipt", str(chain["ok"]), *ANCHOR, "--meter-records", str(chain["records"])]
     assert runner.invoke(app, args).exit_code == 2
+
+
+def test_receipt_with_an_unusable_session_fails_amounts_and_energy(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    from ocpp_e2e.keys import Keyring
+    from ocpp_e2e.meter import MeterKeyring, MeterVerifier
+    from ocpp_e2e.pki import ChainValidator
+    from ocpp_e2e.tariffs.evidence import verify_evidence
+    from ocpp_e2e.verify import Verifier
+
+    receipt = json.loads(chain["ok"].read_text())
+    receipt["session"]["stop"] = receipt["session"]["start"]
+    ring = MeterKeyring()
+    ring.add(load_private_key(KEYS / "meter-1.key.pem").public_key())  # type: ignore[arg-type]
+    verifier = Verifier(
+        Keyring(), certificates=ChainValidator.from_files([KEYS / "root-ca.crt.pem"])
+    )
+    tariff = json.loads(chain["tariff"].read_text())
+    result = verify_evidence(
+        receipt,
+        verifier,
+        tariff=tariff,
+        meter_verifier=MeterVerifier(ring),
+        meter_records=chain["records"].read_text().splitlines(),
+    )
+    failed = [c.name for c in result.checks if not c.ok]
+    assert "amounts" in failed and "energy" in failed
+    assert not result.valid

@@ -248,7 +248,11 @@ def _meter_checks(
         return None
     meter_wh = billed[0].energy_wh
     assert meter_wh is not None
-    session = Session.from_dict(doc["session"], source="receipt session")
+    try:
+        session = Session.from_dict(doc["session"], source="receipt session")
+    except TariffError as exc:
+        checks.append(EvidenceCheck("energy", False, f"the receipt's session is unusable: {exc}"))
+        return meter_wh
     session_wh = session.readings[-1][1] - session.readings[0][1]
     equal = session_wh == Fraction(meter_wh)
     checks.append(
