@@ -46,3 +46,16 @@ def test_a_policy_whose_not_before_does_not_exist_is_refused_with_the_reason() -
     assert [(p.path, "not a date and time that exists" in p.message) for p in problems] == [
         ("$.notBefore", True)
     ]
+
+
+def test_one_cli_name_per_idea_with_the_old_spelling_kept() -> None:
+    from typer.testing import CliRunner
+
+    from ocpp_e2e.cli import app
+
+    chain, root = "keys-example/station-1.chain.pem", "keys-example/root-ca.crt.pem"
+    at = ["--at", "2030-06-01T12:00:00Z", "--now", "2030-06-01T12:00:00Z"]
+    new = CliRunner().invoke(app, ["pki", "verify", chain, "--trust-anchor", root, *at])
+    old = CliRunner().invoke(app, ["pki", "verify", chain, "--anchor", root, *at])
+    assert (new.exit_code, new.stdout) == (old.exit_code, old.stdout)
+    assert new.exit_code == 0, new.output

@@ -431,7 +431,7 @@ def crl(
 def verify(
     chain: Annotated[Path, typer.Argument(help="PEM chain, leaf first (e.g. x.chain.pem)")],
     anchor: Annotated[
-        list[Path], typer.Option("--anchor", help="trust anchor certificate file, repeatable")
+        list[Path], typer.Option("--trust-anchor", "--anchor", help="trust anchor certificate file, repeatable")
     ],
     crl_files: Annotated[
         list[Path] | None, typer.Option("--crl", help="CRL file (PEM or DER), repeatable")

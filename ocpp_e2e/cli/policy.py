@@ -225,7 +225,11 @@ def sign(
     ],
     chain: Annotated[
         list[Path] | None,
-        typer.Option("--chain", help="Certificate chain (PEM) of the --key in the same position."),
+        typer.Option(
+            "--certificates",
+            "--chain",
+            help="Certificate chain (PEM) of the --key in the same position.",
+        ),
     ] = None,
     out: Annotated[str, typer.Option("--out", "-o", help="Output file, - for stdout.")] = "-",
 ) -> None:

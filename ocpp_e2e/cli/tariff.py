@@ -50,7 +50,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on 
 KeyOpt = Annotated[str, typer.Option("--key", help="Private key: PEM path, file: or envvar: URI.")]
 CertOpt = Annotated[
     Path | None,
-    typer.Option("--cert", help="PEM certificate chain of the key, leaf first (travels along)."),
+    typer.Option(
+        "--certificates",
+        "--cert",
+        help="PEM certificate chain of the key, leaf first (travels along).",
+    ),
 ]
 AnchorOpt = Annotated[
     list[Path] | None,

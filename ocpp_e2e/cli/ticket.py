@@ -63,7 +63,10 @@ def _emit(as_json: bool, data: dict[str, Any], human: Callable[[], str]) -> None
 @app.command("issue")
 def issue_cmd(
     key: Annotated[str, typer.Option(help="Issuer private key (PEM path, file: or envvar: URI).")],
-    chain: Annotated[Path, typer.Option(help="Issuer certificate chain PEM, leaf first.")],
+    chain: Annotated[
+        Path,
+        typer.Option("--certificates", "--chain", help="Issuer certificate chain PEM, leaf first."),
+    ],
     out: Annotated[Path, typer.Option(help="Where to write the signed ticket (JSON).")],
     holder_key_out: Annotated[
         Path, typer.Option(help="Where to write the new holder private key (PEM, mode 0600).")
@@ -162,7 +165,9 @@ def issue_cmd(
 @app.command("challenge")
 def challenge_cmd(
     ledger: Annotated[Path, typer.Option(help="The station's ledger file (created if missing).")],
-    station_id: Annotated[str, typer.Option(help="This station's identity.")],
+    station_id: Annotated[
+        str, typer.Option("--station", "--station-id", help="This station's identity.")
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Issue a fresh challenge into the station's ledger and print it (valid 60 s, usable once).
@@ -184,7 +189,9 @@ def present_cmd(
         typer.Option(help="The holder key written at issue: PEM path, or a key URI (pkcs11:...)."),
     ],
     challenge: Annotated[str, typer.Option(help="The challenge the station issued.")],
-    station_id: Annotated[str, typer.Option(help="The station's identity.")],
+    station_id: Annotated[
+        str, typer.Option("--station", "--station-id", help="The station's identity.")
+    ],
     evse_id: Annotated[str, typer.Option(help="The EVSE's identity.")],
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
     encrypt_to: Annotated[
@@ -231,7 +238,9 @@ def verify_cmd(
     trust_anchor: Annotated[
         list[Path], typer.Option(help="Root certificate PEM trusted for issuers (repeat).")
     ],
-    station_id: Annotated[str, typer.Option(help="This station's identity.")],
+    station_id: Annotated[
+        str, typer.Option("--station", "--station-id", help="This station's identity.")
+    ],
     evse_id: Annotated[str, typer.Option(help="This EVSE's identity.")],
     operator_id: Annotated[
         str | None, typer.Option(help="This station's operator id (for scope.operators).")
