@@ -339,3 +339,9 @@ def read_stream_bytes(data: bytes, options: ReadOptions) -> list[LogRecord | Unr
     from ocpp_e2e.audit.logs import read_stream
 
     return list(read_stream(io.BufferedReader(io.BytesIO(data)), "mem", options, ReadStats()))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", [b'""', b"[]", b"42", b'{"log": []}', b'{"log": {"entries": {}}}'])
+def test_har_that_is_json_but_not_an_object_with_log_entries_is_an_input_error(text: bytes) -> None:
+    with pytest.raises(InputError, match=r"not a HAR file: no log\.entries list"):
+        read_stream_bytes(text, ReadOptions(format=LogFormat.HAR))

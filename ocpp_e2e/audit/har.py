@@ -84,8 +84,9 @@ def read_har(
         har = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise InputError(f"not a HAR file: not JSON ({exc})", source=source) from exc
-    entries = har.get("log", {}).get("entries") if type(har) is dict else None
-    if type(har) is not dict or type(har.get("log")) is not dict or type(entries) is not list:
+    log = har.get("log") if type(har) is dict else None
+    entries = log.get("entries") if type(log) is dict else None
+    if type(entries) is not list:
         raise InputError("not a HAR file: no log.entries list", source=source)
     stats.lines += data.count(b"\n") + 1
     out_dir = Direction.TO_STATION if options.side is Side.CSMS else Direction.TO_CSMS
