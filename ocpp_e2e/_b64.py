@@ -71,3 +71,65 @@ def b64_decode(text: str) -> bytes:
 def b64_encode(data: bytes) -> str:
     """Standard base64 with padding."""
     return base64.b64encode(data).decode("ascii")
+
+
+_PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9][A-Z0-9 ]*)-----")
+_PEM_SPACE = re.compile(r"[ \t\r\n]*")
+
+
+def pem_blocks(data: bytes | str) -> list[tuple[str, bytes]]:
+    """The ``(label, DER)`` of each block of a PEM text, read strictly (RFC 7468 §3 strict form).
+
+    Nothing but whitespace may stand before, between or after the blocks, and each body must be
+    canonical standard base64: trailing garbage, a second key appended, stray characters or a
+    body that only decodes loosely raise :class:`Base64Error` saying where, instead of being
+    ignored by a lenient decoder.
+
+    >>> pem_blocks("-----BEGIN X-----\\nAAE=\\n-----END X-----\\n")
+    [('X', b'\\x00\\x01')]
+    """
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise Base64Error(f"PEM text holds a non-ASCII byte at offset {exc.start}") from None
+    else:
+        text = data
+        if not text.isascii():
+            raise Base64Error("PEM text holds a non-ASCII character")
+    blocks: list[tuple[str, bytes]] = []
+    pos = _PEM_SPACE.match(text, 0).end()  # type: ignore[union-attr]  # always matches
+    while pos < len(text):
+        line = text.count("\n", 0, pos) + 1
+        begin = _PEM_BEGIN.match(text, pos)
+        if begin is None:
+            what = "after the PEM block" if blocks else "before the PEM block"
+            raise Base64Error(f"unexpected text {what} (line {line}): {text[pos : pos + 20]!r}")
+        label = begin.group(1)
+        end_marker = f"-----END {label}-----"
+        end = text.find(end_marker, begin.end())
+        if end < 0:
+            raise Base64Error(f"PEM block {label} (line {line}) has no {end_marker!r} line")
+        body = re.sub(r"[ \t\r\n]", "", text[begin.end() : end])
+        try:
+            der = b64_decode(body)
+        except Base64Error as exc:
+            raise Base64Error(f"PEM block {label} (line {line}): {exc}") from None
+        if not der:
+            raise Base64Error(f"PEM block {label} (line {line}) is empty")
+        blocks.append((label, der))
+        pos = _PEM_SPACE.match(text, end + len(end_marker)).end()  # type: ignore[union-attr]
+    if not blocks:
+        raise Base64Error("no PEM block")
+    return blocks
+
+
+def pem_one(data: bytes | str, label: str) -> bytes:
+    """The DER of the one PEM block of ``data``, which must be labelled ``label``."""
+    blocks = pem_blocks(data)
+    if len(blocks) != 1:
+        raise Base64Error(f"expected one PEM block, found {len(blocks)}")
+    found, der = blocks[0]
+    if found != label:
+        raise Base64Error(f"expected a PEM block {label}, found {found}")
+    return der

@@ -10,6 +10,11 @@ SPEC_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z")
 _DURATION = re.compile(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?")
 
 
+class CalendarRangeError(ValueError):
+    """A date-time or duration of the right form that lies beyond the calendar Python can
+    represent (years 1..9999 in UTC, durations under 999,999,999 days)."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -105,4 +110,9 @@ def parse_duration(text: str) -> timedelta:
     if m is None or text == "PT":
         raise ValueError(f"not a duration of the form PTnHnMnS: {text!r}")
     hours, minutes, seconds = m.groups()
-    return timedelta(hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0))
+    try:
+        return timedelta(
+            hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0)
+        )
+    except (OverflowError, ValueError):  # thousands of digits, or past 999,999,999 days
+        raise CalendarRangeError(f"duration {text!r} is beyond the calendar") from None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 import orjson
@@ -372,9 +372,21 @@ def check_number(literal: str) -> int | float:
     if math.isinf(f):
         raise ValueError(f"number {literal} is beyond the range of a double")
     shortest = repr(f)
-    if shortest != literal and Decimal(literal) != Decimal(shortest):
+    if shortest != literal and not reads_exactly(literal, f):
         raise ValueError(f"number {literal} does not survive a double (it reads as {shortest})")
     return f
+
+
+def reads_exactly(literal: str, number: float) -> bool:
+    """Whether the decimal value of a number ``literal`` is exactly the finite double ``number``
+    it reads as (SPEC §2), compared as decimals of the double's shortest round-trip form."""
+    try:
+        return Decimal(literal) == Decimal(repr(number))
+    except InvalidOperation:
+        # An exponent beyond Decimal's own range (0e99999999999999999999): only a zero mantissa
+        # has a value a double holds; anything else is 0 or infinity as a double, not exact.
+        mantissa = literal.lstrip("+-").partition("e")[0].partition("E")[0]
+        return number == 0 and not mantissa.strip("0.")
 
 
 class _Reader:

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import stat
@@ -20,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from ._b64 import Base64Error, b64url_decode, b64url_encode
+from ._b64 import Base64Error, b64url_decode, b64url_encode, pem_blocks, pem_one
 from .algorithms import ALGORITHMS as _ALGORITHMS
 from .algorithms import Algorithm, PrivateKey, PublicKey, algorithm_of, public_key_of
 from .canonical import loads
@@ -116,15 +115,13 @@ def load_public_key_text(text: str) -> tuple[PublicKey, bytes]:
     """Load a public key given as PEM (``-----BEGIN PUBLIC KEY-----``) or base64url SPKI DER."""
     text = text.strip()
     if text.startswith("-----BEGIN"):
+        # Strict PEM: one PUBLIC KEY block and nothing else (trailing text or a second key
+        # appended is refused, not ignored). The DER it holds is checked as it is, never the key
+        # re-encoded: a compressed point is refused (SPEC §1), never silently normalized.
         try:
-            key = serialization.load_pem_public_key(text.encode("ascii"))
-        except (ValueError, UnsupportedAlgorithm, UnicodeEncodeError) as exc:
+            der = pem_one(text, "PUBLIC KEY")
+        except Base64Error as exc:
             raise KeyLoadError(f"not a PEM public key: {exc}") from exc
-        _public_of_spec(key)
-        # Check the DER the PEM holds, not the key re-encoded: a compressed point is refused
-        # (SPEC §1), never silently normalized.
-        body = "".join(line for line in text.splitlines() if not line.startswith("-----"))
-        der = base64.b64decode(body)
         return load_spki(der), der
     try:
         der = b64url_decode(text)
@@ -233,6 +230,12 @@ def load_private_key_pem(
         if b"PUBLIC KEY-----" in data or b"CERTIFICATE-----" in data:
             raise KeyLoadError(f"{source}: this is a public key or certificate, not a private key")
         raise KeyLoadError(f"{source}: not a PEM private key")
+    try:
+        blocks = pem_blocks(data)
+    except Base64Error as exc:
+        raise KeyLoadError(f"{source}: not a PEM private key ({exc})") from exc
+    if len(blocks) != 1:
+        raise KeyLoadError(f"{source}: holds {len(blocks)} PEM blocks; a key file holds one key")
     try:
         key = serialization.load_pem_private_key(data, password=password)
     except TypeError as exc:

@@ -22,6 +22,7 @@ import orjson
 from cryptography import x509
 
 from ._b64 import Base64Error, b64_decode, b64url_decode
+from ._der import certificate_spki
 from ._time import SPEC_TIMESTAMP, utcnow
 from .canonical import dumps_parsed, parse
 from .context import (
@@ -42,7 +43,6 @@ from .keys import (
     algorithm_for,
     key_id,
     load_spki,
-    spki_der,
 )
 from .model import CertificateValidator, Outcome, SignatureResult, Verification
 from .replay import ReplayCache
@@ -80,12 +80,21 @@ class _Malformed(Exception):
 
 
 @lru_cache(maxsize=256)
+@lru_cache(maxsize=256)
 def _leaf_spki(der: bytes) -> bytes:
+    """The leaf certificate's SubjectPublicKeyInfo as encoded in it, checked strictly: a
+    compressed EC point or another non-canonical key is ``malformed`` (SPEC §1), as in
+    ``publicKey`` and keyrings, never silently re-encoded into a second key id."""
     try:
-        cert = x509.load_der_x509_certificate(der)
-        return spki_der(cert.public_key())  # type: ignore[arg-type]
+        x509.load_der_x509_certificate(der)
+        spki = certificate_spki(der)
     except (ValueError, TypeError) as exc:
         raise _Malformed(f"the leaf certificate cannot be read ({exc})") from exc
+    try:
+        load_spki(spki)
+    except KeyLoadError as exc:
+        raise _Malformed(f"the leaf certificate's key: {exc}") from exc
+    return spki
 
 
 @lru_cache(maxsize=256)

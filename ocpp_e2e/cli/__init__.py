@@ -45,6 +45,22 @@ def uses_demo_material(args: list[str]) -> bool:
     return False
 
 
+def not_utf8(args: list[str]) -> str | None:
+    """Why an argument cannot be used, when one is not valid UTF-8 (Python hands such bytes over
+    as lone surrogates, which every later step — names in a CONTEXT, JSON output, report files —
+    would trip over); None when all are fine.
+
+    >>> not_utf8(["audit", b"log\\xff.jsonl".decode("utf-8", "surrogateescape")])
+    "argument 2 ('log\\\\udcff.jsonl') is not valid UTF-8; give file names and values in UTF-8"
+    """
+    for i, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"argument {i} ({arg!r}) is not valid UTF-8; give file names and values in UTF-8"
+    return None
+
+
 class _Group(TyperGroup):
     """The top-level group: warns on stderr, before anything runs, when demo keys are in play.
 
@@ -65,6 +81,10 @@ class _Group(TyperGroup):
 
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
+        bad = not_utf8(argv)
+        if bad is not None:
+            typer.echo(f"error: {bad}", err=True)
+            raise SystemExit(2)
         if uses_demo_material(argv):
             typer.echo(DEMO_WARNING, err=True)
         return super().main(args, *rest, **kwargs)

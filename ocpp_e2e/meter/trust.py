@@ -32,6 +32,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from .._b64 import Base64Error, pem_one
 from ..errors import KeyLoadError, OcppE2EError
 from ..keys import Keyring, key_id
 from ..model import CertificateValidator
@@ -156,11 +157,13 @@ def _raw_point(data: bytes, where: str) -> ec.EllipticCurvePublicKey:
 
 def _load(data: bytes, *, pem: bool, where: str) -> Any:
     try:
-        if pem:
-            return serialization.load_pem_public_key(data)
-        return serialization.load_der_public_key(data)
+        der = pem_one(data, "PUBLIC KEY") if pem else data  # strict: trailing text is refused
+    except Base64Error as exc:
+        raise KeyLoadError(f"{where}: not a SubjectPublicKeyInfo ({exc})") from exc
+    try:
+        return serialization.load_der_public_key(der)
     except (ValueError, UnsupportedAlgorithm) as exc:
-        pure = _secp192k1.load_pem(data) if pem else _secp192k1.load_spki(data)
+        pure = _secp192k1.load_spki(der)
         if pure is not None:
             return pure
         raise KeyLoadError(f"{where}: not a SubjectPublicKeyInfo ({exc})") from exc

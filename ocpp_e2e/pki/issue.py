@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import NameOID
 
+from .._b64 import Base64Error, pem_blocks
 from ..algorithms import ALGORITHMS, PrivateKey, PublicKey, algorithm_of
 from ..errors import KeyLoadError, PKIError
 from ..keys import KeySigner, Signer, load_signer, load_spki, spki_der
@@ -626,10 +627,16 @@ def load_certificates(data: bytes, *, source: str = "certificate") -> list[x509.
     """Load one or more certificates from PEM (several allowed) or a single DER certificate."""
     try:
         if b"-----BEGIN" in data:
-            certs = x509.load_pem_x509_certificates(data)
+            # Strict PEM: CERTIFICATE blocks and whitespace only; trailing text is refused.
+            ders = []
+            for label, der in pem_blocks(data):
+                if label != "CERTIFICATE":
+                    raise Base64Error(f"a PEM block {label} where a CERTIFICATE was expected")
+                ders.append(der)
         else:
-            certs = [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+            ders = [data]
+        certs = [x509.load_der_x509_certificate(der) for der in ders]
+    except ValueError as exc:  # also Base64Error
         raise PKIError(f"{source}: not a PEM or DER X.509 certificate ({exc})") from exc
     if not certs:
         raise PKIError(f"{source}: holds no certificate")

@@ -44,6 +44,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import ExtensionOID
 
+from .._b64 import pem_one
+from .._der import certificate_spki
 from ..algorithms import ALGORITHMS
 from ..errors import KeyLoadError, PKIError
 from ..keys import key_id, load_spki
@@ -174,14 +176,17 @@ class ChainValidator:
             cert = (
                 item if isinstance(item, x509.Certificate) else _one(item, f"trust anchor {i + 1}")
             )
-            label = f"trust anchor '{certificate_name(cert)}'"
             try:
+                label = f"trust anchor '{certificate_name(cert)}'"
+                failure = _extension_failure(cert, label)
+                if failure:
+                    raise PKIError(failure)
                 _check_ca(cert, label)
+                _spki(cert)
             except _Refused as exc:
                 raise PKIError(str(exc)) from exc
-            failure = _extension_failure(cert, label)
-            if failure:
-                raise PKIError(failure)
+            except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # read lazily
+                raise PKIError(f"trust anchor {i + 1} cannot be read ({exc})") from exc
             self._anchors.append(cert)
         if not self._anchors:
             raise PKIError("a chain validator needs at least one trust anchor")
@@ -193,10 +198,10 @@ class ChainValidator:
                 continue
             try:
                 if b"-----BEGIN" in crl:
-                    self._crls.append(x509.load_pem_x509_crl(crl))
-                else:
-                    self._crls.append(x509.load_der_x509_crl(crl))
-            except ValueError as exc:
+                    # Strict PEM: one X509 CRL block; trailing text is refused, not ignored.
+                    crl = pem_one(crl, "X509 CRL")
+                self._crls.append(x509.load_der_x509_crl(crl))
+            except ValueError as exc:  # also Base64Error
                 raise PKIError(f"CRL {i + 1}: not a PEM or DER X.509 CRL ({exc})") from exc
         self._require_revocation = require_revocation
         self._cache: OrderedDict[tuple[bytes, ...], _Checked] = OrderedDict()
@@ -285,6 +290,10 @@ class ChainValidator:
             return self._check_chain(chain, key_agreement)
         except _Refused as exc:
             return _Checked(ChainResult(False, str(exc)))
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            # cryptography parses names, extensions and keys lazily: a certificate that loaded
+            # can still hold a part that does not (an unknown curve, a broken extension).
+            return _Checked(ChainResult(False, f"a certificate of the chain cannot be read ({exc})"))
 
     def _check_chain(self, chain: tuple[bytes, ...], key_agreement: bool = False) -> _Checked:
         if not chain:
@@ -532,9 +541,9 @@ def _time_failure(windows: Sequence[_Window], at: datetime, now: datetime) -> st
 
 
 def _spki(cert: x509.Certificate) -> bytes:
-    return cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    """The certificate's SubjectPublicKeyInfo as encoded in it (not re-encoded: a compressed EC
+    point must stay visible to :func:`~ocpp_e2e.keys.load_spki`, SPEC §1)."""
+    return certificate_spki(cert.public_bytes(serialization.Encoding.DER))
 
 
 def _one(data: bytes, source: str) -> x509.Certificate:

@@ -65,6 +65,10 @@ def parse_path(text: str) -> tuple[Step, ...]:
         if m.group(1) is not None:
             steps.append(m.group(1))
         elif m.group(2) is not None:
+            if m.group(2) != "*" and len(m.group(2)) > 16:
+                # No JSON array (frames are at most 1 MiB) has that many elements; int() of
+                # thousands of digits would be refused by Python itself.
+                raise ValueError(f"index [{m.group(2)[:20]}…] is beyond any array")
             steps.append(STAR if m.group(2) == "*" else int(m.group(2)))
     return tuple(steps)
 

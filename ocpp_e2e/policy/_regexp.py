@@ -23,6 +23,9 @@ import unicodedata
 from functools import lru_cache
 
 _MAX_REPEAT = 1000
+#: Groups nested deeper than this are refused (the parser recurses once per group; Python's
+#: ``re`` itself refuses about a hundred levels).
+_MAX_GROUP_DEPTH = 32
 _CATEGORIES = {
     "L": "lmotu",
     "M": "cen",
@@ -83,6 +86,7 @@ class _Parser:
     def __init__(self, pattern: str) -> None:
         self.p = pattern
         self.i = 0
+        self.depth = 0
 
     def error(self, message: str) -> IRegexpError:
         return IRegexpError(message, self.i)
@@ -130,6 +134,9 @@ class _Parser:
         m = re.compile(r"\{([0-9]+)(,([0-9]*))?\}").match(self.p, self.i)
         if m is None:
             raise self.error("a range quantifier is {n}, {n,} or {n,m}")
+        if any(len(g) > len(str(_MAX_REPEAT)) for g in (m.group(1), m.group(3) or "")):
+            # Thousands of digits: compared as text, before int() refuses or spends time on them.
+            raise self.error(f"range quantifiers are limited to {_MAX_REPEAT}")
         low = int(m.group(1))
         high = None if m.group(2) and not m.group(3) else int(m.group(3) or m.group(1))
         if low > _MAX_REPEAT or (high is not None and high > _MAX_REPEAT):
@@ -144,8 +151,12 @@ class _Parser:
         c = self.peek()
         assert c is not None
         if c == "(":
+            if self.depth >= _MAX_GROUP_DEPTH:
+                raise self.error(f"groups are nested deeper than {_MAX_GROUP_DEPTH}")
             self.i += 1
+            self.depth += 1
             inner, unbounded = self.regexp()
+            self.depth -= 1
             if self.peek() != ")":
                 raise self.error("unclosed group")
             self.i += 1

@@ -9,9 +9,9 @@ values itself, resolving plain scalars with the core schema regular expressions 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -30,6 +30,8 @@ from ruamel.yaml.events import (
     StreamStartEvent,
 )
 
+from ..canonical import reads_exactly
+
 # YAML 1.2.2 §10.3.2 (core schema), tag resolution of plain scalars.
 _NULL = re.compile(r"null|Null|NULL|~|")
 _TRUE = re.compile(r"true|True|TRUE")
@@ -42,6 +44,8 @@ _INF_NAN = re.compile(r"[-+]?\.(inf|Inf|INF)|\.nan|\.NaN|\.NAN")
 
 _MAX_SAFE = 2**53 - 1  # SPEC §2 / RFC 7493: integers beyond this are not I-JSON
 _MAX_DEPTH = 32
+#: Digits of 2^53 − 1 in octal (the longest of the three bases), so longer literals are too big.
+_MAX_SAFE_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ class _Builder:
         self.check_node(path, event)
         if depth > _MAX_DEPTH:
             self.problem(path, event, f"nesting deeper than {_MAX_DEPTH}")
+            self.skip(event)
+            return None
         if isinstance(event, ScalarEvent):
             return self.scalar(path, event)
         if isinstance(event, SequenceStartEvent):
@@ -121,6 +127,17 @@ class _Builder:
         if isinstance(event, MappingStartEvent):
             return self.mapping(path, depth)
         raise AssertionError(f"unexpected YAML event {event!r}")  # the parser guarantees structure
+
+    def skip(self, event: Event) -> None:
+        """Step over the rest of the node ``event`` starts, without recursion (it may be nested
+        thousands deep)."""
+        open_nodes = int(isinstance(event, SequenceStartEvent | MappingStartEvent))
+        while open_nodes:
+            event = self.next()
+            if isinstance(event, SequenceStartEvent | MappingStartEvent):
+                open_nodes += 1
+            elif isinstance(event, SequenceEndEvent | MappingEndEvent):
+                open_nodes -= 1
 
     def mapping(self, path: str, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -164,6 +181,13 @@ class _Builder:
         if _FALSE.fullmatch(text):
             return False
         number: int | float | None = None
+        if (_INT10.fullmatch(text) or _INT8.fullmatch(text) or _INT16.fullmatch(text)) and len(
+            text.lstrip("+-0").removeprefix("x").removeprefix("o").lstrip("0")
+        ) > _MAX_SAFE_DIGITS:
+            # Checked before converting: int() of thousands of digits is refused by Python itself
+            # (ValueError) and would take quadratic time below that limit.
+            self.problem(path, event, f"integer of {len(text)} characters is beyond ±(2^53−1)")
+            return None
         if _INT10.fullmatch(text):
             number = int(text)
         elif _INT8.fullmatch(text):
@@ -175,8 +199,11 @@ class _Builder:
             return None
         elif _FLOAT.fullmatch(text):
             number = float(text)
+            if not math.isfinite(number):
+                self.problem(path, event, f"{text} is beyond the range of a double")
+                return None
             # SPEC §2: a literal whose exact value differs from the double it reads as is refused.
-            if Decimal(text) != Decimal(repr(number)):
+            if not reads_exactly(text, number):
                 self.problem(path, event, f"{text} cannot be represented exactly; write {number!r}")
                 return None
         if isinstance(number, int) and abs(number) > _MAX_SAFE:

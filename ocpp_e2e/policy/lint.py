@@ -8,8 +8,6 @@ builds a :class:`~ocpp_e2e.policy.model.Policy`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Sequence
@@ -21,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from .._time import parse_duration, parse_rfc3339
+from .._b64 import b64_decode, pem_blocks
+from .._time import CalendarRangeError, parse_duration, parse_rfc3339
 from ..errors import KeyLoadError, PolicyError
 from ..keys import key_id, load_public_key_text
 from ._conditions import ORDERING, json_type, parse_path
@@ -74,7 +73,7 @@ def anchor_bytes(text: str) -> bytes:
     text = text.strip()
     if text.startswith("-----BEGIN"):
         return text.encode("ascii")
-    return base64.b64decode(text, validate=True)
+    return b64_decode(text)  # canonical standard base64 (SPEC §1), else a ValueError
 
 
 def policy_error(problems: Sequence[Problem], source: str | None) -> PolicyError:
@@ -220,6 +219,9 @@ class _Semantics:
             if isinstance(value, str):
                 try:
                     delta = parse_duration(value)
+                except CalendarRangeError as exc:
+                    self.add(f"$.{member}", f"{exc}; at most PT1H")
+                    continue
                 except ValueError:
                     continue  # the schema reports the form
                 if delta > MAX_SIGNATURE_AGE_LIMIT:
@@ -283,15 +285,19 @@ class _Semantics:
             try:
                 data = anchor_bytes(text)
                 if data.startswith(b"-----BEGIN"):
-                    certs = x509.load_pem_x509_certificates(data)
-                    if len(certs) != 1:
+                    blocks = pem_blocks(data)  # strict: trailing text is refused
+                    if len(blocks) != 1:
                         self.add(
                             f"$.trustAnchors[{i}]",
-                            f"holds {len(certs)} certificates; give one each",
+                            f"holds {len(blocks)} certificates; give one each",
                         )
+                    for label, der in blocks:
+                        if label != "CERTIFICATE":
+                            raise ValueError(f"a PEM block {label}, not a CERTIFICATE")
+                        x509.load_der_x509_certificate(der)
                 else:
                     x509.load_der_x509_certificate(data)
-            except (ValueError, binascii.Error) as exc:
+            except ValueError as exc:  # also Base64Error, UnicodeEncodeError
                 self.add(f"$.trustAnchors[{i}]", f"not a PEM or base64 DER certificate ({exc})")
 
     def check_rule(self, at: str, rule: dict[str, Any], defined: set[str]) -> bool:

@@ -1,0 +1,451 @@
+"""Every loader is total (issue 11 class 2): hostile policy documents, PEM and base64 keys with
+trailing garbage, certificates and CRLs, CLI arguments that are not UTF-8, and upgrade candidates
+raise the project's own error (file, place, reason) or get a verdict — never another exception.
+
+Also: an EC key inside a certificate encoded as a compressed point is ``malformed`` (SPEC §1,
+class 4), and the inputs the fuzzers of fuzz/ found (tests/data/fuzz/) stay fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from ocpp_e2e._der import _tlv, certificate_spki
+from ocpp_e2e.canonical import loads
+from ocpp_e2e.errors import IJSONError, KeyLoadError, PKIError, PolicyError
+from ocpp_e2e.keys import (
+    Keyring,
+    KeySigner,
+    generate_private_key,
+    key_id,
+    load_private_key_pem,
+    load_public_key_text,
+)
+from ocpp_e2e.meter.trust import decode_public_key
+from ocpp_e2e.pki import CertificateAuthority, ChainValidator, load_certificates
+from ocpp_e2e.policy import UpgradeVerdict, check_upgrade, load_policy
+from ocpp_e2e.policy.document import loads_policy
+from ocpp_e2e.sign import sign_frame
+from ocpp_e2e.verify import Verifier
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = ROOT / "keys-example"
+FUZZ = Path(__file__).resolve().parent / "data" / "fuzz"
+NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+
+YAML = """type: SignaturePolicy
+id: hostile
+version: {version}
+maxSignatureAge: {age}
+clockSkew: PT30S
+notBefore: "{not_before}"
+notAfter: "2030-01-01T00:00:00Z"
+rules: {rules}
+"""
+GOOD = dict(version="1", age="PT5M", not_before="2026-01-01T00:00:00Z", rules="[]")
+
+
+def yaml_policy(**members: str) -> str:
+    return YAML.format(**{**GOOD, **members})
+
+
+def json_policy(**members: str) -> str:
+    values = {**GOOD, **members}
+    return (
+        '{{"type": "SignaturePolicy", "id": "hostile", "version": {version}, '
+        '"maxSignatureAge": "{age}", "notBefore": "{not_before}", '
+        '"notAfter": "2030-01-01T00:00:00Z", "rules": {rules}}}'.format(**values)
+    )
+
+
+def problems(text: str, fmt: str) -> tuple[str, ...]:
+    with pytest.raises(PolicyError) as caught:
+        loads_policy(text, fmt=fmt, source=f"hostile.{fmt}")
+    assert f"in the policy: hostile.{fmt}" in str(caught.value)
+    return caught.value.problems
+
+
+# ----------------------------------------------------------------------------- policy documents
+
+
+def test_both_policy_forms_load_when_nothing_is_hostile() -> None:
+    assert loads_policy(yaml_policy(), fmt="yaml").id == "hostile"
+    assert loads_policy(json_policy(), fmt="json").id == "hostile"
+
+
+@pytest.mark.parametrize("digits", ["9" * 5000, "-" + "9" * 5000, "0o" + "7" * 5000])
+def test_a_yaml_integer_of_thousands_of_digits_is_a_policy_problem(digits: str) -> None:
+    assert problems(yaml_policy(version=digits), "yaml") == (
+        f"hostile.yaml:3: $.version: integer of {len(digits)} characters is beyond ±(2^53−1)",
+    )
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+@pytest.mark.parametrize(
+    "age", ["PT99999999999999999999H", "PT9999999999999H", "PT" + "9" * 5000 + "S"]
+)
+def test_a_duration_past_the_calendar_is_a_policy_problem(fmt: str, age: str) -> None:
+    text = yaml_policy(age=age) if fmt == "yaml" else json_policy(age=age)
+    (problem,) = problems(text, fmt)
+    assert problem.endswith(
+        f"$.maxSignatureAge: duration {age!r} is beyond the calendar; at most PT1H"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_a_date_at_the_calendar_edge_with_an_offset_is_a_policy_problem(
+    fmt: str, when: str
+) -> None:
+    text = yaml_policy(not_before=when) if fmt == "yaml" else json_policy(not_before=when)
+    (problem,) = problems(text, fmt)
+    assert problem.endswith(
+        f"$.notBefore: {when!r} lies beyond the calendar (years 1 to 9999 in UTC)"
+    )
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        "[" * 5000 + "]" * 5000,
+        "{a: " * 5000 + "1" + "}" * 5000,
+        "\n" + "".join(" " * (i + 2) + "- \n" for i in range(0, 3000, 2)),
+    ],
+    ids=["flow-sequences", "flow-mappings", "block-sequences"],
+)
+def test_yaml_nested_thousands_deep_is_a_policy_problem(rules: str) -> None:
+    found = problems(yaml_policy(rules=rules), "yaml")
+    assert any("nesting deeper than 32" in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("1e99999999999999999999", "1e99999999999999999999 is beyond the range of a double"),
+        (
+            "1e-99999999999999999999",
+            "1e-99999999999999999999 cannot be represented exactly; write 0.0",
+        ),
+    ],
+)
+def test_a_yaml_number_beyond_decimal_exponents_is_a_policy_problem(
+    value: str, reason: str
+) -> None:
+    rules = (
+        f"[{{id: a, effect: permit, signers: none, where: [{{path: a, op: gt, value: {value}}}]}}]"
+    )
+    assert problems(yaml_policy(rules=rules), "yaml") == (
+        f"hostile.yaml:8: $.rules[0].where[0].value: {reason}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("a{" + "9" * 5000 + "}", "range quantifiers are limited to 1000 at position 1"),
+        ("(" * 5000 + ")" * 5000, "groups are nested deeper than 32 at position 32"),
+    ],
+    ids=["quantifier-of-5000-digits", "groups-5000-deep"],
+)
+def test_a_hostile_regexp_is_a_policy_problem(pattern: str, reason: str) -> None:
+    rules = f"[{{id: a, effect: permit, signers: none, where: [{{path: a, op: matches, value: '{pattern}'}}]}}]"
+    (problem,) = problems(yaml_policy(rules=rules), "yaml")
+    assert problem.endswith(f"$.rules[0].where[0].value: not an I-Regexp (RFC 9485): {reason}")
+
+
+def test_a_path_index_of_thousands_of_digits_is_a_policy_problem() -> None:
+    rules = "[{id: a, effect: permit, signers: none, where: [{path: 'a[%s]', op: present}]}]" % (
+        "9" * 5000
+    )
+    (problem,) = problems(yaml_policy(rules=rules), "yaml")
+    assert problem.endswith(f"$.rules[0].where[0].path: index [{'9' * 20}…] is beyond any array")
+
+
+# ----------------------------------------------------------------------------- PEM and base64
+
+PUB_PEM = (KEYS / "station-1.pub.pem").read_text()
+CERT_PEM = (KEYS / "station-1.crt.pem").read_text()
+ROOT_PEM = (KEYS / "root-ca.crt.pem").read_bytes()
+TRAILING = {
+    "text": "garbage\n",
+    "base64": "AAAA\n",
+    "a-second-block": PUB_PEM,
+}
+
+
+@pytest.mark.parametrize("tail", TRAILING.values(), ids=TRAILING.keys())
+def test_a_pem_public_key_with_trailing_data_is_refused(tail: str) -> None:
+    with pytest.raises(KeyLoadError, match=r"^not a PEM public key: "):
+        load_public_key_text(PUB_PEM + tail)
+
+
+@pytest.mark.parametrize("tail", TRAILING.values(), ids=TRAILING.keys())
+def test_a_keyring_with_a_pem_key_with_trailing_data_is_refused(tail: str) -> None:
+    with pytest.raises(KeyLoadError, match=r"^ring\.pem: not a PEM public key: "):
+        Keyring.parse((PUB_PEM + tail).encode(), source="ring.pem")
+    entry = {"keys": [{"publicKey": PUB_PEM + tail, "name": "cs"}]}
+    with pytest.raises(KeyLoadError, match=r"^ring\.json: keys\[0\]\.publicKey: not a PEM"):
+        Keyring.parse(json.dumps(entry).encode(), source="ring.json")
+
+
+def test_a_pem_body_that_only_decodes_loosely_is_refused() -> None:
+    body = PUB_PEM.splitlines()[1]
+    loose = PUB_PEM.replace(body, body[:8] + "!" + body[8:])
+    with pytest.raises(KeyLoadError, match="not standard base64 with padding"):
+        load_public_key_text(loose)
+
+
+def test_a_pem_certificate_with_trailing_text_is_refused() -> None:
+    with pytest.raises(
+        PKIError,
+        match=r"^chain\.pem: not a PEM or DER X\.509 certificate "
+        r"\(unexpected text after the PEM block \(line 12\): 'garbage'\)$",
+    ):
+        load_certificates((CERT_PEM + "garbage").encode(), source="chain.pem")
+
+
+def test_a_pem_private_key_with_trailing_text_is_refused() -> None:
+    data = (KEYS / "station-1.key.pem").read_bytes()
+    with pytest.raises(KeyLoadError, match=r"^key\.pem: not a PEM private key \(unexpected text"):
+        load_private_key_pem(data + b"garbage", source="key.pem")
+
+
+def test_a_pem_crl_with_trailing_text_is_refused() -> None:
+    ca = CertificateAuthority.load(KEYS / "root-ca.crt.pem", KEYS / "root-ca.key.pem")
+    crl = ca.issue_crl([], number=1, this_update=NOW).public_bytes(serialization.Encoding.PEM)
+    ChainValidator([ROOT_PEM], crls=[crl])
+    with pytest.raises(PKIError, match=r"^CRL 1: not a PEM or DER X\.509 CRL \(unexpected text"):
+        ChainValidator([ROOT_PEM], crls=[crl + b"garbage"])
+
+
+def test_a_policy_trust_anchor_with_trailing_text_is_a_policy_problem() -> None:
+    anchor = ROOT_PEM.decode().strip() + "\ngarbage"
+    doc = json.loads(json_policy())
+    doc["trustAnchors"] = [anchor]
+    (problem,) = problems(json.dumps(doc), "json")
+    assert problem.startswith(
+        "hostile.json: $.trustAnchors[0]: not a PEM or base64 DER certificate"
+    )
+
+
+def test_a_meter_pem_key_with_trailing_text_is_refused() -> None:
+    pem = (ROOT / "tests" / "data" / "meter" / "vector-secp256r1.pub.pem").read_text()
+    decode_public_key(pem)
+    with pytest.raises(KeyLoadError, match=r"^meter key: not a SubjectPublicKeyInfo"):
+        decode_public_key(pem + "garbage", where="meter key")
+
+
+# ----------------------------------------------------------------------------- CLI arguments
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["verify", "frame.json", "--station", b"cs\xff".decode("utf-8", "surrogateescape")],
+        [
+            "audit",
+            "log.jsonl",
+            "--policy",
+            "p.yaml",
+            "--html",
+            b"r\xff.html".decode("utf-8", "surrogateescape"),
+        ],
+    ],
+    ids=["station", "html-file"],
+)
+def test_a_cli_argument_that_is_not_utf8_is_one_line_and_exit_2(args: list[str]) -> None:
+    bad = next(a for a in args if "\udcff" in a)
+    run = subprocess.run(
+        [
+            Path(sys.executable).parent / "ocpp-e2e",
+            *[a.encode("utf-8", "surrogateescape") for a in args],
+        ],
+        capture_output=True,
+        cwd=ROOT,
+    )
+    assert (run.returncode, run.stdout) == (2, b"")
+    position = args.index(bad) + 1
+    assert run.stderr.decode() == (
+        f"error: argument {position} ({bad!r}) is not valid UTF-8; give file names and values in UTF-8\n"
+    )
+
+
+# ----------------------------------------------------------------------------- policy upgrades
+
+HOSTILE_MEMBERS = {
+    "date-at-calendar-edge": ("notBefore", "9999-12-31T23:59:59-01:00"),
+    "duration-past-calendar": ("maxSignatureAge", "PT99999999999999999999H"),
+    "duration-of-5000-digits": ("clockSkew", "PT" + "9" * 5000 + "S"),
+    "key-with-trailing-text": ("keys", [{"publicKey": PUB_PEM + "garbage"}]),
+    "regexp-5000-deep": (
+        "rules",
+        [
+            {
+                "id": "a",
+                "effect": "permit",
+                "signers": "none",
+                "where": [{"path": "a", "op": "matches", "value": "(" * 5000 + ")" * 5000}],
+            }
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("member", HOSTILE_MEMBERS.values(), ids=HOSTILE_MEMBERS.keys())
+@pytest.mark.parametrize("form", ["bytes", "mapping"])
+def test_check_upgrade_refuses_a_hostile_unsigned_candidate(
+    member: tuple[str, object], form: str
+) -> None:
+    installed = load_policy(ROOT / "policies" / "policy-admin-quorum.yaml")
+    doc = installed.to_dict()
+    doc.pop("signatures", None)
+    doc["version"] = installed.version + 1
+    doc[member[0]] = member[1]
+    candidate = json.dumps(doc).encode() if form == "bytes" else doc
+    result = check_upgrade(installed, candidate, now=NOW)
+    assert result.verdict is UpgradeVerdict.REFUSED
+    assert result.reason.startswith("the new version is not a valid policy: $.")
+
+
+# ----------------------------------------------------------------------------- class 4
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + content
+
+
+def compressed_point_certificate(
+    ca: CertificateAuthority, key: ec.EllipticCurvePrivateKey
+) -> bytes:
+    """A certificate ``ca`` really signed whose SPKI holds ``key`` as a compressed point (a CA
+    that does not normalize keys issues these; ``cryptography`` only builds uncompressed ones)."""
+    cert = ca.issue(
+        key.public_key(),
+        "squeezed",
+        ["csmsOperator"],
+        valid_for=timedelta(days=400),
+        not_before=NOW - timedelta(days=1),
+    )
+    der = cert.public_bytes(serialization.Encoding.DER)
+    spki = certificate_spki(der)
+    squeezed = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    compressed = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+    )
+    # SPKI = SEQUENCE { AlgorithmIdentifier, BIT STRING (0 unused bits || point) }
+    _tag, start, _end = _tlv(squeezed, 0, len(squeezed))
+    _tag, _s, alg_end = _tlv(squeezed, start, len(squeezed))
+    new_spki = _der(0x30, squeezed[start:alg_end] + _der(0x03, b"\x00" + compressed))
+    _t, cert_start, cert_end = _tlv(der, 0, len(der))
+    _t, tbs_content, tbs_end = _tlv(der, cert_start, cert_end)
+    tbs = der[tbs_content:tbs_end].replace(spki, new_spki)
+    new_tbs = _der(0x30, tbs)
+    _t, _alg_s, alg_e = _tlv(der, tbs_end, cert_end)
+    algorithm = der[tbs_end:alg_e]
+    ca_key = ca._key
+    if isinstance(ca_key, ed25519.Ed25519PrivateKey):
+        signature = ca_key.sign(new_tbs)
+    else:
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+        hash_alg = {"secp256r1": hashes.SHA256(), "secp384r1": hashes.SHA384()}[ca_key.curve.name]
+        signature = ca_key.sign(new_tbs, ec.ECDSA(hash_alg))
+    out = _der(0x30, new_tbs + algorithm + _der(0x03, b"\x00" + signature))
+    x509.load_der_x509_certificate(out).verify_directly_issued_by(ca.certificate)  # a real one
+    return out
+
+
+@pytest.fixture(scope="module")
+def squeezed() -> tuple[KeySigner, bytes, list[bytes]]:
+    ca = CertificateAuthority.load(KEYS / "operations-ca.crt.pem", KEYS / "operations-ca.key.pem")
+    key = generate_private_key("ES256")
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    leaf = compressed_point_certificate(ca, key)
+    chain = [leaf, *(c.public_bytes(serialization.Encoding.DER) for c in ca.chain)]
+    return KeySigner(key), leaf, chain
+
+
+def test_a_certificate_with_a_compressed_ec_point_makes_the_signature_malformed(
+    squeezed: tuple[KeySigner, bytes, list[bytes]],
+) -> None:
+    signer, leaf, chain = squeezed
+    signer.certificates = tuple(chain)  # the signer attaches the chain as it is
+    frame = sign_frame(
+        [2, "1", "Reset", {"type": "Immediate"}],
+        signer,
+        ocpp="2.0.1",
+        station="cs-0001",
+        timestamp=NOW,
+    )
+    # The keyId is the fingerprint of the uncompressed key, as the signer computes it.
+    validator = ChainValidator.from_files([KEYS / "root-ca.crt.pem"])
+    result = Verifier(certificates=validator).verify_frame(
+        frame, ocpp="2.0.1", station="cs-0001", now=NOW
+    )
+    (sig,) = result.verification.signatures
+    assert (sig.outcome.value, sig.reason) == (
+        "malformed",
+        "the leaf certificate's key: public key is not in canonical form (compressed EC point or "
+        "non-canonical DER)",
+    )
+    assert key_id(certificate_spki(leaf)) != sig.key_id  # the second key id it would have had
+
+
+def test_the_chain_validator_refuses_a_leaf_with_a_compressed_ec_point(
+    squeezed: tuple[KeySigner, bytes, list[bytes]],
+) -> None:
+    _signer, _leaf, chain = squeezed
+    validator = ChainValidator.from_files([KEYS / "root-ca.crt.pem"])
+    result = validator.validate(chain, at=NOW, now=NOW)
+    assert (result.ok, result.reason) == (
+        False,
+        "leaf 'squeezed': its public key is not usable (public key is not in canonical form "
+        "(compressed EC point or non-canonical DER))",
+    )
+
+
+# ----------------------------------------------------------------------------- fuzzer finds
+
+
+def test_a_number_with_an_exponent_beyond_decimals_range_reads_as_its_value_or_is_refused() -> None:
+    found = (FUZZ / "canonical" / "exponent-beyond-decimal-range").read_bytes()
+    with pytest.raises(IJSONError):
+        loads(found)  # the fuzzer's input: a number followed by junk
+    assert loads(b"0e" + b"3" * 200) == 0.0
+    with pytest.raises(IJSONError, match="does not survive a double"):
+        loads(b"1e-" + b"3" * 200)
+
+
+def test_a_ca_key_on_an_unknown_curve_makes_the_certificate_untrusted() -> None:
+    from ocpp_e2e.verify import Verifier
+
+    frame = (FUZZ / "frame" / "ca-key-on-unknown-curve").read_bytes()
+    validator = ChainValidator.from_files([KEYS / "root-ca.crt.pem"])
+    verifier = Verifier(Keyring.load(KEYS / "keyring.json"), certificates=validator)
+    result = verifier.verify_frame(frame, ocpp="2.0.1", station="station-1", now=NOW)
+    assert [(s.outcome.value, s.reason) for s in result.verification.signatures] == [
+        (
+            "untrusted-certificate",
+            "a certificate of the chain cannot be read (Curve 0.36.5432.78.61.3.1.7 is not supported)",
+        )
+    ]
+
+
+def test_a_trust_anchor_with_an_unreadable_extension_is_a_pki_error() -> None:
+    text = (FUZZ / "policy-yaml" / "anchor-with-unreadable-extension.yaml").read_text()
+    with pytest.raises(PKIError, match=r"^trust anchor 'root-ca' has unreadable extensions"):
+        loads_policy(text, fmt="yaml").verifier()
