@@ -20,6 +20,8 @@ from typing import Any, NamedTuple
 
 import orjson
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
 from ._b64 import Base64Error, b64_decode, b64url_decode
 from ._der import certificate_spki
@@ -91,9 +93,17 @@ def _leaf_spki(der: bytes) -> bytes:
     except (ValueError, TypeError) as exc:
         raise _Malformed(f"the leaf certificate cannot be read ({exc})") from exc
     try:
-        load_spki(spki)
-    except KeyLoadError as exc:
-        raise _Malformed(f"the leaf certificate's key: {exc}") from exc
+        key = serialization.load_der_public_key(spki)
+    except (ValueError, UnsupportedAlgorithm):
+        return spki  # a key type SPEC §5 does not allow: the chain validator says so
+    canonical = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if canonical != spki:
+        raise _Malformed(
+            "the leaf certificate's key is not in canonical form (compressed EC point or "
+            "non-canonical DER): one key would have two key ids"
+        )
     return spki
 
 
