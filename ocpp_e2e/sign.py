@@ -32,6 +32,7 @@ from .context import (
 from .errors import SigningError
 from .frames import Frame, MessageType, parse_frame
 from .keys import Signer
+from .members import MAX_CERTIFICATES, member_problem
 from .model import Kind
 from .versions import VERSIONS, Carrier
 
@@ -183,13 +184,19 @@ def _sign_plain(
         if embed_public_key:
             sig["publicKey"] = b64url_encode(signer.public_key_der)
         if signer.certificates:
-            if len(signer.certificates) > 4:
-                raise SigningError("at most 4 certificates travel with a signature")
+            if len(signer.certificates) > MAX_CERTIFICATES:
+                raise SigningError(
+                    f"at most {MAX_CERTIFICATES} certificates travel with a signature"
+                )
             sig["certificates"] = [b64_encode(c) for c in signer.certificates]
         if name is not None:
             sig["name"] = name
         if description is not None:
             sig["description"] = dict(description)
+        # The verifier's own table (SPEC §1): never sign what a verifier would call malformed.
+        problem = member_problem({**sig, "value": ""}, frame=nonce)
+        if problem is not None:
+            raise SigningError(f"the signature would be malformed: {problem}")
         # New signatures may hold a caller's description, whose keys the reader never saw.
         previous = dumps_parsed(sigs, safe and description is None) if chained else None
         # The signature object is built here of strings, true and lists of strings; only a

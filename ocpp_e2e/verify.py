@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ._b64 import Base64Error, b64_decode, b64url_decode
 from ._der import certificate_spki
-from ._time import SPEC_TIMESTAMP, utcnow
+from ._time import utcnow
 from .canonical import dumps_parsed, parse
 from .context import (
     PendingCall,
@@ -46,28 +46,10 @@ from .keys import (
     key_id,
     load_spki,
 )
+from .members import MAX_CERTIFICATES, member_problem
 from .model import CertificateValidator, Outcome, SignatureResult, Verification
 from .replay import ReplayCache
 from .sign import MAX_SIGNATURES, signing_input
-
-_MEMBERS = frozenset(
-    {
-        "keyId",
-        "algorithm",
-        "value",
-        "timestamp",
-        "nonce",
-        "destination",
-        "chained",
-        "publicKey",
-        "certificates",
-        "name",
-        "description",
-    }
-)
-MAX_CERTIFICATES = 4
-# Key ids already seen to be well formed (a string's form never changes, so this is only a cache).
-_GOOD_KEY_IDS: set[str] = set()
 
 
 class FrameVerification(NamedTuple):
@@ -571,74 +553,18 @@ def _decode_chain(certs: tuple[str, ...]) -> tuple[bytes, ...]:
 
 
 def _check_members(sig: Any, require_nonce: bool) -> tuple[str, str, bytes, str, datetime]:
-    """Structural checks of SPEC §1; returns (keyId, algorithm, raw value, timestamp text, time)."""
+    """Structural checks of SPEC §1 by the one table of :mod:`ocpp_e2e.members`, whatever kind
+    of object the signature signs; returns (keyId, algorithm, raw value, timestamp text, time)."""
     if type(sig) is not dict:
         raise _Malformed("a signature must be a JSON object")
-    if not sig.keys() <= _MEMBERS:
-        raise _Malformed(f"unknown member(s) {', '.join(sorted(sig.keys() - _MEMBERS))}")
-    kid = sig.get("keyId")
-    alg = sig.get("algorithm")
-    value_text = sig.get("value")
-    ts_text = sig.get("timestamp")
-    if (
-        not isinstance(kid, str)
-        or not isinstance(alg, str)
-        or not isinstance(value_text, str)
-        or not isinstance(ts_text, str)
-    ):
-        missing = [
-            m for m in ("keyId", "algorithm", "value", "timestamp") if type(sig.get(m)) is not str
-        ]
-        raise _Malformed(f"{missing[0]} is required and must be a string")
-    if kid not in _GOOD_KEY_IDS:
-        try:
-            if len(b64url_decode(kid)) != 32:
-                raise _Malformed("keyId must be base64url of a SHA-256 digest (43 characters)")
-        except Base64Error as exc:
-            raise _Malformed(f"keyId: {exc}") from exc
-        if len(_GOOD_KEY_IDS) < 65536:
-            _GOOD_KEY_IDS.add(kid)
-    try:
-        value = b64url_decode(value_text)
-    except Base64Error as exc:
-        raise _Malformed(f"value: {exc}") from exc
-    if SPEC_TIMESTAMP.fullmatch(ts_text) is None:
-        raise _Malformed("timestamp must be UTC in the form YYYY-MM-DDTHH:MM:SS[.mmm]Z")
-    try:
-        ts = datetime.fromisoformat(ts_text)
-    except ValueError as exc:
-        raise _Malformed(f"timestamp is not a real date and time ({exc})") from exc
-    if "nonce" in sig:
-        nonce = sig["nonce"]
-        if type(nonce) is not str:
-            raise _Malformed("nonce must be a base64url string")
-        try:
-            size = len(b64url_decode(nonce))
-        except Base64Error as exc:
-            raise _Malformed(f"nonce: {exc}") from exc
-        if not 12 <= size <= 32:
-            raise _Malformed(f"nonce must be 12 to 32 random bytes, this one has {size}")
-    elif require_nonce:
-        raise _Malformed("nonce is required on frame signatures")
-    if len(sig) > 5:
-        _check_optional_members(sig)
-    return kid, alg, value, ts_text, ts
-
-
-def _check_optional_members(sig: dict[str, Any]) -> None:
-    if "destination" in sig and type(sig["destination"]) is not str:
-        raise _Malformed("destination must be a string")
-    if "chained" in sig and type(sig["chained"]) is not bool:
-        raise _Malformed("chained must be true or false")
-    if "publicKey" in sig and type(sig["publicKey"]) is not str:
-        raise _Malformed("publicKey must be a base64url string")
-    if "name" in sig and (type(sig["name"]) is not str or len(sig["name"]) > 256):
-        raise _Malformed("name must be a string of at most 256 characters")
-    if "description" in sig:
-        desc = sig["description"]
-        if type(desc) is not dict or not all(
-            type(v) is str and len(v) <= 256 for v in desc.values()
-        ):
-            raise _Malformed(
-                "description must be a language map of strings of at most 256 characters"
-            )
+    problem = member_problem(sig, frame=require_nonce)
+    if problem is not None:
+        raise _Malformed(problem)
+    ts_text = sig["timestamp"]
+    return (
+        sig["keyId"],
+        sig["algorithm"],
+        b64url_decode(sig["value"]),
+        ts_text,
+        datetime.fromisoformat(ts_text),
+    )
