@@ -449,3 +449,39 @@ def test_a_trust_anchor_with_an_unreadable_extension_is_a_pki_error() -> None:
     text = (FUZZ / "policy-yaml" / "anchor-with-unreadable-extension.yaml").read_text()
     with pytest.raises(PKIError, match=r"^trust anchor 'root-ca' has unreadable extensions"):
         loads_policy(text, fmt="yaml").verifier()
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (
+            "frame",
+            "untrusted-certificate: a certificate of the chain cannot be read "
+            "(unknown ASN.1 string tag 38)",
+        ),
+        (
+            "ticket",
+            "untrusted-issuer: ticket signature is untrusted-certificate: a certificate of the "
+            "chain cannot be read (unknown ASN.1 string tag 144)",
+        ),
+    ],
+)
+def test_a_certificate_name_of_an_unknown_string_type_makes_the_chain_untrusted(
+    entry: str, expected: str
+) -> None:
+    from ocpp_e2e.tickets import TicketLedger, TicketVerifier
+
+    data = (FUZZ / entry / "issuer-name-of-unknown-string-type").read_bytes()
+    validator = ChainValidator.from_files([KEYS / "root-ca.crt.pem"])
+    if entry == "frame":
+        verifier = Verifier(Keyring.load(KEYS / "keyring.json"), certificates=validator)
+        (sig,) = verifier.verify_frame(
+            data, ocpp="2.0.1", station="station-1", now=NOW
+        ).verification.signatures
+        assert f"{sig.outcome.value}: {sig.reason}" == expected
+    else:
+        with TicketLedger(":memory:") as ledger:
+            decision = TicketVerifier(
+                certificates=validator, ledger=ledger, station_id="station-1", evse_id="E1"
+            ).verify(data, now=NOW)
+        assert f"{decision.verdict.value}: {decision.reason}" == expected

@@ -185,7 +185,7 @@ class ChainValidator:
                 _spki(cert)
             except _Refused as exc:
                 raise PKIError(str(exc)) from exc
-            except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # read lazily
+            except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:  # read lazily
                 raise PKIError(f"trust anchor {i + 1} cannot be read ({exc})") from exc
             self._anchors.append(cert)
         if not self._anchors:
@@ -290,10 +290,14 @@ class ChainValidator:
             return self._check_chain(chain, key_agreement)
         except _Refused as exc:
             return _Checked(ChainResult(False, str(exc)))
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
             # cryptography parses names, extensions and keys lazily: a certificate that loaded
-            # can still hold a part that does not (an unknown curve, a broken extension).
-            return _Checked(ChainResult(False, f"a certificate of the chain cannot be read ({exc})"))
+            # can still hold a part that does not (an unknown curve, a broken extension, a name
+            # attribute of an unknown string type, which raises KeyError when compared).
+            detail = f"unknown ASN.1 string tag {exc}" if isinstance(exc, KeyError) else str(exc)
+            return _Checked(
+                ChainResult(False, f"a certificate of the chain cannot be read ({detail})")
+            )
 
     def _check_chain(self, chain: tuple[bytes, ...], key_agreement: bool = False) -> _Checked:
         if not chain:
