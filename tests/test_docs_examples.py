@@ -53,6 +53,7 @@ PAGES = (
     "performance.md",
     "esp.md",
     "gateway.md",
+    "security.md",
 )
 RUNNABLE = ("python", "sh", "console")
 LANGUAGES = (*RUNNABLE, "json", "yaml", "text")
