@@ -485,3 +485,15 @@ def test_a_certificate_name_of_an_unknown_string_type_makes_the_chain_untrusted(
                 certificates=validator, ledger=ledger, station_id="station-1", evse_id="E1"
             ).verify(data, now=NOW)
         assert f"{decision.verdict.value}: {decision.reason}" == expected
+
+
+@pytest.mark.parametrize("amount", ["1e999999", "9007199254740993", "1.00000000000000000001"])
+def test_a_ticket_cost_limit_that_is_no_json_number_is_refused_at_once(amount: str) -> None:
+    from decimal import Decimal
+
+    from ocpp_e2e.errors import TicketError
+    from ocpp_e2e.tickets import Money
+
+    with pytest.raises(TicketError, match=r"^\$\.limits\.maxCost\.amount: amount .* is not a number"):
+        Money(Decimal(amount), "EUR")
+    assert Money(Decimal("1e300"), "EUR").to_dict() == {"amount": int(Decimal("1e300")), "currency": "EUR"}

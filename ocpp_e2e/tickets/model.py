@@ -130,6 +130,14 @@ def _decimal(value: object, where: str) -> Decimal:
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
+def _is_json_number(amount: Decimal) -> bool:
+    """Whether a finite ``amount`` travels exactly as an I-JSON number (SPEC §2)."""
+    if amount == amount.to_integral_value() and abs(amount) <= 2**53 - 1:
+        return True
+    number = float(amount)  # beyond a double's range: inf, not a long computation
+    return math.isfinite(number) and Decimal(repr(number)) == amount
+
+
 def _json_number(amount: Decimal) -> int | float:
     as_int = int(amount)
     return as_int if Decimal(as_int) == amount else float(amount)
@@ -243,6 +251,13 @@ class Money:
         if not self.amount.is_finite() or self.amount <= 0:
             raise TicketError(
                 f"amount must be a positive number, got {self.amount}", "$.limits.maxCost.amount"
+            )
+        if not _is_json_number(self.amount):
+            # Checked before anything converts it: int(Decimal("1e999999")) alone takes minutes.
+            raise TicketError(
+                f"amount {self.amount} is not a number I-JSON can carry exactly (an integer up "
+                "to 2^53 − 1 or a decimal a double holds)",
+                "$.limits.maxCost.amount",
             )
         if _CURRENCY.fullmatch(self.currency) is None:
             raise TicketError(
