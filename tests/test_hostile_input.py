@@ -497,3 +497,54 @@ def test_a_ticket_cost_limit_that_is_no_json_number_is_refused_at_once(amount: s
     with pytest.raises(TicketError, match=r"^\$\.limits\.maxCost\.amount: amount .* is not a number"):
         Money(Decimal(amount), "EUR")
     assert Money(Decimal("1e300"), "EUR").to_dict() == {"amount": int(Decimal("1e300")), "currency": "EUR"}
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [Path(sys.executable).parent / "ocpp-e2e", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (
+            ["pki", "issue", "leaf", "--days", "99999999"],
+            "error: a validity of 99999999 days, 0:00:00 from ",
+        ),
+        (["pki", "issue", "leaf", "--hours", "999999999999"], "error: --hours: beyond the calendar"),
+        (
+            ["pki", "issue", "leaf", "--not-before", "9999-12-31T23:00:00Z"],
+            "error: a validity of 365 days, 0:00:00 from 9999-12-31T23:00:00Z ends beyond the calendar",
+        ),
+        (["pki", "crl", "--out", "x.crl", "--days", "99999999"], "error: a validity of 99999999 days"),
+        (["pki", "crl", "--out", "x.crl", "--days", "-5"], "error: a CRL's next update must be later"),
+    ],
+    ids=["leaf-days", "leaf-hours", "leaf-not-before", "crl-days", "crl-negative"],
+)
+def test_a_pki_validity_past_the_calendar_is_one_line_and_exit_2(
+    args: list[str], reason: str, tmp_path: Path
+) -> None:
+    for name in ("operations-ca.crt.pem", "operations-ca.key.pem", "root-ca.crt.pem"):
+        (tmp_path / name).write_bytes((KEYS / name).read_bytes())
+    extra = ["--ca", "operations-ca.crt.pem", "--ca-key", "operations-ca.key.pem"]
+    if args[1] == "issue":
+        extra += ["--out", str(tmp_path), "--identity", "x", "--usage", "csmsOperator"]
+    run = _cli(*args, *extra, cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stderr.splitlines()[-1].startswith(reason), run.stderr
+
+
+def test_a_ticket_valid_past_the_calendar_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    run = _cli(
+        "ticket", "issue", "--key", str(KEYS / "ticket-issuer.key.pem"),
+        "--chain", str(KEYS / "ticket-issuer.chain.pem"), "--out", "t.json",
+        "--holder-key-out", "h.pem", "--max-sessions", "2", "--station", "cs-*",
+        "--valid-for", "PT80000000H",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert run.stderr.splitlines()[-1].startswith(
+        "error: $.notAfter: the ticket would end beyond the calendar ("
+    )

@@ -114,9 +114,14 @@ def _password(env: str | None) -> bytes | None:
 def _validity(days: int | None, hours: int | None, default_days: int) -> timedelta:
     if days is not None and hours is not None:
         raise PKIError("give --days or --hours, not both")
-    if hours is not None:
-        return timedelta(hours=hours)
-    return timedelta(days=default_days if days is None else days)
+    try:
+        if hours is not None:
+            return timedelta(hours=hours)
+        return timedelta(days=default_days if days is None else days)
+    except OverflowError:
+        raise PKIError(
+            f"--{'hours' if hours is not None else 'days'}: beyond the calendar; shorten it"
+        ) from None
 
 
 def _time(text: str | None, option: str) -> datetime | None:
@@ -418,7 +423,11 @@ def crl(
         issuer = _load_ca(ca, ca_key, ca_password_env)
         path = state_path(ca)
         state = RevocationState.load(path, issuer)
-        result = state.crl(issuer, next_update=timedelta(days=days))
+        try:
+            next_update = timedelta(days=days)
+        except OverflowError:
+            raise PKIError("--days: beyond the calendar; shorten it") from None
+        result = state.crl(issuer, next_update=next_update)
         encoding = (
             serialization.Encoding.DER if out.suffix == ".der" else serialization.Encoding.PEM
         )

@@ -137,6 +137,17 @@ def _certifying(key: PrivateKey) -> _CertPrivateKey:
     raise _not_certifiable(key)
 
 
+def _end(start: datetime, valid_for: timedelta) -> datetime:
+    """``start + valid_for``, or a :class:`PKIError` when that is past the calendar (year 9999)."""
+    try:
+        return start + valid_for
+    except OverflowError:
+        raise PKIError(
+            f"a validity of {valid_for} from {start:%Y-%m-%dT%H:%M:%SZ} ends beyond the calendar "
+            "(year 9999); shorten it"
+        ) from None
+
+
 def _check_identity(identity: str) -> None:
     if not identity or any(c.isspace() or not c.isprintable() for c in identity):
         raise PKIError(f"identity {identity!r} must be non-empty printable text without spaces")
@@ -276,7 +287,7 @@ class CertificateAuthority:
         start = _utc(not_before)
         if valid_for <= timedelta(0):
             raise PKIError(f"validity must be positive, got {valid_for}")
-        end = start + valid_for
+        end = _end(start, valid_for)
         if start < self.certificate.not_valid_before_utc or end > self.not_after:
             ca_start = self.certificate.not_valid_before_utc
             raise PKIError(
@@ -454,11 +465,13 @@ class CertificateAuthority:
     ) -> x509.CertificateRevocationList:
         """Sign an X.509 CRL listing ``(serial, revocation time, reason)`` entries."""
         start = _utc(this_update)
+        if next_update <= timedelta(0):
+            raise PKIError(f"a CRL's next update must be later than its issue, not {next_update}")
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.certificate.subject)
             .last_update(start)
-            .next_update(start + next_update)
+            .next_update(_end(start, next_update))
             .add_extension(x509.CRLNumber(number), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self._public),
@@ -547,7 +560,7 @@ def create_root(
         .public_key(pub)
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(start + valid_for)
+        .not_valid_after(_end(start, valid_for))
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(_ca_key_usage(), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)

@@ -135,7 +135,13 @@ def issue_ticket(
     start = (not_before or utcnow()).replace(microsecond=0)
     if (valid_for is None) == (not_after is None):
         raise TicketError("give exactly one of valid_for and not_after")
-    end = not_after if not_after is not None else start + (valid_for or timedelta(0))
+    try:
+        end = not_after if not_after is not None else start + (valid_for or timedelta(0))
+    except OverflowError:
+        raise TicketError(
+            f"the ticket would end beyond the calendar ({start.isoformat()} + {valid_for})",
+            "$.notAfter",
+        ) from None
     holder = generate_private_key(holder_algorithm)
     ticket = ChargingTicket(
         ticket_id=ticket_id or b64url_encode(secrets.token_bytes(16)),
