@@ -548,3 +548,15 @@ def test_a_ticket_valid_past_the_calendar_is_one_line_and_exit_2(tmp_path: Path)
     assert run.stderr.splitlines()[-1].startswith(
         "error: $.notAfter: the ticket would end beyond the calendar ("
     )
+
+
+def test_a_path_length_beyond_any_chain_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    run = _cli(
+        "pki", "init-root", "rr", "--out", str(tmp_path), "--path-length", "99999999999999999999",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert run.stderr.splitlines()[-1] == (
+        "error: path length must be 0 to 255, got 99999999999999999999 (a SPEC §1 chain holds "
+        "at most 4 certificates)"
+    )

@@ -137,6 +137,11 @@ def _certifying(key: PrivateKey) -> _CertPrivateKey:
     raise _not_certifiable(key)
 
 
+#: The largest pathLen this CA writes: more says nothing a chain of SPEC §1 could use, and X.509
+#: libraries refuse values that do not fit their integers.
+MAX_PATH_LENGTH = 255
+
+
 def _end(start: datetime, valid_for: timedelta) -> datetime:
     """``start + valid_for``, or a :class:`PKIError` when that is past the calendar (year 9999)."""
     try:
@@ -351,8 +356,11 @@ class CertificateAuthority:
                 f"CA '{self.name}' cannot grant {KEY_AGREEMENT_USAGE} to sub-CA '{name}': "
                 "it does not hold it"
             )
-        if path_length < 0:
-            raise PKIError(f"path length must be 0 or more, got {path_length}")
+        if not 0 <= path_length <= MAX_PATH_LENGTH:
+            raise PKIError(
+                f"path length must be 0 to {MAX_PATH_LENGTH}, got {path_length} (a SPEC §1 "
+                "chain holds at most 4 certificates)"
+            )
         own = self.path_length
         if own is not None and path_length >= own:
             if own == 0:
@@ -550,8 +558,11 @@ def create_root(
     start = _utc(not_before)
     if valid_for <= timedelta(0):
         raise PKIError(f"validity must be positive, got {valid_for}")
-    if path_length is not None and path_length < 0:
-        raise PKIError(f"path length must be 0 or more, got {path_length}")
+    if path_length is not None and not 0 <= path_length <= MAX_PATH_LENGTH:
+        raise PKIError(
+            f"path length must be 0 to {MAX_PATH_LENGTH}, got {path_length} (a SPEC §1 chain "
+            "holds at most 4 certificates)"
+        )
     pub = _certifiable(load_spki(signer.public_key_der))
     builder = (
         x509.CertificateBuilder()
