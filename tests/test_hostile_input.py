@@ -560,3 +560,21 @@ def test_a_path_length_beyond_any_chain_is_one_line_and_exit_2(tmp_path: Path) -
         "error: path length must be 0 to 255, got 99999999999999999999 (a SPEC §1 chain holds "
         "at most 4 certificates)"
     )
+
+
+def test_a_time_zone_name_too_long_for_a_file_is_the_projects_error() -> None:
+    from ocpp_e2e.errors import TariffError
+    from ocpp_e2e.tariffs.session import Session
+
+    record = json.loads((ROOT / "tests" / "data" / "tariffs" / "session-39min.json").read_text())
+    record["timeZone"] = "a" * 300
+    with pytest.raises(TariffError, match=r"^session: \$\.timeZone: unknown IANA time zone 'a"):
+        Session.from_dict(record)
+
+
+def test_an_audit_time_zone_too_long_for_a_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    log = ROOT / "tests" / "data" / "audit" / "sample.jsonl"
+    policy = ROOT / "policies" / "station-csms-commands.yaml"
+    run = _cli("audit", str(log), "--policy", str(policy), "--tz", "a" * 300, cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.splitlines()[-1].startswith("error: --tz: unknown time zone 'aaa")

@@ -178,7 +178,7 @@ def audit(
         fail(f"--workers must be at least 1, not {workers}")
     try:
         zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         fail(f"--tz: unknown time zone {tz!r} (use an IANA name such as Europe/Berlin)")
     console = Console(stderr=json_out)
     try:

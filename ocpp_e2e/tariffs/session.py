@@ -157,7 +157,7 @@ class Session:
             raise TariffError("must be an IANA time zone name", "$.timeZone", source=source)
         try:
             zone = zoneinfo.ZoneInfo(tz_name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long for a file
             raise TariffError(
                 f"unknown IANA time zone {tz_name!r} (e.g. Europe/Berlin, UTC)",
                 "$.timeZone",
