@@ -444,7 +444,11 @@ class Keyring:
                 roles_file = file.with_suffix(".roles")
                 roles: list[str] = []
                 if roles_file.exists():
-                    roles = [ln.strip() for ln in roles_file.read_text().splitlines() if ln.strip()]
+                    try:
+                        text = roles_file.read_text("utf-8")
+                    except (OSError, UnicodeDecodeError) as exc:
+                        raise KeyLoadError(f"{roles_file}: cannot read roles file ({exc})") from exc
+                    roles = [ln.strip() for ln in text.splitlines() if ln.strip()]
                 ring.add(pub, name=file.stem, roles=roles)
             return ring
         try:

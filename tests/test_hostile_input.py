@@ -578,3 +578,12 @@ def test_an_audit_time_zone_too_long_for_a_file_is_one_line_and_exit_2(tmp_path:
     run = _cli("audit", str(log), "--policy", str(policy), "--tz", "a" * 300, cwd=tmp_path)
     assert run.returncode == 2
     assert run.stderr.splitlines()[-1].startswith("error: --tz: unknown time zone 'aaa")
+
+
+def test_a_keyring_folder_with_a_roles_file_that_is_not_utf8_is_a_key_load_error(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "cs.pem").write_text(PUB_PEM)
+    (tmp_path / "cs.roles").write_bytes(b"\xff\xfe")
+    with pytest.raises(KeyLoadError, match=r"cs\.roles: cannot read roles file \("):
+        Keyring.load(tmp_path)
