@@ -587,3 +587,44 @@ def test_a_keyring_folder_with_a_roles_file_that_is_not_utf8_is_a_key_load_error
     (tmp_path / "cs.roles").write_bytes(b"\xff\xfe")
     with pytest.raises(KeyLoadError, match=r"cs\.roles: cannot read roles file \("):
         Keyring.load(tmp_path)
+
+
+def test_a_signed_meter_value_string_nested_thousands_deep_is_a_finding_not_a_crash() -> None:
+    from ocpp_e2e.meter import extract_records
+
+    value = '{"signedMeterData":' + "[" * 200_000 + "]" * 200_000 + "}"
+    payload = {
+        "connectorId": 1,
+        "transactionId": 1,
+        "meterValue": [
+            {
+                "timestamp": "2027-01-01T00:00:00Z",
+                "sampledValue": [{"value": value, "format": "SignedData"}],
+            }
+        ],
+    }
+    (found,) = extract_records("MeterValues", payload, "1.6")
+    assert (found.path, found.problem) == (
+        "$.meterValue[0].sampledValue[0].value",
+        "value is not JSON: nested too deep",
+    )
+
+
+DEEP_JSON = b'{"keys":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+
+
+def test_local_json_files_nested_thousands_deep_are_the_projects_error(tmp_path: Path) -> None:
+    from ocpp_e2e.errors import ConnectionSetupError
+    from ocpp_e2e.integrations.connection import AuthorizationKeyStore
+    from ocpp_e2e.meter.trust import MeterKeyring
+    from ocpp_e2e.pki import RevocationState
+
+    path = tmp_path / "deep.json"
+    path.write_bytes(DEEP_JSON)
+    with pytest.raises(KeyLoadError, match="deep.json: not JSON"):
+        MeterKeyring.load(path)
+    with pytest.raises(ConnectionSetupError, match="cannot read key store"):
+        AuthorizationKeyStore.load(path)
+    ca = CertificateAuthority.load(KEYS / "root-ca.crt.pem", KEYS / "root-ca.key.pem")
+    with pytest.raises(PKIError, match="cannot read revocation state"):
+        RevocationState.load(path, ca)

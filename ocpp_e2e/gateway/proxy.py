@@ -99,7 +99,7 @@ def load_upstream_keys(path: Path) -> dict[str, bytes]:
     """The gateway's own per-station keys for upstream Basic auth: ``{"identity": "<hex>"}``."""
     try:
         doc = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise OcppE2EError(f"{path}: cannot read the upstream keys ({exc})") from None
     if not isinstance(doc, dict) or not all(isinstance(v, str) for v in doc.values()):
         raise OcppE2EError(f'{path}: expected {{"identity": "<hex AuthorizationKey>", ...}}')

@@ -489,7 +489,7 @@ class AuthorizationKeyStore:
         path = Path(path)
         try:
             doc = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise ConnectionSetupError(f"cannot read key store: {exc}", source=str(path)) from None
         if (
             not isinstance(doc, dict)

@@ -150,6 +150,8 @@ def _found_16(path: str, sv: dict[str, Any]) -> FoundRecord:
             obj = json.loads(value)
         except ValueError as exc:
             return FoundRecord(vpath, None, "json", problem=f"value is not JSON: {exc}")
+        except RecursionError:  # a string in a payload can nest far deeper than the payload
+            return FoundRecord(vpath, None, "json", problem="value is not JSON: nested too deep")
         if not isinstance(obj, dict):
             return FoundRecord(vpath, None, "json", problem="value is not a JSON object")
         if "signedMeterValue" in obj and "signedMeterData" in obj:

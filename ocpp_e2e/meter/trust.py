@@ -366,7 +366,7 @@ class MeterKeyring:
         if raw.lstrip().startswith(b"{"):
             try:
                 doc = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 raise KeyLoadError(f"{path}: not JSON ({exc})") from exc
             if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
                 raise KeyLoadError(

@@ -101,7 +101,7 @@ class RevocationState:
             return cls.empty(ca)
         try:
             doc = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise PKIError(f"{path}: cannot read revocation state ({exc})") from exc
         try:
             if set(doc) != {"ca", "crlNumber", "revoked"}:
