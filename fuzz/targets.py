@@ -157,9 +157,13 @@ def _signed_structures() -> list[bytes]:
 
 @target("canonical", _plus(_json_seeds, lambda: [b'{"a":[1,2.5e3,"\\u00e9"]}']))
 def canonical(data: bytes) -> None:
-    """canonical.parse: SPEC §2 strict I-JSON reader, then the RFC 8785 writer on what it read."""
+    """exact.read_exact (frames without signatures) and canonical.parse (SPEC §2 strict I-JSON
+    reader), then the RFC 8785 writer on what it read."""
     from ocpp_e2e.canonical import dumps, parse
+    from ocpp_e2e.exact import read_exact
 
+    with contextlib.suppress(OcppE2EError):
+        read_exact(data, max_bytes=1 << 20)  # the reader of frames without signatures (SPEC §2)
     parsed = parse(data)
     dumps(parsed.value)
 

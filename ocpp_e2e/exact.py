@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -52,7 +52,13 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _decimal(literal: str) -> float | Decimal:
-    exact = Decimal(literal)
+    try:
+        exact = Decimal(literal)
+    except InvalidOperation:  # an exponent beyond Decimal's range: no exact value to keep
+        raise _Refused(
+            f"number {literal[:40]}{'…' if len(literal) > 40 else ''} has an exponent beyond "
+            "what can be read exactly"
+        ) from None
     try:
         as_float = float(literal)
     except OverflowError:  # pragma: no cover - float() returns inf instead

@@ -628,3 +628,14 @@ def test_local_json_files_nested_thousands_deep_are_the_projects_error(tmp_path:
     ca = CertificateAuthority.load(KEYS / "root-ca.crt.pem", KEYS / "root-ca.key.pem")
     with pytest.raises(PKIError, match="cannot read revocation state"):
         RevocationState.load(path, ca)
+
+
+@pytest.mark.parametrize("literal", ["1e99999999999999999999", "0e99999999999999999999"])
+def test_an_unsigned_frame_number_with_an_exponent_beyond_decimal_is_refused_not_a_crash(
+    literal: str,
+) -> None:
+    from ocpp_e2e.exact import read_exact
+
+    frame = f'[2,"1","Heartbeat",{{"a":{literal}}}]'
+    with pytest.raises(IJSONError, match=f"^\\$: number {literal} has an exponent beyond"):
+        read_exact(frame, max_bytes=None)
