@@ -639,3 +639,18 @@ def test_an_unsigned_frame_number_with_an_exponent_beyond_decimal_is_refused_not
     frame = f'[2,"1","Heartbeat",{{"a":{literal}}}]'
     with pytest.raises(IJSONError, match=f"^\\$: number {literal} has an exponent beyond"):
         read_exact(frame, max_bytes=None)
+
+
+def test_check_upgrade_refuses_a_mapping_candidate_nested_thousands_deep() -> None:
+    installed = load_policy(ROOT / "policies" / "policy-admin-quorum.yaml")
+    doc = installed.to_dict()
+    doc["version"] = installed.version + 1
+    deep: list[object] = []
+    inner = deep
+    for _ in range(5000):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    doc["description"] = deep
+    result = check_upgrade(installed, doc, now=NOW)
+    assert result.verdict is UpgradeVerdict.REFUSED
+    assert result.reason.startswith("the new version is not JSON: maximum recursion depth")

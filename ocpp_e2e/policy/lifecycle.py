@@ -94,13 +94,17 @@ def check_upgrade(
     reader (SPEC §2) and verified as they are.
     """
     raw: bytes | str | Mapping[str, Any] = candidate
-    if isinstance(candidate, bytes | str):
+    if not isinstance(candidate, bytes | str):
+        # A mapping goes through the same strict reader as bytes (SPEC §2: depth, numbers,
+        # JSON types), so that no object model can make the checks below recurse or raise.
         try:
-            value = parse(candidate).value
-        except InputError as exc:
-            return _refuse(f"the new version is not I-JSON: {exc}")
-    else:
-        value = dict(candidate)
+            raw = json.dumps(candidate, allow_nan=False, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            return _refuse(f"the new version is not JSON: {exc}")
+    try:
+        value = parse(raw).value
+    except InputError as exc:
+        return _refuse(f"the new version is not I-JSON: {exc}")
     try:
         new = Policy.from_dict(value)
     except PolicyError as exc:
