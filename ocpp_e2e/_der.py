@@ -8,6 +8,9 @@ encodings (two key ids, SPEC §1). The raw bytes read here let the strict SPKI c
 
 from __future__ import annotations
 
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+
 _SEQUENCE = 0x30
 _VERSION = 0xA0  # [0] EXPLICIT Version, optional
 
@@ -55,3 +58,19 @@ def certificate_spki(der: bytes) -> bytes:
         raise ValueError("the certificate has no subjectPublicKeyInfo where RFC 5280 puts it")
     _tag, spki_start, spki_end = fields[5]
     return der[spki_start:spki_end]
+
+
+#: What ``cryptography`` raises for a certificate it cannot read, at load time or lazily when a
+#: part is first used (names, extensions, keys). Several are not ``ValueError`` subclasses
+#: (``InvalidVersion``, ``DuplicateExtension``, ``UnsupportedGeneralNameType``), and comparing
+#: a name with an attribute of an unknown string type raises ``KeyError``: every boundary that
+#: reads certificates from outside catches exactly this tuple.
+UNREADABLE_CERTIFICATE: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)

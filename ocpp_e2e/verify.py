@@ -24,7 +24,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from ._b64 import Base64Error, b64_decode, b64url_decode
-from ._der import certificate_spki
+from ._der import UNREADABLE_CERTIFICATE, certificate_spki
 from ._time import utcnow
 from .canonical import dumps_parsed, parse
 from .context import (
@@ -72,7 +72,7 @@ def _leaf_spki(der: bytes) -> bytes:
     try:
         x509.load_der_x509_certificate(der)
         spki = certificate_spki(der)
-    except (ValueError, TypeError) as exc:
+    except UNREADABLE_CERTIFICATE as exc:
         raise _Malformed(f"the leaf certificate cannot be read ({exc})") from exc
     try:
         key = serialization.load_der_public_key(spki)

@@ -654,3 +654,76 @@ def test_check_upgrade_refuses_a_mapping_candidate_nested_thousands_deep() -> No
     result = check_upgrade(installed, doc, now=NOW)
     assert result.verdict is UpgradeVerdict.REFUSED
     assert result.reason.startswith("the new version is not JSON: maximum recursion depth")
+
+
+def _rebuilt(der: bytes, tbs_fields: list[bytes]) -> bytes:
+    """``der`` with its TBSCertificate made of ``tbs_fields`` (the signature no longer matches,
+    which is fine: certificates are read before any signature is checked)."""
+    _t, cert_start, cert_end = _tlv(der, 0, len(der))
+    _t, _tbs_start, tbs_end = _tlv(der, cert_start, cert_end)
+    return _der(0x30, _der(0x30, b"".join(tbs_fields)) + der[tbs_end:cert_end])
+
+
+def _tbs_fields(der: bytes) -> list[bytes]:
+    _t, cert_start, cert_end = _tlv(der, 0, len(der))
+    _t, pos, tbs_end = _tlv(der, cert_start, cert_end)
+    fields = []
+    while pos < tbs_end:
+        _t, _s, end = _tlv(der, pos, tbs_end)
+        fields.append(der[pos:end])
+        pos = end
+    return fields
+
+
+def with_version(der: bytes, version: int) -> bytes:
+    fields = _tbs_fields(der)
+    assert fields[0][:4] == bytes([0xA0, 0x03, 0x02, 0x01])
+    fields[0] = fields[0][:4] + bytes([version])
+    return _rebuilt(der, fields)
+
+
+def with_duplicate_extension(der: bytes) -> bytes:
+    fields = _tbs_fields(der)
+    (index,) = [i for i, f in enumerate(fields) if f[0] == 0xA3]
+    wrapper = fields[index]
+    _t, seq_start, seq_end = _tlv(wrapper, 0, len(wrapper))
+    _t, items_start, items_end = _tlv(wrapper, seq_start, seq_end)
+    items = wrapper[items_start:items_end]
+    _t, _s, first_end = _tlv(items, 0, len(items))
+    fields[index] = _der(0xA3, _der(0x30, items + items[:first_end]))
+    return _rebuilt(der, fields)
+
+
+@pytest.mark.parametrize(
+    ("change", "outcome", "reason"),
+    [
+        (
+            lambda der: with_version(der, 5),
+            "malformed",
+            "the leaf certificate cannot be read (5 is not a valid X509 version)",
+        ),
+        (
+            with_duplicate_extension,
+            "untrusted-certificate",
+            "leaf 'cs-0001 (DEMO, never deploy)' has unreadable extensions (Duplicate ",
+        ),
+    ],
+    ids=["invalid-version", "duplicate-extension"],
+)
+def test_a_leaf_certificate_cryptography_cannot_read_gets_a_verdict(
+    change: object, outcome: str, reason: str
+) -> None:
+    from ocpp_e2e.keys import load_private_key
+    from ocpp_e2e.pki.validate import pem_chain_der
+
+    chain = pem_chain_der((KEYS / "station-1.chain.pem").read_bytes())
+    leaf = change(chain[0])  # type: ignore[operator]
+    signer = KeySigner(load_private_key(KEYS / "station-1.key.pem"), certificates=[leaf, *chain[1:]])
+    frame = sign_frame([2, "1", "Heartbeat", {}], signer, ocpp="2.0.1", station="cs-0001", timestamp=NOW)
+    validator = ChainValidator.from_files([KEYS / "root-ca.crt.pem"])
+    result = Verifier(certificates=validator).verify_frame(
+        frame, ocpp="2.0.1", station="cs-0001", now=NOW
+    )
+    (sig,) = result.verification.signatures
+    assert sig.outcome.value == outcome
+    assert sig.reason.startswith(reason), sig.reason

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import NameOID
 
 from .._b64 import Base64Error, pem_blocks
+from .._der import UNREADABLE_CERTIFICATE
 from ..algorithms import ALGORITHMS, PrivateKey, PublicKey, algorithm_of
 from ..errors import KeyLoadError, PKIError
 from ..keys import KeySigner, Signer, load_signer, load_spki, spki_der
@@ -660,7 +661,7 @@ def load_certificates(data: bytes, *, source: str = "certificate") -> list[x509.
         else:
             ders = [data]
         certs = [x509.load_der_x509_certificate(der) for der in ders]
-    except ValueError as exc:  # also Base64Error
+    except UNREADABLE_CERTIFICATE as exc:  # also Base64Error
         raise PKIError(f"{source}: not a PEM or DER X.509 certificate ({exc})") from exc
     if not certs:
         raise PKIError(f"{source}: holds no certificate")

@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import ExtensionOID
 
 from .._b64 import pem_one
-from .._der import certificate_spki
+from .._der import UNREADABLE_CERTIFICATE, certificate_spki
 from ..algorithms import ALGORITHMS
 from ..errors import KeyLoadError, PKIError
 from ..keys import key_id, load_spki
@@ -142,7 +142,7 @@ def _check_ca(cert: x509.Certificate, label: str) -> None:
 def _extension_failure(cert: x509.Certificate, label: str) -> str | None:
     try:
         extensions = list(cert.extensions)
-    except ValueError as exc:  # duplicate or undecodable extension
+    except UNREADABLE_CERTIFICATE as exc:  # duplicate or undecodable extension
         return f"{label} has unreadable extensions ({exc})"
     for ext in extensions:
         if ext.critical and ext.oid not in _UNDERSTOOD_CRITICAL:
@@ -185,7 +185,7 @@ class ChainValidator:
                 _spki(cert)
             except _Refused as exc:
                 raise PKIError(str(exc)) from exc
-            except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:  # read lazily
+            except UNREADABLE_CERTIFICATE as exc:  # read lazily
                 raise PKIError(f"trust anchor {i + 1} cannot be read ({exc})") from exc
             self._anchors.append(cert)
         if not self._anchors:
@@ -290,7 +290,7 @@ class ChainValidator:
             return self._check_chain(chain, key_agreement)
         except _Refused as exc:
             return _Checked(ChainResult(False, str(exc)))
-        except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
+        except UNREADABLE_CERTIFICATE as exc:
             # cryptography parses names, extensions and keys lazily: a certificate that loaded
             # can still hold a part that does not (an unknown curve, a broken extension, a name
             # attribute of an unknown string type, which raises KeyError when compared).
@@ -310,7 +310,7 @@ class ChainValidator:
         for i, der in enumerate(chain):
             try:
                 certs.append(x509.load_der_x509_certificate(der))
-            except ValueError as exc:
+            except UNREADABLE_CERTIFICATE as exc:
                 raise _Refused(
                     f"certificate {i + 1} is not a DER X.509 certificate ({exc})"
                 ) from exc

@@ -93,8 +93,10 @@ def check_upgrade(
     ``candidate`` is best given as the bytes received, which are read with the strict I-JSON
     reader (SPEC §2) and verified as they are.
     """
-    raw: bytes | str | Mapping[str, Any] = candidate
-    if not isinstance(candidate, bytes | str):
+    raw: bytes | str
+    if isinstance(candidate, bytes | str):
+        raw = candidate
+    else:
         # A mapping goes through the same strict reader as bytes (SPEC §2: depth, numbers,
         # JSON types), so that no object model can make the checks below recurse or raise.
         try:

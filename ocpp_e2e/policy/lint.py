@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from .._b64 import b64_decode, pem_blocks
+from .._der import UNREADABLE_CERTIFICATE
 from .._time import CalendarRangeError, parse_duration, parse_rfc3339
 from ..errors import KeyLoadError, PolicyError
 from ..keys import key_id, load_public_key_text
@@ -297,7 +298,7 @@ class _Semantics:
                         x509.load_der_x509_certificate(der)
                 else:
                     x509.load_der_x509_certificate(data)
-            except ValueError as exc:  # also Base64Error, UnicodeEncodeError
+            except UNREADABLE_CERTIFICATE as exc:  # also Base64Error, UnicodeEncodeError
                 self.add(f"$.trustAnchors[{i}]", f"not a PEM or base64 DER certificate ({exc})")
 
     def check_rule(self, at: str, rule: dict[str, Any], defined: set[str]) -> bool:
