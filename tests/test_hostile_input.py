@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ocpp_e2e._der import _tlv, certificate_spki
 from ocpp_e2e.canonical import loads
@@ -357,13 +357,10 @@ def compressed_point_certificate(
     new_tbs = _der(0x30, tbs)
     _t, _alg_s, alg_e = _tlv(der, tbs_end, cert_end)
     algorithm = der[tbs_end:alg_e]
-    ca_key = ca._key
-    if isinstance(ca_key, ed25519.Ed25519PrivateKey):
-        signature = ca_key.sign(new_tbs)
-    else:
-        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-        hash_alg = {"secp256r1": hashes.SHA256(), "secp384r1": hashes.SHA384()}[ca_key.curve.name]
-        signature = ca_key.sign(new_tbs, ec.ECDSA(hash_alg))
+    from ocpp_e2e.algorithms import ALGORITHMS
+
+    ca_signer = ca._signer  # the CA signs the altered TBS as it signs any certificate
+    signature = ALGORITHMS[ca_signer.algorithm].x509_signature(ca_signer.sign(new_tbs))
     out = _der(0x30, new_tbs + algorithm + _der(0x03, b"\x00" + signature))
     x509.load_der_x509_certificate(out).verify_directly_issued_by(ca.certificate)  # a real one
     return out
