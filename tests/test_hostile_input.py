@@ -109,7 +109,7 @@ def test_a_date_at_the_calendar_edge_with_an_offset_is_a_policy_problem(
     text = yaml_policy(not_before=when) if fmt == "yaml" else json_policy(not_before=when)
     (problem,) = problems(text, fmt)
     assert problem.endswith(
-        f"$.notBefore: {when!r} lies beyond the calendar (years 1 to 9999 in UTC)"
+        f"$.notBefore: {when!r} is not a date and time that exists (date value out of range)"
     )
 
 
