@@ -32,8 +32,7 @@ from ocpp_e2e.keys import (
 )
 from ocpp_e2e.meter.trust import decode_public_key
 from ocpp_e2e.pki import CertificateAuthority, ChainValidator, load_certificates
-from ocpp_e2e.policy import UpgradeVerdict, check_upgrade, load_policy
-from ocpp_e2e.policy.document import loads_policy
+from ocpp_e2e.policy import UpgradeVerdict, check_upgrade, load_policy, loads_policy
 from ocpp_e2e.sign import sign_frame
 from ocpp_e2e.verify import Verifier
 
