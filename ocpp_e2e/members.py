@@ -8,7 +8,7 @@ returns the first problem in words. The verifier calls it before any cryptograph
 :class:`~ocpp_e2e.errors.SigningError`), so nothing this project signs is refused by its own
 verifier.
 
->>> member_problem({"keyId": "k", "algorithm": "Ed25519", "value": "AA", "timestamp": "x"},
+>>> member_problem({"keyId": "AAAA", "algorithm": "Ed25519", "value": "AA", "timestamp": "x"},
 ...                frame=False)
 'keyId must be base64url of a SHA-256 digest (43 characters)'
 >>> sorted(MEMBER_RULES) == sorted(["keyId", "algorithm", "value", "timestamp", "nonce",
