@@ -27,31 +27,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench_audit import _policy  # the same policy: station-signed reports, unsigned answers
+
 from ocpp_e2e.audit.cluster import Cluster
 from ocpp_e2e.audit.logs import ReadOptions
 from ocpp_e2e.audit.report import json_lines
 from ocpp_e2e.audit.run import AuditSettings, audit_logs
-from ocpp_e2e.keys import KeySigner, generate_private_key, load_spki, public_key_to_pem
+from ocpp_e2e.keys import KeySigner, generate_private_key
 from ocpp_e2e.sign import sign_frame
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
-
-
-def _policy(signer: KeySigner) -> dict[str, object]:
-    pem = public_key_to_pem(load_spki(signer.public_key_der)).decode("ascii")
-    return {
-        "type": "SignaturePolicy",
-        "id": "fleet",
-        "version": 1,
-        "maxSignatureAge": "PT5M",
-        "keys": [{"publicKey": pem, "name": "stations", "roles": ["station"]}],
-        "rules": [
-            {"id": "reports", "effect": "permit", "match": {"kinds": ["request"]},
-             "signers": {"roles": ["station"]}},
-            {"id": "answers", "effect": "permit", "match": {"kinds": ["response"]},
-             "signers": "none"},
-        ],
-    }
 
 
 def generate(folder: Path, stations: int, frames: int, files: int, signer: KeySigner) -> list[str]:
