@@ -65,6 +65,29 @@ def generate(folder: Path, stations: int, frames: int, files: int, signer: KeySi
     return names
 
 
+def _burn(n: int) -> float:
+    start = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i * i
+    return time.perf_counter() - start
+
+
+def machine_parallelism() -> float:
+    """How much faster two processes burn pure-Python work than one: the ceiling of any
+    2-worker speedup on this machine (2.0 on two idle physical cores)."""
+    import multiprocessing
+
+    n = 10_000_000
+    alone = _burn(n)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_burn, [1, 1])  # both processes started before the timer
+        start = time.perf_counter()
+        pool.map(_burn, [n, n])
+        together = time.perf_counter() - start
+    return 2 * alone / together
+
+
 def _strip(lines: list[str]) -> list[str]:
     return [line for line in lines if '"type": "summary"' not in line and '"type":"summary"' not in line]
 
@@ -84,6 +107,9 @@ def main() -> None:
 
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
+    ceiling = machine_parallelism()
+    print(f"machine parallelism: two processes do {ceiling:.2f}x the pure-Python work of one "
+          "(the ceiling of a 2-worker speedup here)")
     signer = KeySigner(generate_private_key("Ed25519"))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
