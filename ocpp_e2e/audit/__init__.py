@@ -3,7 +3,9 @@
 The names below load on first use, so that reading one log line does not import the whole audit
 (a CLI start stays fast).
 
->>> from ocpp_e2e.audit import AuditSettings, audit_logs  # doctest: +SKIP
+>>> from ocpp_e2e.audit import AuditSettings, audit_logs
+>>> audit_logs.__module__
+'ocpp_e2e.audit.run'
 """
 
 from __future__ import annotations

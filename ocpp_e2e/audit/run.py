@@ -11,8 +11,10 @@ so that a shuffled file list gives the same report; name rotated logs so that th
 time order (``ocpp-2026-11-30.log``, ...). Paths may be fsspec URLs (``s3://``, ``gs://``,
 ``file://``, ...) and globs.
 
->>> settings = AuditSettings(policy="policies/example.yaml")  # doctest: +SKIP
->>> report = audit_logs(["day.jsonl.gz"], ReadOptions(), settings, workers=2)  # doctest: +SKIP
+Example (the reader's own policy and log)::
+
+    settings = AuditSettings(policy="policy.yaml")
+    report = audit_logs(["day.jsonl.gz"], ReadOptions(), settings, workers=2)
 """
 
 from __future__ import annotations

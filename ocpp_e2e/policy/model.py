@@ -444,8 +444,8 @@ def load_policy(path: Path | str) -> Policy:
     """Load a policy file (``.json``, ``.yaml``/``.yml``); raise :class:`PolicyError` listing
     every problem, each with the file, line (YAML) and JSON path.
 
-    >>> load_policy("policies/station-csms-commands.yaml").id  # doctest: +SKIP
-    'station-csms-commands'
+    Example (from the repository root): ``load_policy("policies/station-csms-commands.yaml").id``
+    is ``'station-csms-commands'``.
     """
     text, fmt = read_policy_file(path)
     return loads_policy(text, fmt=fmt, source=str(path))
