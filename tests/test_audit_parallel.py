@@ -264,3 +264,11 @@ def test_a_url_that_cannot_be_opened_is_a_finding_not_an_abort(
 def test_a_missing_local_file_is_a_usage_error_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"gone\.jsonl: cannot open log file"):
         audit_logs([str(tmp_path / "gone.jsonl")], ReadOptions(), SETTINGS, workers=2)
+
+
+def test_a_corrupt_xz_log_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    broken = tmp_path / "corrupt.jsonl.xz"
+    broken.write_bytes(b"\xfd7zXZ\x00" + b"\x00" * 64)  # xz magic, then nothing xz can read
+    report = audit_logs([str(broken)], ReadOptions(), SETTINGS)
+    assert [(f.kind.value, f.line) for f in report.findings] == [("unreadable-line", 1)]
+    assert "cannot read the log file" in report.findings[0].detail

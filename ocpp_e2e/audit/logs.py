@@ -349,7 +349,10 @@ def scan_stream(
     unreadable lines (each item once).
     """
     fmt = options.format
-    head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+    try:
+        head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+    except (OSError, EOFError, zlib_error, lzma.LZMAError) as exc:  # broken compression
+        raise UnreadableFile(f"cannot read the log file ({exc})", source, 1) from exc
     if fmt is LogFormat.PCAP or (fmt is LogFormat.AUTO and _is_capture(head)):
         yield from _special(LogFormat.PCAP, stream, source, options, stats)
         return
