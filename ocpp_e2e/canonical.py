@@ -29,6 +29,20 @@ import rfc8785
 
 from .errors import IJSONError
 
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_SAFE_INTEGER",
+    "Parsed",
+    "check_number",
+    "dumps",
+    "dumps_parsed",
+    "json_path",
+    "loads",
+    "parse",
+    "reads_exactly",
+]
+
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 32
 MAX_SAFE_INTEGER = 2**53 - 1

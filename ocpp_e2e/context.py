@@ -18,6 +18,25 @@ from .errors import InputError
 from .frames import OCPP_VERSIONS, Frame, MessageType
 from .model import Direction, Kind
 
+__all__ = [
+    "STRUCTURE_TYPES",
+    "VENDOR_ID",
+    "CallTracker",
+    "PendingCall",
+    "find_signatures",
+    "first_signature_value",
+    "frame_context",
+    "frame_kind",
+    "frame_signing_payload",
+    "identity_matches",
+    "normalize_station",
+    "request_digest",
+    "same_identity",
+    "signing_payload",
+    "station_from_url_path",
+    "structure_context",
+]
+
 VENDOR_ID = "org.ocpp-e2e"
 STRUCTURE_TYPES = (
     "Tariff",

@@ -6,6 +6,24 @@ JSON path) and the problem, so that the CLI can print it on one line without a t
 
 from __future__ import annotations
 
+__all__ = [
+    "ConnectionSetupError",
+    "FrameError",
+    "IJSONError",
+    "InputError",
+    "KeyLoadError",
+    "LedgerError",
+    "MeterRecordError",
+    "OcppE2EError",
+    "PKIError",
+    "PolicyError",
+    "PolicyUpgradeError",
+    "RefusedError",
+    "SigningError",
+    "TariffError",
+    "TicketError",
+]
+
 
 class OcppE2EError(Exception):
     """Base class of every error raised on purpose by ocpp-e2e."""

@@ -32,6 +32,10 @@ import orjson
 from .canonical import MAX_BYTES, MAX_DEPTH
 from .errors import IJSONError
 
+__all__ = [
+    "read_exact",
+]
+
 _BOM = b"\xef\xbb\xbf"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 

@@ -13,6 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
+__all__ = [
+    "CertificateValidator",
+    "ChainResult",
+    "Direction",
+    "KeyInfo",
+    "Kind",
+    "Outcome",
+    "SignatureResult",
+    "Verification",
+    "signer_groups",
+]
+
 
 class Outcome(enum.StrEnum):
     """The SPEC §4 outcome of one signature."""

@@ -24,6 +24,14 @@ from typing import Protocol, runtime_checkable
 
 from .errors import OcppE2EError
 
+__all__ = [
+    "AsyncReplayCache",
+    "MemoryReplayCache",
+    "ReplayCache",
+    "ReplayCacheUnavailable",
+    "SQLiteReplayCache",
+]
+
 
 class ReplayCacheUnavailable(OcppE2EError):
     """The replay cache could not answer (locked by another process, full queue, I/O error).

@@ -36,6 +36,13 @@ from .members import MAX_CERTIFICATES, member_problem
 from .model import Kind
 from .versions import VERSIONS, Carrier
 
+__all__ = [
+    "MAX_SIGNATURES",
+    "sign_frame",
+    "sign_object",
+    "signing_input",
+]
+
 # 16 digits in a row (digits read '0', all else ' '): a translation and a substring test are
 # 20 times faster than a regular expression with a leading character class.
 _DIGITS = bytes(ord("0") if chr(c) in "0123456789" else ord(" ") for c in range(256))

@@ -51,6 +51,11 @@ from .model import CertificateValidator, Outcome, SignatureResult, Verification
 from .replay import ReplayCache
 from .sign import MAX_SIGNATURES, signing_input
 
+__all__ = [
+    "FrameVerification",
+    "Verifier",
+]
+
 
 class FrameVerification(NamedTuple):
     """A checked frame with the verdict on its signatures."""

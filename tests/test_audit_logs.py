@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ocpp_e2e._time import parse_rfc3339
 from ocpp_e2e.audit.logs import (
     LogFormat,
     LogRecord,
@@ -17,7 +18,6 @@ from ocpp_e2e.audit.logs import (
     ReadStats,
     Side,
     UnreadableLine,
-    parse_rfc3339,
     read_logs,
     read_stream,
 )

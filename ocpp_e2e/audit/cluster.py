@@ -43,7 +43,18 @@ from .logs import ReadOptions, ReadStats
 if TYPE_CHECKING:
     from .run import AuditSettings, End, Placed, Work
 
-__all__ = ["Cluster", "audit_on_cluster"]
+__all__ = [
+    "PARTS_PER_WORKER",
+    "ROUTE_BUFFER_BYTES",
+    "SHARD_FLUSH_BYTES",
+    "Cluster",
+    "Routed",
+    "audit_on_cluster",
+    "audit_partition",
+    "merge_stats",
+    "read_shard",
+    "route_file",
+]
 
 #: Partitions per worker: several, so that one large station does not leave the others idle.
 PARTS_PER_WORKER = 4

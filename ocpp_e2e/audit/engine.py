@@ -23,6 +23,20 @@ from .findings import SEVERITY, Finding, FindingKind, Severity
 from .logs import LogRecord, UnreadableLine
 from .meters import MeterAudit, Place
 
+__all__ = [
+    "OPEN_CALLS",
+    "RECENT_CALLS",
+    "UNANSWERED_GRACE",
+    "AuditDecision",
+    "AuditReplayCache",
+    "Decide",
+    "FrameAuditor",
+    "FrameResult",
+    "FrameRow",
+    "frame_head",
+    "unreadable_result",
+]
+
 #: How many answered CALLs per station are remembered to recognise a response moved from one
 #: request to another (SPEC §3: a signed response is bound to its request's digest R).
 RECENT_CALLS = 64

@@ -10,6 +10,13 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = [
+    "SEVERITY",
+    "Finding",
+    "FindingKind",
+    "Severity",
+]
+
 
 class Severity(enum.StrEnum):
     """How bad a finding is; ``error`` and ``critical`` make the audit fail (exit status 1)."""

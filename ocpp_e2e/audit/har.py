@@ -33,6 +33,13 @@ from .logs import (
     UnreadableLine,
 )
 
+__all__ = [
+    "MAX_HAR_BYTES",
+    "read_har",
+    "station_from_url",
+    "version_from_protocol",
+]
+
 #: A HAR file larger than this is refused rather than read into memory.
 MAX_HAR_BYTES = 512 << 20
 

@@ -19,6 +19,16 @@ from typing import Any
 
 import orjson
 
+__all__ = [
+    "CSMS_ACTIONS",
+    "STATION_ACTIONS",
+    "VERSIONS",
+    "VersionVotes",
+    "call_of",
+    "versions_of_call",
+    "writer_side",
+]
+
 #: The versions a log can be in, oldest first (the first remaining candidate is chosen).
 VERSIONS = ("1.6", "2.0.1", "2.1")
 _PACKAGES = {"1.6": "ocpp.v16", "2.0.1": "ocpp.v201", "2.1": "ocpp.v21"}

@@ -62,6 +62,39 @@ from ..model import Direction
 from ..versions import OCPP_VERSIONS
 from .infer import VersionVotes, call_of, writer_side
 
+__all__ = [
+    "BLOCK_BYTES",
+    "DETECT_LINES",
+    "INFER_RECORDS",
+    "MAX_FRAME_BYTES",
+    "READ_BYTES",
+    "EvccReader",
+    "EverestReader",
+    "Item",
+    "LineReader",
+    "LogFormat",
+    "LogRecord",
+    "Message",
+    "OcppLibReader",
+    "Piece",
+    "PrefixedReader",
+    "RawLines",
+    "ReadOptions",
+    "ReadStats",
+    "Side",
+    "SteveReader",
+    "UnreadableFile",
+    "UnreadableLine",
+    "make_reader",
+    "object_members",
+    "open_log",
+    "read_jsonl_line",
+    "read_logs",
+    "read_stream",
+    "scan_stream",
+    "text_format",
+]
+
 #: A frame over 1 MiB is refused by the verifier anyway (SPEC §2); a frame that grows beyond this
 #: over several lines is reported instead of buffered further.
 MAX_FRAME_BYTES = 1 << 20

@@ -39,6 +39,15 @@ from ..model import CertificateValidator
 from ..versions import VERSIONS
 from .findings import SEVERITY, Finding, FindingKind
 
+__all__ = [
+    "CARRIERS",
+    "MeterAudit",
+    "Place",
+    "late_finding",
+    "load_meter_keyring",
+    "transaction_detail",
+]
+
 #: Actions whose requests can carry signed meter values, per OCPP version (docs/meter-values.md).
 CARRIERS: dict[str, frozenset[str]] = {
     v: frozenset(p.meter_carriers) for v, p in VERSIONS.items()

@@ -32,6 +32,11 @@ from ..model import Direction
 from .har import station_from_url, version_from_protocol
 from .logs import LogRecord, Piece, ReadOptions, ReadStats, UnreadableLine
 
+__all__ = [
+    "MAX_GAP_BYTES",
+    "read_capture",
+]
+
 #: Bytes buffered per direction of a connection while waiting for a missing segment.
 MAX_GAP_BYTES = 16 << 20
 _HTTP_METHODS = (b"GET ", b"POST", b"PUT ", b"HEAD", b"OPTI", b"DELE", b"PATC", b"CONN")

@@ -19,6 +19,14 @@ import orjson
 
 from .summary import VERDICTS, AuditReport, Summary
 
+__all__ = [
+    "HTML_MAX_FINDINGS",
+    "HTML_MAX_FRAMES",
+    "json_lines",
+    "render_html",
+    "timeline_svg",
+]
+
 #: Findings embedded in the HTML table at most; the summary counts all of them.
 HTML_MAX_FINDINGS = 20_000
 #: Frames the HTML traffic view lists at most (the first, in input order); give this as

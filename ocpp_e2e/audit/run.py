@@ -57,6 +57,24 @@ from .logs import (
 from .meters import MeterAudit, load_meter_keyring
 from .summary import AuditReport, Summary
 
+__all__ = [
+    "BATCH_BYTES",
+    "BATCH_ITEMS",
+    "AuditSettings",
+    "AuditUnit",
+    "End",
+    "Placed",
+    "PolicyDecide",
+    "Work",
+    "audit_logs",
+    "build_auditor",
+    "input_files",
+    "partition",
+    "piece_bytes",
+    "route",
+    "work_size",
+]
+
 #: Bytes of log lines per batch handed to a worker: big enough to amortise the inter-process
 #: traffic, small enough that memory stays flat (at most 4 batches wait per worker).
 BATCH_BYTES = 4 << 20

@@ -44,6 +44,14 @@ from .logs import (
     text_format,
 )
 
+__all__ = [
+    "DEFAULT_PATHS",
+    "FIELD_NAMES",
+    "StructuredReader",
+    "frame_like",
+    "parse_fields",
+]
+
 FIELD_NAMES = ("frame", "station", "time", "direction")
 DEFAULT_PATHS: dict[str, tuple[str, ...]] = {
     "frame": ("frame", "ocpp.frame", "message", "msg", "line", "log", "MESSAGE"),

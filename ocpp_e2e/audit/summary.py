@@ -15,6 +15,13 @@ from .engine import FrameResult, FrameRow
 from .findings import Finding
 from .logs import ReadStats
 
+__all__ = [
+    "VERDICTS",
+    "AuditReport",
+    "StationCounts",
+    "Summary",
+]
+
 VERDICTS = ("permit-signed", "permit-unsigned", "deny", "unread")
 
 

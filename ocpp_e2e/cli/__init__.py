@@ -13,6 +13,16 @@ from typer.core import TyperGroup
 
 from . import core, esp, gateway
 
+__all__ = [
+    "DEMO_ROOT_MARKER",
+    "DEMO_SCAN_BYTES",
+    "DEMO_WARNING",
+    "app",
+    "main",
+    "not_utf8",
+    "uses_demo_material",
+]
+
 DEMO_MARKER = "keys-example"
 DEMO_SCAN_BYTES = 262144
 # The first base64 line of the demo root certificate (keys-example/root-ca.crt.pem): it includes the

@@ -22,6 +22,10 @@ from ..errors import OcppE2EError
 from ..versions import OCPP_VERSIONS
 from ._io import fail, write_output
 
+__all__ = [
+    "audit",
+]
+
 app = typer.Typer(
     name="audit",
     help="Audit captured OCPP message logs: every frame verified, every decision explained.",

@@ -33,6 +33,15 @@ from ..sign import sign_frame
 from ..verify import FrameVerification, Verifier
 from ._io import EXIT_FAILED, fail, parse_now, read_bytes, write_output
 
+__all__ = [
+    "canonicalize",
+    "inspect",
+    "keygen",
+    "register",
+    "sign",
+    "verify",
+]
+
 OcppOption = Annotated[
     str, typer.Option("--ocpp", help="OCPP version of the connection: 1.6, 2.0.1 or 2.1.")
 ]

@@ -33,6 +33,12 @@ from ..frames import OCPP_VERSIONS, parse_frame
 from ..model import Direction
 from ._io import EXIT_FAILED, fail, parse_now, read_bytes, write_output
 
+__all__ = [
+    "decrypt",
+    "encrypt",
+    "register",
+]
+
 OcppOption = Annotated[
     str, typer.Option("--ocpp", help="OCPP version of the connection: 1.6, 2.0.1 or 2.1.")
 ]

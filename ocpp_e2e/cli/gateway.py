@@ -16,6 +16,12 @@ import typer
 from ..errors import OcppE2EError
 from ._io import fail
 
+__all__ = [
+    "JsonFormatter",
+    "gateway",
+    "register",
+]
+
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 
 

@@ -40,6 +40,13 @@ from ..meter.trust import load_meter_keyring
 from ..pki.validate import ChainValidator
 from ._io import fail as _fail
 
+__all__ = [
+    "algorithms",
+    "app",
+    "sign",
+    "verify",
+]
+
 app = typer.Typer(
     help="OCMF signed meter values (Eichrecht): verify records and their transactions.",
     no_args_is_help=True,

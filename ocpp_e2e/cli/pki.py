@@ -39,6 +39,19 @@ from ..pki import demo as demo_module
 from ..pki.show import certificate_summary
 from ..pki.usages import USAGE_OIDS, sorted_usages
 
+__all__ = [
+    "app",
+    "crl",
+    "demo",
+    "init_root",
+    "issue",
+    "issue_ca",
+    "issue_key_agreement",
+    "revoke",
+    "show",
+    "verify",
+]
+
 app = typer.Typer(
     help="A small PKI for SPEC §5: roots, sub-CAs per domain, leaves with usages, CRLs, checks.",
     no_args_is_help=True,

@@ -22,6 +22,14 @@ from ..policy.lint import lint_policy_text
 from ..policy.model import read_policy_file
 from ._io import EXIT_FAILED, fail, parse_now, read_bytes, write_output
 
+__all__ = [
+    "check",
+    "explain",
+    "lint",
+    "sign",
+    "upgrade",
+]
+
 app = typer.Typer(
     help="Signature policies (SPEC §7): who may sign what, with which parameters.",
     no_args_is_help=True,

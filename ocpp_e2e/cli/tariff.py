@@ -40,6 +40,18 @@ from ..tariffs.session import Session
 from ..verify import Verifier
 from ._io import input_errors as _input_errors
 
+__all__ = [
+    "app",
+    "cost_cmd",
+    "digest_cmd",
+    "receipt_cmd",
+    "request_cmd",
+    "session_from_log_cmd",
+    "sign_cmd",
+    "verify_cmd",
+    "verify_receipt_cmd",
+]
+
 app = typer.Typer(
     help="Signed OCPP 2.1 tariffs (SPEC §6), their cost calculator and signed cost receipts.",
     no_args_is_help=True,

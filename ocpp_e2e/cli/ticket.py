@@ -33,6 +33,15 @@ from ..tickets.model import parse_timestamp
 from ._io import fail as _fail
 from ._io import input_errors as _input_errors
 
+__all__ = [
+    "app",
+    "challenge_cmd",
+    "issue_cmd",
+    "present_cmd",
+    "usage_cmd",
+    "verify_cmd",
+]
+
 app = typer.Typer(
     help="Charging tickets (SPEC §6): offline, anonymous authorization at a charging station.",
     no_args_is_help=True,

@@ -53,6 +53,18 @@ from .model import (
 )
 from .suites import MAX_OVERHEAD, SUITES, TAG_LENGTH, Suite, default_suite
 
+__all__ = [
+    "MAX_PLAINTEXT",
+    "MAX_REPLY_CERTIFICATES",
+    "THREAD_THRESHOLD",
+    "EspReceiver",
+    "ciphertext_digest",
+    "decrypt_frame",
+    "encrypt_frame",
+    "hpke_info",
+    "is_esp_request",
+]
+
 #: Default limit of an inner frame: the outer frame must stay within SPEC §2's 1 MiB frame limit
 #: like any frame, and base64url adds a third; 768,000 bytes (and the envelope) fit.
 MAX_PLAINTEXT = 768_000

@@ -32,6 +32,23 @@ from ..canonical import loads
 from ..errors import InputError, KeyLoadError
 from ..keys import key_id
 
+__all__ = [
+    "EspKeyInfo",
+    "EspKeyType",
+    "EspKeyring",
+    "EspPrivateKey",
+    "EspPublicKey",
+    "HpkePrivateKey",
+    "HpkePublicKey",
+    "esp_private_key_to_pem",
+    "generate_esp_key",
+    "load_esp_private_key",
+    "load_esp_private_pem",
+    "load_esp_public_spki",
+    "load_esp_public_text",
+    "write_esp_private_key",
+]
+
 
 class EspKeyType(enum.StrEnum):
     """The two recipient key types; each picks its HPKE KEM (docs/esp.md §9.2)."""

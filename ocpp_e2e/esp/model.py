@@ -13,6 +13,19 @@ from ..frames import Frame
 from ..model import ChainResult
 from .keys import EspPublicKey
 
+__all__ = [
+    "ESP_INFO_LABEL",
+    "ESP_MESSAGE_ID",
+    "ESP_VENDOR_ID",
+    "AnswerTo",
+    "EncryptionError",
+    "EspOutcome",
+    "EspPending",
+    "KeyAgreementValidator",
+    "Opened",
+    "Sealed",
+]
+
 #: ``vendorId`` and ``messageId`` of the outer DataTransfer (docs/esp.md §9.3).
 ESP_VENDOR_ID = "org.ocpp-e2e"
 ESP_MESSAGE_ID = "esp/1"

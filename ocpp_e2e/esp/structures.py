@@ -34,6 +34,13 @@ from .keys import EspPublicKey
 from .model import ESP_INFO_LABEL, EncryptionError, EspOutcome
 from .suites import MAX_OVERHEAD, SUITES, default_suite
 
+__all__ = [
+    "OpenedStructure",
+    "open_structure",
+    "seal_structure",
+    "structure_info",
+]
+
 _MEMBERS = frozenset({"type", "suite", "recipient", "timestamp", "ct"})
 _MIN_CT = 48
 

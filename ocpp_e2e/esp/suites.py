@@ -15,6 +15,14 @@ from cryptography.hazmat.primitives import hpke
 
 from .keys import EspKeyType
 
+__all__ = [
+    "MAX_OVERHEAD",
+    "SUITES",
+    "TAG_LENGTH",
+    "Suite",
+    "default_suite",
+]
+
 
 @dataclass(frozen=True)
 class Suite:

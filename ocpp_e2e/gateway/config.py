@@ -33,6 +33,22 @@ from ..errors import InputError
 from ..model import Direction, Kind
 from ..policy._yaml import load_yaml
 
+__all__ = [
+    "DEFAULT_SUBPROTOCOLS",
+    "FrameLogConfig",
+    "GatewayConfig",
+    "GatewayConfigError",
+    "Listen",
+    "ReplayCacheConfig",
+    "ServerTls",
+    "SignOnBehalf",
+    "StationGroup",
+    "Upstream",
+    "config_problem",
+    "load_config",
+    "schema",
+]
+
 #: Subprotocols a gateway relays when the configuration names none, in order of preference.
 DEFAULT_SUBPROTOCOLS = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
 

@@ -27,6 +27,11 @@ import orjson
 
 from .config import FrameLogConfig
 
+__all__ = [
+    "FrameLog",
+    "rfc3339",
+]
+
 _STOP = object()
 
 

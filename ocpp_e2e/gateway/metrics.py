@@ -17,6 +17,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+__all__ = [
+    "GatewayMetrics",
+]
+
 # Latency buckets from 50 µs to 1 s: verification takes a fraction of a millisecond, a forward a
 # little more; the targets (added p99 ≤ 5 ms) sit in the middle.
 _BUCKETS = (

@@ -16,6 +16,10 @@ from websockets.http11 import Request, Response
 if TYPE_CHECKING:
     from .proxy import Gateway
 
+__all__ = [
+    "ops_server",
+]
+
 _PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
 

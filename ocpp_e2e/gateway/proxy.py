@@ -53,6 +53,14 @@ from .enforce import Outcome, RuleSet, StationGuard, build_rules, internal_error
 from .framelog import FrameLog, rfc3339
 from .metrics import GatewayMetrics
 
+__all__ = [
+    "Gateway",
+    "Session",
+    "load_upstream_keys",
+    "server_ssl_context",
+    "upstream_ssl_context",
+]
+
 LOGGER = logging.getLogger("ocpp_e2e.gateway")
 
 # The type and id of a frame, read without parsing it (for frames nothing checks).

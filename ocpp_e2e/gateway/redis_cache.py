@@ -31,6 +31,10 @@ from redis.exceptions import RedisError
 from .._b64 import b64url_encode
 from ..replay import ReplayCacheUnavailable
 
+__all__ = [
+    "RedisReplayCache",
+]
+
 
 class RedisReplayCache:
     """Replay protection in Redis (``SET NX`` with an absolute expiry)."""

@@ -17,6 +17,11 @@ from .._time import parse_rfc3339, utcnow
 from ..model import Verification
 from ..policy import Decision, Effect
 
+__all__ = [
+    "ClockUpdate",
+    "TrustedClock",
+]
+
 LOGGER = logging.getLogger("ocpp_e2e.guard")
 
 

@@ -26,6 +26,11 @@ from ..keys import KeySigner, Signer
 from ..model import Kind
 from ..sign import sign_frame
 
+__all__ = [
+    "SignRule",
+    "Signing",
+]
+
 
 @dataclass(frozen=True)
 class SignRule:

@@ -53,6 +53,31 @@ if TYPE_CHECKING:
     from websockets.http11 import Request, Response
     from websockets.typing import Subprotocol
 
+__all__ = [
+    "AUTHORIZATION_KEY_BYTES",
+    "SUBPROTOCOLS",
+    "Admission",
+    "AuthorizationKeyStore",
+    "BasicCredentials",
+    "ScryptParameters",
+    "StoredKey",
+    "admit",
+    "authorization_key_hex",
+    "basic_auth_header",
+    "choose_subprotocol",
+    "client_subprotocols",
+    "connection_url",
+    "generate_authorization_key",
+    "identity_from_path",
+    "negotiated_ocpp",
+    "ocpp_version",
+    "parse_authorization_key",
+    "parse_basic_auth",
+    "request_guard",
+    "subprotocol_for",
+    "subprotocol_selector",
+]
+
 #: WebSocket subprotocol name -> OCPP version (OCPP-J 1.6 §3.1.2; OCPP 2.0.1 and 2.1 part 4).
 SUBPROTOCOLS: Mapping[str, str] = {p.subprotocol: v for v, p in VERSIONS.items()}
 _VERSION_SUBPROTOCOL = {v: k for k, v in SUBPROTOCOLS.items()}

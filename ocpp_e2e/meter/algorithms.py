@@ -24,6 +24,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ._secp192k1 import SECP192K1
 
+__all__ = [
+    "ALGORITHMS",
+    "CURVE_ALGORITHM",
+    "DEFAULT_ALGORITHM",
+    "OcmfAlgorithm",
+    "algorithm_status",
+    "resolve_algorithm",
+    "supported_algorithms",
+    "unsupported_algorithms",
+]
+
 #: OCMF Table 8: ``SA`` absent means this algorithm (Table 22 marks it as the default).
 DEFAULT_ALGORITHM = "ECDSA-secp256r1-SHA256"
 

@@ -31,6 +31,11 @@ from .._b64 import Base64Error, b64_decode
 from ..errors import InputError
 from ..versions import VERSIONS
 
+__all__ = [
+    "FoundRecord",
+    "extract_records",
+]
+
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _HEADER = "OCMF|"
 

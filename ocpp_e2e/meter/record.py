@@ -39,6 +39,18 @@ from .._b64 import Base64Error, b64_decode
 from ..errors import MeterRecordError
 from .algorithms import DEFAULT_ALGORITHM, resolve_algorithm
 
+__all__ = [
+    "PAYLOAD_FIELDS",
+    "TX_BEGIN",
+    "TX_END",
+    "TX_INTERMEDIATE",
+    "UNITS",
+    "OcmfRecord",
+    "Reading",
+    "parse_record",
+    "parse_time",
+]
+
 _HEADER = "OCMF|"
 _JSON_WS = " \t\n\r"
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")

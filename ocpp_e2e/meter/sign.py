@@ -19,6 +19,10 @@ from .._b64 import b64_encode
 from ..errors import SigningError
 from .algorithms import CURVE_ALGORITHM, algorithm_status
 
+__all__ = [
+    "sign_payload",
+]
+
 
 def sign_payload(
     payload: str,

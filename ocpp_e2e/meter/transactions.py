@@ -34,6 +34,15 @@ from typing import Any, Protocol
 from .record import TX_BEGIN, TX_END, UNITS, OcmfRecord, Reading
 from .verify import MeterVerdict, RecordVerification
 
+__all__ = [
+    "SEVERITY",
+    "BilledEnergy",
+    "MeterCheck",
+    "MeterFinding",
+    "Severity",
+    "TransactionChecker",
+]
+
 
 class _Report(Protocol):
     def __call__(self, check: MeterCheck, reason: str, reading: int | None = None) -> None: ...

@@ -40,6 +40,15 @@ from ..pki.issue import load_certificates_file
 from . import _secp192k1
 from .algorithms import CURVE_ALGORITHM
 
+__all__ = [
+    "METER_USAGE",
+    "MeterKey",
+    "MeterKeyring",
+    "decode_public_key",
+    "load_meter_keyring",
+    "meter_key_id",
+]
+
 #: The SPEC §5 usage a certificate needs for its key to be trusted for meter readings.
 METER_USAGE = "meterSigning"
 

@@ -29,6 +29,14 @@ from .extract import FoundRecord, extract_records
 from .record import OcmfRecord, parse_record
 from .trust import MeterKey, MeterKeyring, decode_public_key, meter_key_id
 
+__all__ = [
+    "MeterVerdict",
+    "MeterVerifier",
+    "RecordVerification",
+    "signature_der",
+    "verify_signature",
+]
+
 
 class MeterVerdict(enum.StrEnum):
     """The verdict on one signed meter record."""

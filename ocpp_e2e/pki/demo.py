@@ -23,6 +23,21 @@ from ..errors import OcppE2EError, PKIError
 from ..keys import PrivateKey, generate_private_key, public_key_to_pem, write_private_key
 from .issue import CertificateAuthority, certificate_pem, create_root
 
+__all__ = [
+    "CA_VALIDITY",
+    "DEMO_NOT_BEFORE",
+    "LEAF_VALIDITY",
+    "LEAVES",
+    "README",
+    "ROOT",
+    "ROOT_VALIDITY",
+    "SUB_CAS",
+    "DemoCA",
+    "DemoLeaf",
+    "generate",
+    "main",
+]
+
 #: Every demo certificate starts here, so fixed timestamps from 2026 on are inside its validity.
 DEMO_NOT_BEFORE = datetime(2026, 1, 1, tzinfo=UTC)
 ROOT_VALIDITY = datetime(2046, 1, 1, tzinfo=UTC) - DEMO_NOT_BEFORE  # 20 years

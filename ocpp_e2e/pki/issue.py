@@ -42,6 +42,20 @@ from .usages import (
     sorted_usages,
 )
 
+__all__ = [
+    "IDENTITY_PREFIX",
+    "MAX_PATH_LENGTH",
+    "CertificateAuthority",
+    "can_certify",
+    "certificate_identities",
+    "certificate_name",
+    "certificate_pem",
+    "certificate_usages",
+    "create_root",
+    "load_certificates",
+    "load_certificates_file",
+]
+
 # Keys X.509 tooling handles (the algorithms whose row has ``certificates``).
 _CertPublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 _CertPrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey

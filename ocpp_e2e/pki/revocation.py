@@ -37,6 +37,13 @@ from ..errors import PKIError
 from ..keys import key_id
 from .issue import CertificateAuthority, certificate_name
 
+__all__ = [
+    "REASONS",
+    "RevocationState",
+    "Revoked",
+    "state_path",
+]
+
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 #: CRL reason names (RFC 5280 §5.3.1), as written in the state file and on the command line.

@@ -22,6 +22,10 @@ from ..keys import key_id
 from .issue import certificate_identities, certificate_name
 from .usages import KEY_AGREEMENT_OID, KEY_AGREEMENT_USAGE, USAGE_NAMES, sorted_usages
 
+__all__ = [
+    "certificate_summary",
+]
+
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 _KEY_USAGE_FLAGS = (
     ("digital_signature", "digitalSignature"),

@@ -30,6 +30,10 @@ from ..errors import PKIError
 from ..keys import PublicKey
 from .issue import IDENTITY_PREFIX, CertificateAuthority
 
+__all__ = [
+    "issue_tls_certificate",
+]
+
 
 def issue_tls_certificate(
     ca: CertificateAuthority,

@@ -14,6 +14,18 @@ from cryptography.x509 import ObjectIdentifier
 
 from ..errors import PKIError
 
+__all__ = [
+    "ALL_USAGES",
+    "KEY_AGREEMENT_OID",
+    "KEY_AGREEMENT_USAGE",
+    "USAGE_ARC",
+    "USAGE_NAMES",
+    "USAGE_OIDS",
+    "check_usages",
+    "sorted_usages",
+    "usage_name",
+]
+
 #: The arc of SPEC §5 (a UUID-based OID, ITU-T X.667 / RFC 4122 as an integer under 2.25).
 USAGE_ARC = "2.25.41907878048834227219801527880191530256"
 

@@ -66,6 +66,13 @@ from .usages import (
     sorted_usages,
 )
 
+__all__ = [
+    "MAX_CHAIN",
+    "SHORT_LIVED",
+    "ChainValidator",
+    "pem_chain_der",
+]
+
 #: SPEC §1: at most 4 certificates in ``certificates``.
 MAX_CHAIN = 4
 #: SPEC §5: certificates valid for at most this long may skip revocation.

@@ -345,7 +345,7 @@ def satisfied(req: SignerRequirement, signers: Sequence[CountedSigner]) -> bool:
     return len(_max_matching(eligible, req.roles)) >= req.threshold
 
 
-def signers_failure(
+def _signers_failure(
     req: SignerRequirement, signers: Sequence[CountedSigner], signatures: Sequence[SignatureResult]
 ) -> str | None:
     """Why the signers do not meet a requirement, naming who was counted and who was not."""
@@ -507,7 +507,7 @@ def _describe(context: Mapping[str, Any]) -> str:
     return f"a {context.get('type')} structure"
 
 
-def rule_failure(
+def _rule_failure(
     rule: Rule, verification: Verification, signers: Sequence[CountedSigner]
 ) -> str | None:
     """The first condition of ``rule`` that fails for this object, in words; None if it applies."""
@@ -519,7 +519,7 @@ def rule_failure(
         if reason is not None:
             return reason
     if rule.signers is not None:
-        return signers_failure(rule.signers, signers, verification.signatures)
+        return _signers_failure(rule.signers, signers, verification.signatures)
     return None
 
 
@@ -529,7 +529,7 @@ def explain_rules(
     """Every rule with whether it applies and, if not, the first failing condition."""
     out = []
     for rule in policy.rules:
-        reason = rule_failure(rule, verification, signers)
+        reason = _rule_failure(rule, verification, signers)
         out.append(RuleOutcome(rule.id, rule.effect, reason is None, reason))
     return tuple(out)
 

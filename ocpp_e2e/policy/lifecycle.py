@@ -27,8 +27,16 @@ from ..errors import InputError, PolicyError, PolicyUpgradeError
 from ..keys import Signer
 from ..model import Outcome, Verification
 from ..sign import sign_object
-from .evaluate import CountedSigner, counted_signers, satisfied, signers_failure
+from .evaluate import CountedSigner, _signers_failure, counted_signers, satisfied
 from .model import POLICY_CONTEXT, Policy, load_policy
+
+__all__ = [
+    "PolicyStore",
+    "UpgradeResult",
+    "UpgradeVerdict",
+    "check_upgrade",
+    "sign_policy",
+]
 
 
 class UpgradeVerdict(enum.StrEnum):
@@ -144,7 +152,7 @@ def check_upgrade(
                 signers=signers,
                 verification=verification,
             )
-    failure = signers_failure(installed.admins, signers, verification.signatures)
+    failure = _signers_failure(installed.admins, signers, verification.signatures)
     if failure is not None:
         return _refuse(
             f"the signatures do not satisfy the installed admins: {failure}",

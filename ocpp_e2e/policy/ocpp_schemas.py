@@ -28,6 +28,14 @@ from typing import Any
 from ._conditions import STAR, parse_path, render_path
 from .lint import Problem
 
+__all__ = [
+    "PACKAGES",
+    "actions",
+    "ocpp_problems",
+    "path_problem",
+    "schemas",
+]
+
 #: The OCPP versions whose schemas the `ocpp` package ships, and its subpackage for each.
 PACKAGES: Mapping[str, str] = {"1.6": "v16", "2.0.1": "v201", "2.1": "v21"}
 _KINDS = ("request", "send", "response", "error", "resultError")

@@ -41,6 +41,23 @@ from ..errors import TariffError
 from .schema import validate_tariff
 from .session import Session, format_instant, instant, number, parse_time, to_datetime
 
+__all__ = [
+    "DIMENSIONS",
+    "MINOR_UNITS",
+    "VENDOR_ID",
+    "CostLine",
+    "CostResult",
+    "Period",
+    "TaxAmount",
+    "apply_taxes",
+    "calculate_cost",
+    "decimal_text",
+    "discharging_price",
+    "explain",
+    "minor_unit",
+    "round_half_up",
+]
+
 #: This project's vendor id in ``customData`` (step sizes, signature carrier).
 VENDOR_ID = "org.ocpp-e2e"
 

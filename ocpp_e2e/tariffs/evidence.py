@@ -41,6 +41,15 @@ from .receipt import ReceiptVerification, first_difference, load_receipt, verify
 from .session import Session
 from .signing import TariffVerification, verify_tariff
 
+__all__ = [
+    "EvidenceCheck",
+    "EvidenceVerdict",
+    "EvidenceVerification",
+    "meter_references",
+    "record_digest",
+    "verify_evidence",
+]
+
 
 def record_digest(record: OcmfRecord | str | bytes) -> str:
     """Base64url SHA-256 of the record's signed payload bytes, as a receipt names it.

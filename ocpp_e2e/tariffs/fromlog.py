@@ -43,6 +43,12 @@ from typing import Any
 from ..errors import OcppE2EError, TariffError
 from ..frames import MessageType, parse_frame
 
+__all__ = [
+    "LoggedFrame",
+    "LoggedSession",
+    "sessions_from_frames",
+]
+
 _ENERGY = "Energy.Active.Import.Register"
 _EXPORT = "Energy.Active.Export.Register"
 _UNIT_FACTOR = {"Wh": Decimal(1), "kWh": Decimal(1000)}

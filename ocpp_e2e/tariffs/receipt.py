@@ -33,6 +33,17 @@ from ..verify import Verifier
 from .cost import calculate_cost
 from .signing import judge, tariff_digest
 
+__all__ = [
+    "RECEIPT_CONTEXT",
+    "ReceiptVerdict",
+    "ReceiptVerification",
+    "build_receipt",
+    "first_difference",
+    "load_receipt",
+    "sign_receipt",
+    "verify_receipt",
+]
+
 #: CONTEXT of a receipt signature (SPEC §3, §6).
 RECEIPT_CONTEXT: Mapping[str, str] = structure_context("CostReceipt")
 _MEMBERS = frozenset(

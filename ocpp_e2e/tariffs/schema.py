@@ -26,6 +26,14 @@ import jsonschema
 
 from ..errors import TariffError
 
+__all__ = [
+    "SCHEMA_DIR",
+    "SCHEMA_PACKAGE",
+    "set_default_tariff_request",
+    "validate_set_default_tariff",
+    "validate_tariff",
+]
+
 #: Where the official schemas live inside the ``ocpp`` package.
 SCHEMA_PACKAGE = "ocpp"
 SCHEMA_DIR = ("v21", "schemas")

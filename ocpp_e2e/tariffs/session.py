@@ -30,6 +30,16 @@ from typing import Any
 
 from ..errors import TariffError
 
+__all__ = [
+    "MAX_SPAN_DAYS",
+    "Session",
+    "format_instant",
+    "instant",
+    "number",
+    "parse_time",
+    "to_datetime",
+]
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d{1,6})?([Zz]|[+-]\d\d:\d\d)")
 _MEMBERS = frozenset(

@@ -34,6 +34,20 @@ from ..sign import sign_object
 from ..verify import Verifier
 from .schema import validate_tariff
 
+__all__ = [
+    "TARIFF_CONTEXT",
+    "TARIFF_SIGNING",
+    "TariffVerdict",
+    "TariffVerification",
+    "check_tariff_signer",
+    "judge",
+    "load_tariff",
+    "may_sign_tariffs",
+    "sign_tariff",
+    "tariff_digest",
+    "verify_tariff",
+]
+
 #: The SPEC §5 usage (or keyring role) a tariff signer must hold.
 TARIFF_SIGNING = "tariffSigning"
 #: CONTEXT of a tariff signature (SPEC §3, §6).

@@ -30,6 +30,13 @@ from ..esp import EncryptionError, EspOutcome, EspPublicKey, EspReceiver
 from ..esp.structures import open_structure, seal_structure
 from .model import PRESENTATION_TYPE, TicketPresentation
 
+__all__ = [
+    "ENCRYPTED_PRESENTATION_TYPE",
+    "OpenedPresentation",
+    "decrypt_presentation",
+    "encrypt_presentation",
+]
+
 #: The ``type`` of an encrypted presentation.
 ENCRYPTED_PRESENTATION_TYPE = f"Encrypted{PRESENTATION_TYPE}"
 

@@ -40,6 +40,15 @@ from .model import (
     format_timestamp,
 )
 
+__all__ = [
+    "ISSUER_USAGE",
+    "IssuedTicket",
+    "issue_ticket",
+    "issuer_identity",
+    "present_ticket",
+    "sign_ticket",
+]
+
 #: The usage an issuer's certificate must hold (SPEC §5).
 ISSUER_USAGE = "ticketIssuing"
 

@@ -29,6 +29,15 @@ from ..context import same_identity
 from ..errors import LedgerError
 from .model import TicketLimits, TicketVerdict, format_timestamp
 
+__all__ = [
+    "CHALLENGE_MAX_AGE",
+    "CHALLENGE_RETENTION",
+    "Challenge",
+    "Redemption",
+    "TicketLedger",
+    "Usage",
+]
+
 #: SPEC §6: a challenge is at most 60 s old when the presentation over it is verified.
 CHALLENGE_MAX_AGE = timedelta(seconds=60)
 #: Challenges are kept this long after issue; an older one is forgotten ("unknown", still refused).

@@ -27,6 +27,21 @@ from ..context import identity_matches
 from ..errors import KeyLoadError, TicketError
 from ..keys import key_id, load_spki
 
+__all__ = [
+    "PRESENTATION_TYPE",
+    "TICKET_TYPE",
+    "ChargingTicket",
+    "Money",
+    "TariffRef",
+    "TicketLimits",
+    "TicketPresentation",
+    "TicketScope",
+    "TicketVerdict",
+    "format_timestamp",
+    "parse_timestamp",
+    "pattern_matches",
+]
+
 TICKET_TYPE = "ChargingTicket"
 PRESENTATION_TYPE = "TicketPresentation"
 

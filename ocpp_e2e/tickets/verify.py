@@ -47,6 +47,14 @@ from .model import (
     format_timestamp,
 )
 
+__all__ = [
+    "IssuerCheck",
+    "Remaining",
+    "TicketDecision",
+    "TicketVerifier",
+    "verify_ticket",
+]
+
 
 @dataclass(frozen=True)
 class IssuerCheck:
