@@ -2,7 +2,7 @@
 
 libsodium verifies 1.4–1.7× faster than OpenSSL through ``cryptography``. Both compute the
 same RFC 8032 equation [S]B = R + [k]A without the cofactor, and the verdicts are the same for
-every signature value the caller passes on (``keys.verify_raw`` refuses S ≥ L first, and
+every signature value the caller passes on (``keys._verify_raw`` refuses S ≥ L first, and
 ``keys.load_spki`` refuses non-canonical and small-order keys), except one: libsodium also
 refuses an R of small order, which RFC 8032 and OpenSSL accept when the equation holds (only the
 key's owner can make such a signature). Signatures whose R encodes a point of small order (or

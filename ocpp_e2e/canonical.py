@@ -36,7 +36,6 @@ __all__ = [
     "Parsed",
     "check_number",
     "dumps",
-    "dumps_parsed",
     "json_path",
     "loads",
     "parse",
@@ -77,7 +76,7 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class Parsed(NamedTuple):
-    """A parsed value, and whether it is plain JSON for :func:`dumps_parsed` (always, from the
+    """A parsed value, and whether it is plain JSON for :func:`_dumps_parsed` (always, from the
     readers here: str, int, float, bool, None, dict, list)."""
 
     value: Any
@@ -90,7 +89,7 @@ def loads(data: bytes | str) -> Any:
 
 
 def parse(data: bytes | str) -> Parsed:
-    """Like :func:`loads`, also telling whether :func:`dumps_parsed` may take the fast path."""
+    """Like :func:`loads`, also telling whether :func:`_dumps_parsed` may take the fast path."""
     if isinstance(data, str):
         try:
             raw = data.encode("utf-8")
@@ -212,7 +211,7 @@ def dumps(value: Any) -> bytes:
         raise IJSONError(f"cannot canonicalize: {exc}", "$") from exc
 
 
-def dumps_parsed(value: Any, jcs_safe: bool) -> bytes:
+def _dumps_parsed(value: Any, jcs_safe: bool) -> bytes:
     """RFC 8785 bytes of a value assembled from :func:`parse` results (the verification hot path).
 
     ``jcs_safe`` says that ``value`` is plain JSON: str, int within ±(2^53−1), finite float, bool,

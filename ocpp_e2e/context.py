@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ._b64 import b64url_encode
-from .canonical import dumps, dumps_parsed
+from .canonical import _dumps_parsed, dumps
 from .errors import InputError
 from .frames import OCPP_VERSIONS, Frame, MessageType
 from .model import Direction, Kind
@@ -190,7 +190,7 @@ def request_digest(call: Frame) -> str:
     if call.type is not MessageType.CALL:
         raise InputError("only a CALL can be answered")
     value = first_signature_value(call)
-    payload = dumps_parsed(frame_signing_payload(call), call.jcs_safe)
+    payload = _dumps_parsed(frame_signing_payload(call), call.jcs_safe)
     # RFC 8785 orders "call" before "signature"; V is base64url (ASCII without escapes) or null.
     tail = b"null" if value is None else dumps(value)
     canonical = b'{"call":' + payload + b',"signature":' + tail + b"}"

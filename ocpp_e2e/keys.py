@@ -47,7 +47,6 @@ __all__ = [
     "private_key_to_pem",
     "public_key_to_pem",
     "spki_der",
-    "verify_raw",
     "write_private_key",
 ]
 
@@ -130,7 +129,7 @@ def load_public_key_text(text: str) -> tuple[PublicKey, bytes]:
     return load_spki(der), der
 
 
-def verify_raw(key: PublicKey, algorithm: str, signature: bytes, data: bytes) -> bool:
+def _verify_raw(key: PublicKey, algorithm: str, signature: bytes, data: bytes) -> bool:
     """Verify a raw SPEC signature value; False also when ``algorithm`` does not fit the key."""
     row = ALGORITHMS.get(algorithm)
     return row is not None and row.verify(key, signature, data)

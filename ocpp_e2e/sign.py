@@ -20,7 +20,7 @@ import orjson
 
 from ._b64 import b64_encode, b64url_encode
 from ._time import format_timestamp, utcnow
-from .canonical import dumps, dumps_parsed, parse
+from .canonical import _dumps_parsed, dumps, parse
 from .context import (
     VENDOR_ID,
     PendingCall,
@@ -40,7 +40,6 @@ __all__ = [
     "MAX_SIGNATURES",
     "sign_frame",
     "sign_object",
-    "signing_input",
 ]
 
 # 16 digits in a row (digits read '0', all else ' '): a translation and a substring test are
@@ -62,7 +61,7 @@ def _signers(signers: Signer | Sequence[Signer]) -> list[Signer]:
     return out
 
 
-def signing_input(
+def _signing_input(
     context: bytes, payload: bytes, signature: bytes, previous: bytes | None
 ) -> bytes:
     """The JCS bytes of the SPEC §3 signing input, from the JCS bytes of its members.
@@ -165,9 +164,9 @@ def _sign_plain(
     if where is not None:
         carrier = "top" if where == "top" else "customData"
     sigs: list[Any] = list(existing or [])
-    payload_jcs = dumps_parsed(signing_payload(result), safe)
+    payload_jcs = _dumps_parsed(signing_payload(result), safe)
     context_jcs = (
-        dumps_parsed(dict(context), True)
+        _dumps_parsed(dict(context), True)
         if all(type(k) is str and type(v) is str for k, v in context.items())
         else dumps(dict(context))
     )
@@ -205,11 +204,11 @@ def _sign_plain(
         if problem is not None:
             raise SigningError(f"the signature would be malformed: {problem}")
         # New signatures may hold a caller's description, whose keys the reader never saw.
-        previous = dumps_parsed(sigs, safe and description is None) if chained else None
+        previous = _dumps_parsed(sigs, safe and description is None) if chained else None
         # The signature object is built here of strings, true and lists of strings; only a
         # caller's description goes through the checking writer.
-        sig_jcs = dumps_parsed(sig, True) if description is None else dumps(sig)
-        data = signing_input(context_jcs, payload_jcs, sig_jcs, previous)
+        sig_jcs = _dumps_parsed(sig, True) if description is None else dumps(sig)
+        data = _signing_input(context_jcs, payload_jcs, sig_jcs, previous)
         sig["value"] = b64url_encode(signer.sign(data))
         sigs.append(sig)
     if carrier == "top":
@@ -294,7 +293,7 @@ def sign_frame(
             value[index] = sign_object(parsed.payload, signers, carrier=carrier, **options)
     # The wire form is the RFC 8785 form of the frame: valid JSON for every peer, and numbers and
     # member order already canonical, which keeps verification on its fast path.
-    wire = dumps_parsed(value, parsed.jcs_safe)
+    wire = _dumps_parsed(value, parsed.jcs_safe)
     # RFC 8785 writes an integral double of 2^53 or more (1e16) as an integer literal, which SPEC §2
     # readers refuse; such a frame keeps an exponent (orjson: 1e16, json.dumps: 1e+16) instead.
     # Only a run of 16 digits can be such a literal; a number-like run inside a string takes the

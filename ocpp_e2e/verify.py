@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from ._b64 import Base64Error, b64_decode, b64url_decode
 from ._der import UNREADABLE_CERTIFICATE, certificate_spki
 from ._time import utcnow
-from .canonical import dumps_parsed, parse
+from .canonical import _dumps_parsed, parse
 from .context import (
     PendingCall,
     find_signatures,
@@ -49,7 +49,7 @@ from .keys import (
 from .members import MAX_CERTIFICATES, member_problem
 from .model import CertificateValidator, Outcome, SignatureResult, Verification
 from .replay import ReplayCache
-from .sign import MAX_SIGNATURES, signing_input
+from .sign import MAX_SIGNATURES, _signing_input
 
 __all__ = [
     "FrameVerification",
@@ -534,13 +534,13 @@ class _Shared:
             if self.payload_jcs is None or self.context_jcs is None:
                 # Context keys are fixed ASCII names: sorting and escaping need no checks.
                 self.context_jcs = orjson.dumps(self.context, option=orjson.OPT_SORT_KEYS)
-                self.payload_jcs = dumps_parsed(self.payload, self.safe)
-            previous = dumps_parsed(list(sigs[:index]), self.safe)
-            return signing_input(
-                self.context_jcs, self.payload_jcs, dumps_parsed(unsigned, self.safe), previous
+                self.payload_jcs = _dumps_parsed(self.payload, self.safe)
+            previous = _dumps_parsed(list(sigs[:index]), self.safe)
+            return _signing_input(
+                self.context_jcs, self.payload_jcs, _dumps_parsed(unsigned, self.safe), previous
             )
         # The common case, one canonicalization for the whole input (context keys are fixed ASCII).
-        return dumps_parsed(
+        return _dumps_parsed(
             {"context": self.context, "payload": self.payload, "signature": unsigned}, self.safe
         )
 

@@ -21,11 +21,11 @@ from ocpp_e2e.canonical import (
     MAX_DEPTH,
     MAX_SAFE_INTEGER,
     Parsed,
+    _dumps_parsed,
     _fast,
     _middle,
     _Reader,
     dumps,
-    dumps_parsed,
     json_path,
     loads,
     parse,
@@ -284,14 +284,14 @@ def test_member_names_from_u_e000_and_outside_the_bmp_are_sorted_by_utf16_on_the
     parsed = parse('{"\\ufb33": 1, "\\ud83d\\ude02": 2, "a": {"\\uffff": [], "\\ud800\\udc00": 0}}')
     assert parsed.jcs_safe is True
     assert _fast(b'{"\\ufb33": 1, "\\ud83d\\ude02": 2}') is not None
-    out = dumps_parsed(parsed.value, parsed.jcs_safe)
+    out = _dumps_parsed(parsed.value, parsed.jcs_safe)
     assert out == rfc8785.dumps(parsed.value)
     assert out.index("\U0001f602".encode()) < out.index("\ufb33".encode())
 
 
 def test_only_one_kind_of_high_member_name_keeps_code_point_order() -> None:
     for value in ({"\ufb33": 1, "\uffff": 2, "a": 3}, {"\U0001f602": 1, "\U00010000": 2, "z": 3}):
-        assert dumps_parsed(value, True) == rfc8785.dumps(value)
+        assert _dumps_parsed(value, True) == rfc8785.dumps(value)
 
 
 def test_escapes_written_by_the_ocpp_package_are_read_on_the_fast_path() -> None:
@@ -300,7 +300,7 @@ def test_escapes_written_by_the_ocpp_package_are_read_on_the_fast_path() -> None
     assert b"\\u00e4" in text and b"\\ud83d\\udd0c" in text
     fast = _fast(text)
     assert fast is not None and fast.value == value
-    assert dumps_parsed(fast.value, True) == rfc8785.dumps(value)
+    assert _dumps_parsed(fast.value, True) == rfc8785.dumps(value)
 
 
 def test_a_duplicate_member_hidden_behind_an_escaped_colon_is_refused() -> None:
@@ -327,12 +327,12 @@ def test_a_duplicate_member_hidden_behind_an_escaped_colon_is_refused() -> None:
     ],
 )
 def test_number_look_alikes_in_strings_never_change(value: Any) -> None:
-    assert dumps_parsed(value, True) == rfc8785.dumps(value)
+    assert _dumps_parsed(value, True) == rfc8785.dumps(value)
 
 
 def test_dumps_parsed_escapes_control_characters_like_rfc8785() -> None:
     value = {"s": "".join(chr(c) for c in range(0x20)) + '"\\\x7f\u2028'}
-    assert dumps_parsed(value, True) == rfc8785.dumps(value)
+    assert _dumps_parsed(value, True) == rfc8785.dumps(value)
 
 
 # --------------------------------------------------------------------------- properties
@@ -448,7 +448,7 @@ def test_parsed_text_canonicalizes_like_rfc8785_and_jcs(sample: tuple[Any, str])
     parsed = parse(text.encode("utf-8"))
     assert _same(parsed.value, value) or _floats_as_ints(parsed.value, value)
     expected = rfc8785.dumps(value)
-    assert dumps_parsed(parsed.value, parsed.jcs_safe) == expected
+    assert _dumps_parsed(parsed.value, parsed.jcs_safe) == expected
     assert dumps(parsed.value) == expected
     assert jcs.canonicalize(parsed.value) == expected
 
@@ -476,7 +476,7 @@ def test_the_three_readers_agree_and_never_claim_unsafe_jcs(sample: tuple[Any, s
     for result in results:
         assert _same(result.value, precise.value)
         if result.jcs_safe:
-            assert dumps_parsed(result.value, True) == expected
+            assert _dumps_parsed(result.value, True) == expected
 
 
 # SPEC §2 refusals, each put into generated documents so that every reader meets them.
@@ -529,7 +529,7 @@ def test_fast_writer_matches_rfc8785_on_doubles_of_every_magnitude() -> None:
 
     import rfc8785
 
-    from ocpp_e2e.canonical import dumps_parsed
+    from ocpp_e2e.canonical import _dumps_parsed
 
     rng = random.Random(20261122)
     checked = 0
@@ -543,7 +543,7 @@ def test_fast_writer_matches_rfc8785_on_doubles_of_every_magnitude() -> None:
         else:
             number = float(rng.randint(-(10**6), 10**6)) * 10.0 ** rng.randint(-12, 25)
         value = {"v": [number, {"w": number}]}
-        assert dumps_parsed(value, True) == rfc8785.dumps(value), number
+        assert _dumps_parsed(value, True) == rfc8785.dumps(value), number
         checked += 1
     assert checked > 25_000
 
@@ -587,7 +587,7 @@ _ODD_VALUES: st.SearchStrategy[Any] = st.recursive(
 @FAST
 @given(_ODD_VALUES)
 def test_fast_writer_rewrites_only_numbers_and_matches_rfc8785(value: Any) -> None:
-    assert dumps_parsed(value, True) == rfc8785.dumps(value)
+    assert _dumps_parsed(value, True) == rfc8785.dumps(value)
 
 
 @FAST
@@ -599,4 +599,4 @@ def test_text_written_by_json_or_the_ocpp_package_reads_like_the_precise_reader(
     precise = _Reader(text).run()
     parsed = parse(text.encode())
     assert _same(parsed.value, precise.value)
-    assert dumps_parsed(parsed.value, parsed.jcs_safe) == rfc8785.dumps(precise.value)
+    assert _dumps_parsed(parsed.value, parsed.jcs_safe) == rfc8785.dumps(precise.value)

@@ -18,7 +18,7 @@ from nacl.exceptions import BadSignatureError
 
 from ocpp_e2e import _ed25519
 from ocpp_e2e.errors import KeyLoadError
-from ocpp_e2e.keys import load_spki, spki_der, verify_raw
+from ocpp_e2e.keys import _verify_raw, load_spki, spki_der
 
 P = 2**255 - 19
 L = 2**252 + 27742317777372353535851937790883648493
@@ -67,26 +67,26 @@ def test_libsodium_is_the_default_backend_when_pynacl_is_installed() -> None:
 
 def test_an_ordinary_signature_is_valid(backend: str) -> None:
     key = private()
-    assert verify_raw(key.public_key(), "Ed25519", key.sign(MESSAGE), MESSAGE) is True
+    assert _verify_raw(key.public_key(), "Ed25519", key.sign(MESSAGE), MESSAGE) is True
 
 
 def test_a_changed_message_is_invalid(backend: str) -> None:
     key = private()
-    assert verify_raw(key.public_key(), "Ed25519", key.sign(MESSAGE), MESSAGE + b" ") is False
+    assert _verify_raw(key.public_key(), "Ed25519", key.sign(MESSAGE), MESSAGE + b" ") is False
 
 
 def test_a_changed_signature_is_invalid(backend: str) -> None:
     key = private()
     sig = bytearray(key.sign(MESSAGE))
     sig[5] ^= 1
-    assert verify_raw(key.public_key(), "Ed25519", bytes(sig), MESSAGE) is False
+    assert _verify_raw(key.public_key(), "Ed25519", bytes(sig), MESSAGE) is False
 
 
 def test_non_canonical_s_is_invalid(backend: str) -> None:
     key = private()
     sig = key.sign(MESSAGE)
     s_plus_l = (int.from_bytes(sig[32:], "little") + L).to_bytes(32, "little")
-    assert verify_raw(key.public_key(), "Ed25519", sig[:32] + s_plus_l, MESSAGE) is False
+    assert _verify_raw(key.public_key(), "Ed25519", sig[:32] + s_plus_l, MESSAGE) is False
     # Below the caller's check too, the backend refuses it.
     assert _ed25519.verify(key.public_key(), sig[:32] + s_plus_l, MESSAGE) is False
 
@@ -97,13 +97,13 @@ def test_small_order_r_is_valid_per_rfc_8032_through_both_backends(backend: str)
     sig = sign_with_r(IDENTITY)
     with pytest.raises(BadSignatureError):
         crypto_sign_open(sig + MESSAGE, raw_public())
-    assert verify_raw(private().public_key(), "Ed25519", sig, MESSAGE) is True
-    assert verify_raw(private().public_key(), "Ed25519", sig, MESSAGE + b"x") is False
+    assert _verify_raw(private().public_key(), "Ed25519", sig, MESSAGE) is True
+    assert _verify_raw(private().public_key(), "Ed25519", sig, MESSAGE + b"x") is False
 
 
 def test_small_order_r_of_order_two_gets_the_same_verdict(backend: str) -> None:
     sig = sign_with_r(ORDER_2)
-    ours = verify_raw(private().public_key(), "Ed25519", sig, MESSAGE)
+    ours = _verify_raw(private().public_key(), "Ed25519", sig, MESSAGE)
     try:
         private().public_key().verify(sig, MESSAGE)
         reference = True
@@ -114,7 +114,7 @@ def test_small_order_r_of_order_two_gets_the_same_verdict(backend: str) -> None:
 
 def test_non_canonical_r_is_invalid(backend: str) -> None:
     sig = sign_with_r(IDENTITY_NON_CANONICAL)
-    assert verify_raw(private().public_key(), "Ed25519", sig, MESSAGE) is False
+    assert _verify_raw(private().public_key(), "Ed25519", sig, MESSAGE) is False
 
 
 @pytest.mark.parametrize("y", [0, 1, P - 1])

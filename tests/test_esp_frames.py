@@ -24,8 +24,8 @@ from ocpp_e2e.esp import (
     decrypt_frame,
     encrypt_frame,
     generate_esp_key,
-    hpke_info,
 )
+from ocpp_e2e.esp.frames import _hpke_info
 from ocpp_e2e.frames import parse_frame
 from ocpp_e2e.keys import Keyring, KeySigner, generate_private_key
 from ocpp_e2e.model import Outcome
@@ -94,7 +94,7 @@ def seal_raw(
     suite = SUITES["X25519-SHA256-A128GCM"]
     stamp = "2026-12-07T22:40:00.000Z"
     reply = CSMS_REPLY.public.key_id if kind == "request" else None
-    info = hpke_info(
+    info = _hpke_info(
         ocpp="2.0.1",
         station="cs-1",
         direction="toStation",
@@ -576,7 +576,7 @@ def test_the_pending_request_keeps_r_of_the_inner_call() -> None:
 
 def test_the_info_is_the_rfc_8785_form_for_any_station_identity() -> None:
     odd = "".join(chr(i) for i in range(0x20)) + '"\\\u00e9\u2028\ue000\U0001f50c'
-    info = hpke_info(
+    info = _hpke_info(
         ocpp="2.0.1",
         station=odd,
         direction="toCSMS",

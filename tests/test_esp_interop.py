@@ -18,8 +18,8 @@ from ocpp_e2e.esp import (
     EspReceiver,
     encrypt_frame,
     generate_esp_key,
-    hpke_info,
 )
+from ocpp_e2e.esp.frames import _hpke_info
 
 NOW = datetime(2026, 12, 7, 22, 40, tzinfo=UTC)
 STAMP = "2026-12-07T22:40:00.000Z"
@@ -37,7 +37,7 @@ def pyhpke_suite(name: str) -> CipherSuite:
 @pytest.mark.parametrize("suite", list(AEADS))
 def test_pyhpke_sealed_envelope_is_decrypted(suite: str) -> None:
     station, csms = generate_esp_key("X25519"), generate_esp_key("X25519")
-    info = hpke_info(
+    info = _hpke_info(
         ocpp="2.0.1",
         station="cs-1",
         direction="toStation",
@@ -79,7 +79,7 @@ def test_encrypt_frame_output_is_opened_by_pyhpke(suite: str) -> None:
     )
     envelope = orjson.loads(orjson.loads(sealed.text)[3]["data"])
     ct = b64url_decode(envelope["ct"])
-    info = hpke_info(
+    info = _hpke_info(
         ocpp="1.6",
         station="cs-1",
         direction="toStation",

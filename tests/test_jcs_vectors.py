@@ -1,5 +1,5 @@
 """RFC 8785 test vectors (shared/vectors/jcs): every input/output pair, Appendix B and the ES6
-number files, through both writers (``dumps`` and the verification fast path ``dumps_parsed``)."""
+number files, through both writers (``dumps`` and the verification fast path ``_dumps_parsed``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ocpp_e2e.canonical import MAX_SAFE_INTEGER, dumps, dumps_parsed, loads, parse
+from ocpp_e2e.canonical import MAX_SAFE_INTEGER, _dumps_parsed, dumps, loads, parse
 from ocpp_e2e.errors import IJSONError
 
 # The repository is cloned next to shared/ (locally and in CI).
@@ -56,7 +56,7 @@ def test_input_canonicalizes_to_the_expected_bytes(name: str) -> None:
 def test_input_canonicalizes_to_the_expected_bytes_on_the_fast_path(name: str) -> None:
     raw = (JCS / "input" / name).read_bytes()
     parsed = parse(raw)
-    assert dumps_parsed(parsed.value, parsed.jcs_safe) == (JCS / "output" / name).read_bytes()
+    assert _dumps_parsed(parsed.value, parsed.jcs_safe) == (JCS / "output" / name).read_bytes()
 
 
 @pytest.mark.parametrize("name", PAIRS)
@@ -64,7 +64,7 @@ def test_writer_gives_the_expected_bytes_for_a_leniently_parsed_input(name: str)
     value = json.loads((JCS / "input" / name).read_bytes())
     expected = (JCS / "output" / name).read_bytes()
     assert dumps(value) == expected
-    assert dumps_parsed(value, False) == expected
+    assert _dumps_parsed(value, False) == expected
 
 
 def test_values_vector_is_refused_by_the_strict_reader_at_the_inexact_number() -> None:
@@ -83,7 +83,7 @@ def test_values_vector_with_the_number_in_its_shortest_form_canonicalizes_exactl
     )
     parsed = parse(raw)
     expected = (JCS / "output" / "values.json").read_bytes()
-    assert dumps_parsed(parsed.value, parsed.jcs_safe) == expected
+    assert _dumps_parsed(parsed.value, parsed.jcs_safe) == expected
     assert dumps(parsed.value) == expected
 
 
@@ -97,7 +97,7 @@ def test_outhex_shows_the_same_bytes_as_output(name: str) -> None:
 def test_canonical_output_is_a_fixed_point(name: str) -> None:
     expected = (JCS / "output" / name).read_bytes()
     parsed = parse(expected)
-    assert dumps_parsed(parsed.value, parsed.jcs_safe) == expected
+    assert _dumps_parsed(parsed.value, parsed.jcs_safe) == expected
     assert dumps(loads(expected)) == expected
 
 
@@ -112,8 +112,8 @@ def test_appendix_b_numbers() -> None:
     for case in cases:
         value = _double(case["ieee_hex"])
         assert dumps(value).decode() == case["expected"], case
-        assert dumps_parsed(value, True).decode() == case["expected"], case
-        assert dumps_parsed([value], True).decode() == f"[{case['expected']}]", case
+        assert _dumps_parsed(value, True).decode() == case["expected"], case
+        assert _dumps_parsed([value], True).decode() == f"[{case['expected']}]", case
 
 
 def test_appendix_b_nan_and_infinity_cannot_be_canonicalized() -> None:
@@ -124,7 +124,7 @@ def test_appendix_b_nan_and_infinity_cannot_be_canonicalized() -> None:
         with pytest.raises(IJSONError, match="cannot canonicalize"):
             dumps(value)
         with pytest.raises(IJSONError, match="cannot canonicalize"):
-            dumps_parsed(value, False)
+            _dumps_parsed(value, False)
 
 
 def _beyond_safe_integer(text: str) -> bool:
@@ -145,7 +145,7 @@ def test_appendix_b_numbers_read_back_from_their_canonical_text() -> None:
                 parse(text)
             continue
         parsed = parse(text)
-        assert dumps_parsed(parsed.value, parsed.jcs_safe).decode() == text, case
+        assert _dumps_parsed(parsed.value, parsed.jcs_safe).decode() == text, case
     assert refused >= 1
 
 
@@ -164,9 +164,9 @@ def _check_es6_file(path: Path, expected_lines: int) -> None:
         count += 1
         value = _double(ieee_hex)
         slow = dumps(value).decode()
-        fast = dumps_parsed(value, True).decode()
+        fast = _dumps_parsed(value, True).decode()
         if slow != expected or fast != expected:
-            failures.append(f"{ieee_hex}: dumps {slow}, dumps_parsed {fast}, expected {expected}")
+            failures.append(f"{ieee_hex}: dumps {slow}, _dumps_parsed {fast}, expected {expected}")
     assert count == expected_lines
     assert failures == []
 
@@ -188,5 +188,5 @@ def test_es6_numbers_inside_an_array_on_the_fast_path() -> None:
     pairs = list(_es6_lines(JCS / "es6testfile10k.txt"))
     values = [_double(h) for h, _ in pairs]
     expected = "[" + ",".join(e for _, e in pairs) + "]"
-    assert dumps_parsed(values, True).decode() == expected
+    assert _dumps_parsed(values, True).decode() == expected
     assert dumps(values).decode() == expected

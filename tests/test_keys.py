@@ -19,6 +19,7 @@ from ocpp_e2e.keys import (
     ALGORITHMS,
     Keyring,
     KeySigner,
+    _verify_raw,
     algorithm_for,
     generate_private_key,
     key_id,
@@ -29,7 +30,6 @@ from ocpp_e2e.keys import (
     load_spki,
     public_key_to_pem,
     spki_der,
-    verify_raw,
     write_private_key,
 )
 
@@ -73,8 +73,8 @@ def test_signer_output_verifies_with_verify_raw(alg: str) -> None:
     key = generate_private_key(alg)
     signature = KeySigner(key).sign(b"data")
     assert len(signature) == ALGORITHMS[alg].signature_length
-    assert verify_raw(key.public_key(), alg, signature, b"data")
-    assert not verify_raw(key.public_key(), alg, signature, b"other")
+    assert _verify_raw(key.public_key(), alg, signature, b"data")
+    assert not _verify_raw(key.public_key(), alg, signature, b"other")
 
 
 @pytest.mark.parametrize("alg", list(ALGORITHMS))
@@ -275,14 +275,14 @@ def test_ed25519_verify_refuses_non_canonical_s() -> None:
     sig = key.sign(b"m")
     s = int.from_bytes(sig[32:], "little") + 2**252 + 27742317777372353535851937790883648493
     malleated = sig[:32] + s.to_bytes(32, "little")
-    assert verify_raw(key.public_key(), "Ed25519", sig, b"m")
-    assert not verify_raw(key.public_key(), "Ed25519", malleated, b"m")
+    assert _verify_raw(key.public_key(), "Ed25519", sig, b"m")
+    assert not _verify_raw(key.public_key(), "Ed25519", malleated, b"m")
 
 
 def test_verify_raw_refuses_a_value_of_the_wrong_length() -> None:
     key = generate_private_key("ES256")
     sig = KeySigner(key).sign(b"m")
-    assert not verify_raw(key.public_key(), "ES256", sig + b"\x00", b"m")
+    assert not _verify_raw(key.public_key(), "ES256", sig + b"\x00", b"m")
 
 
 # --------------------------------------------------------------------------- keyrings

@@ -39,7 +39,7 @@ from ocpp_e2e.keys import (
 )
 from ocpp_e2e.model import Outcome, SignatureResult
 from ocpp_e2e.pki import pem_chain_der
-from ocpp_e2e.sign import sign_frame, sign_object, signing_input
+from ocpp_e2e.sign import _signing_input, sign_frame, sign_object
 from ocpp_e2e.verify import Verifier
 
 NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
@@ -131,7 +131,7 @@ def forge(
     sig = {k: v for k, v in sigs[index].items() if k != "value"}
     mutate(sig)
     previous = dumps(sigs[:index]) if sig.get("chained") is True else None
-    data = signing_input(dumps(ctx), dumps(frame_signing_payload(frame)), dumps(sig), previous)
+    data = _signing_input(dumps(ctx), dumps(frame_signing_payload(frame)), dumps(sig), previous)
     sig["value"] = b64url_encode(signer.sign(data))
     sigs[index] = sig
     return json.dumps(value)

@@ -112,3 +112,37 @@ def test_an_underscored_name_in_all_is_reported() -> None:
 
 def test_an_underscored_function_need_not_be_listed() -> None:
     assert probe("def _inner(): pass\nX = 1\n", []) == []
+
+
+#: Primitives that trust their caller (a value already judged safe to serialize fast, members
+#: already canonical, a signature not checked against SPEC §1, an algorithm already matched to
+#: the key): the package uses them behind its safe entry points; users get the safe ones.
+INTERNAL_PRIMITIVES = {
+    "ocpp_e2e.canonical": ("dumps_parsed", "dumps"),
+    "ocpp_e2e.sign": ("signing_input", "sign_object"),
+    "ocpp_e2e.keys": ("verify_raw", "Keyring"),
+    "ocpp_e2e.esp.frames": ("hpke_info", "decrypt_frame"),
+    "ocpp_e2e.esp.structures": ("structure_info", "open_structure"),
+    "ocpp_e2e.meter.verify": ("verify_signature", "MeterVerifier"),
+    "ocpp_e2e.tariffs.signing": ("judge", "verify_tariff"),
+    "ocpp_e2e.audit.logs": ("object_members", "read_logs"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INTERNAL_PRIMITIVES))
+def test_a_primitive_that_trusts_its_caller_is_internal(name: str) -> None:
+    primitive, safe = INTERNAL_PRIMITIVES[name]
+    module = importlib.import_module(name)
+    assert not hasattr(module, primitive)
+    assert callable(getattr(module, f"_{primitive}"))
+    assert safe in module.__all__
+
+
+def test_no_front_module_offers_an_internal_primitive() -> None:
+    primitives = {primitive for primitive, _safe in INTERNAL_PRIMITIVES.values()}
+    fronts = [name for name in MODULES if importlib.import_module(name).__file__.endswith("__init__.py")]  # type: ignore[union-attr]
+    assert "ocpp_e2e.meter" in fronts and "ocpp_e2e.esp" in fronts
+    for name in fronts:
+        exported = set(importlib.import_module(name).__all__)
+        assert not exported & primitives, name
+        assert not exported & {f"_{p}" for p in primitives}, name

@@ -22,7 +22,7 @@ from ocpp_e2e.errors import SigningError
 from ocpp_e2e.keys import Keyring, KeySigner, generate_private_key
 from ocpp_e2e.members import MEMBER_RULES
 from ocpp_e2e.model import Outcome
-from ocpp_e2e.sign import sign_object, signing_input
+from ocpp_e2e.sign import _signing_input, sign_object
 from ocpp_e2e.tariffs import TariffVerdict, verify_tariff
 from ocpp_e2e.verify import Verifier
 
@@ -112,7 +112,7 @@ def forged(kind: str, **members: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     if frame:
         sig["nonce"] = NONCE
     sig.update(members)
-    data = signing_input(dumps(context), dumps(signing_payload(obj)), dumps(sig), None)
+    data = _signing_input(dumps(context), dumps(signing_payload(obj)), dumps(sig), None)
     sig["value"] = b64url_encode(SIGNER.sign(data))
     if carrier == "top":
         obj["signatures"] = [sig]

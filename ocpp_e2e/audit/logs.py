@@ -86,7 +86,6 @@ __all__ = [
     "UnreadableFile",
     "UnreadableLine",
     "make_reader",
-    "object_members",
     "open_log",
     "read_jsonl_line",
     "read_logs",
@@ -562,12 +561,12 @@ def _skip(text: str, i: int) -> int:
     return m.end() if m is not None else i
 
 
-def object_members(text: str) -> list[tuple[str, int, int]]:
+def _object_members(text: str) -> list[tuple[str, int, int]]:
     """The members of the JSON object ``text`` (valid JSON): (name, start, end) of each value,
     in the order written, duplicates included. The values are not re-written: ``text[start:end]``
     is a member's text exactly as it stands.
 
-    >>> object_members('{"a": [1, 2], "a":3}')
+    >>> _object_members('{"a": [1, 2], "a":3}')
     [('a', 6, 12), ('a', 18, 19)]
     """
     ws = _skip
@@ -629,7 +628,7 @@ def read_jsonl_line(source: str, number: int, raw: bytes, ocpp: str) -> Item | N
     if type(frame) is list or b"\\u" in raw or any(raw.count(n) > 1 for n in _NAMES):
         # The exact text of the array, and members that a parser would silently merge.
         text = raw.decode("utf-8")
-        members = object_members(text)
+        members = _object_members(text)
         seen: set[str] = set()
         for name, start, end in members:
             if name in seen:

@@ -39,8 +39,8 @@ from .logs import (
     Message,
     ReadOptions,
     ReadStats,
+    _object_members,
     make_reader,
-    object_members,
     text_format,
 )
 
@@ -142,7 +142,7 @@ def _exact(text: str, path: str) -> str | None:
     start, end = 0, len(text)
     parts = [path] if path in orjson.loads(text) else path.split(".")
     for part in parts:
-        found = [(s, e) for n, s, e in object_members(text[start:end]) if n == part]
+        found = [(s, e) for n, s, e in _object_members(text[start:end]) if n == part]
         if len(found) != 1:
             return None
         start, end = start + found[0][0], start + found[0][1]

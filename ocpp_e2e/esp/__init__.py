@@ -16,7 +16,6 @@ from .frames import (
     ciphertext_digest,
     decrypt_frame,
     encrypt_frame,
-    hpke_info,
     is_esp_request,
 )
 from .keys import (
@@ -71,7 +70,6 @@ __all__ = [
     "encrypt_frame",
     "esp_private_key_to_pem",
     "generate_esp_key",
-    "hpke_info",
     "is_esp_request",
     "load_esp_private_key",
     "load_esp_private_pem",

@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidTag
 
 from .._b64 import Base64Error, b64_decode, b64_encode, b64url_decode, b64url_encode
 from .._time import format_timestamp, parse_spec_timestamp, utcnow
-from ..canonical import MAX_BYTES, dumps, dumps_parsed, loads
+from ..canonical import MAX_BYTES, _dumps_parsed, dumps, loads
 from ..context import PendingCall, normalize_station
 from ..errors import InputError
 from ..frames import OCPP_VERSIONS, Frame, MessageType, parse_frame
@@ -61,7 +61,6 @@ __all__ = [
     "ciphertext_digest",
     "decrypt_frame",
     "encrypt_frame",
-    "hpke_info",
     "is_esp_request",
 ]
 
@@ -102,7 +101,7 @@ def ciphertext_digest(ct: bytes) -> str:
     return b64url_encode(hashlib.sha256(ct).digest())
 
 
-def hpke_info(
+def _hpke_info(
     *,
     ocpp: str,
     station: str,
@@ -133,7 +132,7 @@ def hpke_info(
     if request_ciphertext is not None:
         info["requestCiphertext"] = request_ciphertext
     # Only strings: the fast canonical writer gives the RFC 8785 form (tests hold it to that).
-    return dumps_parsed(info, True)
+    return _dumps_parsed(info, True)
 
 
 def _inner_text(frame: str | bytes | list[Any]) -> bytes:
@@ -252,7 +251,7 @@ def encrypt_frame(
     chosen = _suite_for(key, suite)
     envelope["suite"] = chosen.name
     envelope["recipient"] = key.key_id
-    info = hpke_info(
+    info = _hpke_info(
         ocpp=ocpp,
         station=station,
         direction=direction,
@@ -264,7 +263,7 @@ def encrypt_frame(
     )
     ct = chosen.hpke().encrypt(plaintext, key.hpke_key, info=info)
     envelope["ct"] = b64url_encode(ct)
-    data = dumps_parsed(envelope, True).decode("ascii")
+    data = _dumps_parsed(envelope, True).decode("ascii")
     outer: list[Any]
     if kind == "response":
         outer = [int(MessageType.CALLRESULT), outer_id, {"status": "Accepted", "data": data}]
@@ -280,7 +279,7 @@ def encrypt_frame(
         if pending_call is not None
         else None
     )
-    return Sealed(dumps_parsed(outer, True).decode("utf-8"), plaintext, envelope, pending)
+    return Sealed(_dumps_parsed(outer, True).decode("utf-8"), plaintext, envelope, pending)
 
 
 class EspReceiver:
@@ -512,7 +511,7 @@ def _open(
                 f"{key.type.value}",
             )
         stamp = _fresh(rx, envelope["timestamp"], now)
-        info = hpke_info(
+        info = _hpke_info(
             ocpp=ocpp,
             station=station,
             direction=direction,

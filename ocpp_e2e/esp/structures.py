@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidTag
 
 from .._b64 import Base64Error, b64url_decode, b64url_encode
 from .._time import format_timestamp, parse_spec_timestamp, utcnow
-from ..canonical import dumps_parsed
+from ..canonical import _dumps_parsed
 from ..context import STRUCTURE_TYPES, normalize_station
 from .frames import EspReceiver, _fresh, _key_id_form, _Refused
 from .keys import EspPublicKey
@@ -38,7 +38,6 @@ __all__ = [
     "OpenedStructure",
     "open_structure",
     "seal_structure",
-    "structure_info",
 ]
 
 _MEMBERS = frozenset({"type", "suite", "recipient", "timestamp", "ct"})
@@ -57,11 +56,11 @@ class OpenedStructure(NamedTuple):
         return self.outcome is EspOutcome.DECRYPTED
 
 
-def structure_info(
+def _structure_info(
     *, type_: str, station: str, suite: str, recipient: str, timestamp: str
 ) -> bytes:
     """The HPKE ``info`` of an encrypted structure (§9.9)."""
-    return dumps_parsed(
+    return _dumps_parsed(
         {
             "esp": ESP_INFO_LABEL,
             "type": type_,
@@ -101,7 +100,7 @@ def seal_structure(
             f"{recipient.type.value}"
         )
     when = format_timestamp(now or utcnow())
-    info = structure_info(
+    info = _structure_info(
         type_=type_, station=station, suite=chosen.name, recipient=recipient.key_id, timestamp=when
     )
     ct = chosen.hpke().encrypt(plaintext, recipient.hpke_key, info=info)
@@ -172,7 +171,7 @@ def open_structure(
                 f"{key.type.value}",
             )
         stamp = _fresh(receiver, envelope["timestamp"], now)
-        info = structure_info(
+        info = _structure_info(
             type_=type_,
             station=station,
             suite=suite.name,

@@ -25,7 +25,7 @@ from .transactions import (
     TransactionChecker,
 )
 from .trust import METER_USAGE, MeterKey, MeterKeyring, decode_public_key, load_meter_keyring
-from .verify import MeterVerdict, MeterVerifier, RecordVerification, verify_signature
+from .verify import MeterVerdict, MeterVerifier, RecordVerification
 
 __all__ = [
     "ALGORITHMS",
@@ -52,5 +52,4 @@ __all__ = [
     "parse_record",
     "supported_algorithms",
     "unsupported_algorithms",
-    "verify_signature",
 ]

@@ -34,7 +34,6 @@ __all__ = [
     "MeterVerifier",
     "RecordVerification",
     "signature_der",
-    "verify_signature",
 ]
 
 
@@ -126,7 +125,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def verify_signature(record: OcmfRecord, key: ec.EllipticCurvePublicKey) -> bool:
+def _verify_signature(record: OcmfRecord, key: ec.EllipticCurvePublicKey) -> bool:
     """True when ``record``'s signature verifies under ``key`` over the exact payload bytes.
 
     The caller must have checked that the algorithm is supported and fits the key's curve. The
@@ -308,7 +307,7 @@ class MeterVerifier:
             record.algorithm, record.meter_serial, record.gateway_serial
         )
         for key in _trusted_first(candidates, embedded_id):
-            if verify_signature(record, key.key):
+            if _verify_signature(record, key.key):
                 return RecordVerification(
                     MeterVerdict.VALID,
                     f"verified under trusted meter key {key.identity}",
@@ -324,7 +323,7 @@ class MeterVerifier:
         )
         if embedded is not None and not embedded_fits:
             notes.append(f"embedded key is on {embedded.curve.name}, not the record's curve")
-        if embedded is not None and embedded_fits and verify_signature(record, embedded):
+        if embedded is not None and embedded_fits and _verify_signature(record, embedded):
             untrusted = (
                 "it is in the meter keyring, but not for this meter"
                 if embedded_id in self._keyring

@@ -31,7 +31,7 @@ from ..model import SignatureResult, Verification
 from ..sign import sign_object
 from ..verify import Verifier
 from .cost import calculate_cost
-from .signing import judge, tariff_digest
+from .signing import _judge, tariff_digest
 
 __all__ = [
     "RECEIPT_CONTEXT",
@@ -235,7 +235,7 @@ def verify_receipt(
     """
     value = load_receipt(receipt, source=source)
     verification = verifier.verify_object(value, context=RECEIPT_CONTEXT, now=now)
-    ok, reason, signers = judge(
+    ok, reason, signers = _judge(
         verification,
         what="receipt",
         qualifies=lambda s: s.valid and s.trusted,

@@ -40,7 +40,6 @@ __all__ = [
     "TariffVerdict",
     "TariffVerification",
     "check_tariff_signer",
-    "judge",
     "load_tariff",
     "may_sign_tariffs",
     "sign_tariff",
@@ -204,7 +203,7 @@ def may_sign_tariffs(sig: SignatureResult) -> bool:
     )
 
 
-def judge(
+def _judge(
     verification: Verification,
     *,
     what: str,
@@ -251,7 +250,7 @@ def verify_tariff(
     """
     value = load_tariff(tariff, source=source)
     verification = verifier.verify_object(value, context=TARIFF_CONTEXT, now=now)
-    ok, reason, signers = judge(
+    ok, reason, signers = _judge(
         verification,
         what="tariff",
         qualifies=may_sign_tariffs,
