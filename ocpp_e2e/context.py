@@ -292,6 +292,13 @@ class CallTracker:
             return call
         return None
 
+    def waiting(self, station: str, direction: Direction, message_id: str) -> PendingCall | None:
+        """The CALL ``message_id`` sent in ``direction`` while it waits for its answer, as its
+        :class:`PendingCall` (None when it is not waiting, or when its R cannot be computed)."""
+        queue = self._pending.get((normalize_station(station), direction))
+        item = queue.get(message_id) if queue is not None else None
+        return item if isinstance(item, PendingCall) else None
+
     def pending(self, station: str, direction: Direction) -> list[PendingCall]:
         """CALLs sent in ``direction`` that are still waiting for an answer."""
         waiting = self._pending.get((normalize_station(station), direction))

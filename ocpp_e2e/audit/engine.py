@@ -212,8 +212,9 @@ class FrameAuditor:
         self.csms_identity = csms_identity
         self.meter = meter
         self._pairing = CallTracker()
-        # Recent CALLs per station, kept as frames: their digest is computed only when probed.
-        self._recent: dict[str, deque[Frame]] = {}
+        # Recent CALLs per station, kept as their PendingCall (id, action, R), never as parsed
+        # frames: memory stays bounded whatever the frames' size.
+        self._recent: dict[str, deque[PendingCall]] = {}
         # Frames without a capture time are decided at this time (freshness is not judged).
         self.clock = clock or datetime.now(UTC)
         self.grace = grace
@@ -288,7 +289,7 @@ class FrameAuditor:
             return self._unread(seq, minute, station, record, (action, frame.message_id), str(exc))
         verification = checked.verification
         if ftype is MessageType.CALL:
-            self._remember(station, frame)
+            self._remember(station, record.direction, frame.message_id)
         raw: list[tuple[FindingKind, str]] = []
         sigs = verification.signatures
         signers: tuple[str, ...] = ()
@@ -509,11 +510,16 @@ class FrameAuditor:
             )
         return tuple(out)
 
-    def _remember(self, station: str, frame: Frame) -> None:
+    def _remember(self, station: str, direction: Direction, message_id: str) -> None:
+        # The tracker computed the CALL's digest when it saw the CALL; a CALL whose R cannot be
+        # computed cannot be the request a moved response answers.
+        pending = self._pairing.waiting(station, direction, message_id)
+        if pending is None:
+            return
         recent = self._recent.get(station)
         if recent is None:
             recent = self._recent[station] = deque(maxlen=RECENT_CALLS)
-        recent.append(frame)
+        recent.append(pending)
 
     def _no_call_detail(self, frame: Frame, verification: Verification) -> str:
         detail = f"no pending CALL with id {frame.message_id!r} on this connection"
@@ -588,9 +594,8 @@ class FrameAuditor:
         if self.probe is None:
             return None
         kind = frame_kind(frame)
-        for earlier_frame in reversed(self._recent.get(station, ())):
-            earlier = PendingCall.of(earlier_frame)
-            if earlier.request == call.request:
+        for earlier in reversed(self._recent.get(station, ())):
+            if earlier.request is None or earlier.request == call.request:
                 continue
             context = frame_context(record.ocpp, station, earlier.action, kind, earlier.request)
             result = self.probe.verify_object(frame.payload, context=context, now=record.ts)

@@ -27,8 +27,9 @@ Formats (``--format``; docs/audit.md shows a sample line of each):
     Structured JSON logs, browser HAR files and packet captures: see
     :mod:`ocpp_e2e.audit.structured`, :mod:`ocpp_e2e.audit.har`, :mod:`ocpp_e2e.audit.pcap`.
 ``auto``
-    The format that most lines of the file's first :data:`DETECT_LINES` lines match (never
-    decided by one line); HAR and capture files by their content.
+    The format that most lines of the file's first :data:`DETECT_LINES` lines (fewer when they
+    hold more than :data:`DETECT_BYTES`) match (never decided by one line); HAR and capture files
+    by their content.
 
 Text formats: a frame logged over several lines (pretty-printed JSON, a journal that wraps long
 lines with a repeated prefix, EVerest's blocks) is joined until its brackets close; tabs, CRLF,
@@ -97,8 +98,11 @@ __all__ = [
 #: A frame over 1 MiB is refused by the verifier anyway (SPEC §2); a frame that grows beyond this
 #: over several lines is reported instead of buffered further.
 MAX_FRAME_BYTES = 1 << 20
-#: Lines of a file scored to detect its format (``auto``) and to check an explicit one.
+#: Lines of a file scored to detect its format (``auto``) and to check an explicit one ...
 DETECT_LINES = 2000
+#: ... at most as many as fit in this many bytes (whole blocks of :data:`BLOCK_BYTES`): the lines
+#: are held while the format is decided, so memory must not grow with the size of a line.
+DETECT_BYTES = 8 << 20
 #: Records held back at most while the version or the writing side is inferred.
 INFER_RECORDS = 2000
 _SHOWN = 120  # characters of an unreadable line quoted in its finding
@@ -394,11 +398,13 @@ def scan_stream(
     blocks = _blocks(stream, source)
     window: list[bytes] = []
     first = 1
+    held = 0
     for number, lines in blocks:
         if not window:
             first = number
         window.extend(lines)
-        if len(window) >= DETECT_LINES:
+        held += sum(map(len, lines))
+        if len(window) >= DETECT_LINES or held >= DETECT_BYTES:
             break
     stats.lines += len(window)
     scores = _score(window[:DETECT_LINES], options)

@@ -1,0 +1,114 @@
+"""Memory of an audit is bounded by settings, not by the size of the frames or the log's length."""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import re
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ocpp_e2e.audit import logs
+from ocpp_e2e.audit.logs import LogRecord, ReadOptions, ReadStats, read_stream
+from ocpp_e2e.audit.run import AuditSettings, build_auditor
+from ocpp_e2e.keys import KeySigner, generate_private_key, load_spki, public_key_to_pem
+from ocpp_e2e.model import Direction
+from ocpp_e2e.sign import sign_frame
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+SIGNER = KeySigner(generate_private_key("Ed25519"))
+
+
+def _policy(tmp_path: Path) -> str:
+    pem = public_key_to_pem(load_spki(SIGNER.public_key_der)).decode("ascii")
+    policy = {
+        "type": "SignaturePolicy",
+        "id": "memory",
+        "version": 1,
+        "maxSignatureAge": "PT5M",
+        "keys": [{"publicKey": pem, "name": "cs-1", "roles": ["station"]}],
+        "rules": [
+            {
+                "id": "station",
+                "effect": "permit",
+                "match": {"kinds": ["request"]},
+                "signers": {"roles": ["station"]},
+            }
+        ],
+    }
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(policy))
+    return str(path)
+
+
+def _big_report(i: int) -> str:
+    items = [
+        {"component": {"name": f"Component{n}"}, "variable": {"name": "x" * 900}}
+        for n in range(100)
+    ]
+    payload = {
+        "requestId": i,
+        "generatedAt": "2026-03-02T08:00:00Z",
+        "seqNo": 0,
+        "reportData": items,
+    }
+    return sign_frame(
+        json.dumps([2, f"m{i}", "NotifyReport", payload]),
+        SIGNER,
+        ocpp="2.0.1",
+        station="cs-1",
+        timestamp=T0,
+    )
+
+
+def test_answered_and_unanswered_calls_are_remembered_as_digests_not_parsed_frames(
+    tmp_path: Path,
+) -> None:
+    # 100 signed CALLs of about 100 KB each: the auditor remembers the recent CALLs of a station
+    # (to recognise a response moved to another request) and the waiting ones; kept as parsed
+    # frames they held about 64 x 0.5 MB.
+    auditor = build_auditor(AuditSettings(policy=_policy(tmp_path)))
+    frames = [_big_report(i) for i in range(100)]
+    records = [
+        LogRecord(
+            "log", i + 1, T0 + timedelta(milliseconds=i), "cs-1", Direction.TO_CSMS, "2.0.1", f
+        )
+        for i, f in enumerate(frames)
+    ]
+    auditor.audit(0, records[0])  # first-use caches are not what this measures
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i, record in enumerate(records[1:], 1):
+            result = auditor.audit(i, record)
+            assert result.verdict == "permit-signed"
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 2 << 20, f"{held} bytes held after 99 CALLs of 100 KB"
+
+
+def test_format_detection_holds_at_most_detect_bytes_of_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The detection window is held in memory until the format is decided: with long lines it
+    # stops at DETECT_BYTES (whole blocks), not at DETECT_LINES lines; every line is still read.
+    monkeypatch.setattr(logs, "DETECT_BYTES", 1)
+    frame = json.dumps([2, "1", "DataTransfer", {"vendorId": "x", "data": "y" * 900}])
+    line = json.dumps({"ts": "2026-03-02T08:00:00Z", "station": "cs-1", "direction": "toCSMS"})
+    text = "".join(line[:-1] + f', "frame": {json.dumps(frame)}}}\n' for _ in range(3000))
+    stats = ReadStats()
+    items = list(read_stream(io.BytesIO(text.encode()), "mem", ReadOptions(), stats))
+    assert sum(type(i) is LogRecord for i in items) == 3000
+    note = stats.inferred["mem"]["format"]
+    m = re.fullmatch(r"jsonl \(detected: (\d+) of the first (\d+) non-blank lines\)", note)
+    assert m is not None, note
+    scored = int(m.group(2))
+    assert scored < logs.DETECT_LINES
+    assert scored * len(line) <= logs.BLOCK_BYTES + 2000
