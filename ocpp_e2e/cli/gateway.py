@@ -61,7 +61,7 @@ def _setup_logging(fmt: str, level: str) -> None:
 async def _run(config_path: Path) -> None:
     from ..gateway import Gateway, load_config
 
-    gateway = Gateway(load_config(config_path))
+    gateway = Gateway(load_config(config_path), manage_gc=True)
     await gateway.start()
     metrics = gateway.ops_port if gateway.ops_port is not None else "none"
     print(

@@ -11,6 +11,7 @@
 | ``ocpp_e2e_gateway_upstream_reconnects_total`` | counter | |
 | ``ocpp_e2e_gateway_admissions_total`` | counter | ``status`` (HTTP status of the upgrade request) |
 | ``ocpp_e2e_gateway_policy_reloads_total`` | counter | ``result`` (ok, failed) |
+| ``ocpp_e2e_gateway_gc_pause_seconds`` | histogram | ``generation`` (0, 1, 2: CPython's garbage collections, while the gateway manages them) |
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ class GatewayMetrics:
             "ocpp_e2e_gateway_policy_reloads",
             "Policy reloads (SIGHUP or signed upgrade), by result.",
             ["result"],
+            registry=r,
+        )
+
+        self.gc_pause_seconds = Histogram(
+            "ocpp_e2e_gateway_gc_pause_seconds",
+            "Garbage collection pauses (the event loop stops meanwhile), by generation.",
+            ["generation"],
+            buckets=_BUCKETS,
             registry=r,
         )
 

@@ -48,6 +48,7 @@ from ..integrations.connection import (
 )
 from ..model import Direction
 from ..replay import MemoryReplayCache, ReplayCache, SQLiteReplayCache
+from .collector import Collector
 from .config import GatewayConfig, config_problem, load_config
 from .enforce import Outcome, RuleSet, StationGuard, build_rules, internal_error
 from .framelog import FrameLog, rfc3339
@@ -131,11 +132,31 @@ class _Handshake:
 
 
 class Gateway:
-    """One gateway process: the station-side server, upstream connections, log, metrics."""
+    """One gateway process: the station-side server, upstream connections, log, metrics.
 
-    def __init__(self, config: GatewayConfig, *, metrics: GatewayMetrics | None = None) -> None:
+    ``manage_gc``: keep CPython's full garbage collections off the frame path
+    (:class:`~ocpp_e2e.gateway.collector.Collector`: long-lived objects are frozen at start and
+    after stations connect). It changes process-wide state (:func:`gc.freeze`), so it is off
+    unless asked for; ``ocpp-e2e gateway`` asks for it.
+    """
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        metrics: GatewayMetrics | None = None,
+        manage_gc: bool = False,
+    ) -> None:
         self.config = config
         self.metrics = metrics or GatewayMetrics()
+        pauses = self.metrics.gc_pause_seconds
+        self.collector: Collector | None = (
+            Collector(
+                on_pause=lambda generation, seconds: pauses.labels(str(generation)).observe(seconds)
+            )
+            if manage_gc
+            else None
+        )
         self.sessions: set[Session] = set()
         self.draining = False
         self.started = utcnow()
@@ -182,6 +203,8 @@ class Gateway:
             from .ops import ops_server
 
             self.ops = await ops_server(self, cfg.metrics_host, cfg.metrics_port)
+        if self.collector is not None:
+            self.collector.start()
         LOGGER.info(
             "gateway listening",
             extra={"event": "listening", "port": self.port, "upstream": cfg.upstream.url},
@@ -253,6 +276,8 @@ class Gateway:
         if self.ops is not None:
             self.ops.close()
             await self.ops.wait_closed()
+        if self.collector is not None:
+            self.collector.stop()
         LOGGER.info("gateway stopped", extra={"event": "stopped"})
 
     async def reload(self) -> bool:
@@ -401,11 +426,15 @@ class Gateway:
         session = Session(self, connection, handshake)
         self.sessions.add(session)
         self.metrics.connections.inc()
+        if self.collector is not None:
+            self.collector.opened()
         try:
             await session.run()
         finally:
             self.sessions.discard(session)
             self.metrics.connections.dec()
+            if self.collector is not None:
+                self.collector.closed()
 
     # ------------------------------------------------------------------ logging
 
