@@ -15,8 +15,9 @@ from urllib.parse import unquote
 from ._b64 import b64url_encode
 from .canonical import _dumps_parsed, dumps
 from .errors import InputError
-from .frames import OCPP_VERSIONS, Frame, MessageType
+from .frames import Frame, MessageType
 from .model import Direction, Kind
+from .versions import profile
 
 __all__ = [
     "STRUCTURE_TYPES",
@@ -100,10 +101,7 @@ def frame_context(
     ocpp: str, station: str, action: str, kind: Kind | str, request: str | None = None
 ) -> dict[str, Any]:
     """The CONTEXT of a frame (SPEC §3); ``request`` is required for responses and errors."""
-    if ocpp not in OCPP_VERSIONS:
-        raise InputError(
-            f"unknown OCPP version {ocpp!r}; expected one of {', '.join(OCPP_VERSIONS)}"
-        )
+    profile(ocpp)
     kind = Kind(kind)
     ctx: dict[str, Any] = {
         "ocpp": ocpp,

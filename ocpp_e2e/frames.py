@@ -15,7 +15,7 @@ import orjson
 
 from .canonical import parse
 from .errors import FrameError
-from .versions import OCPP_VERSIONS, VERSIONS, MessageType
+from .versions import OCPP_VERSIONS, VERSIONS, MessageType, profile
 
 __all__ = [
     "MAX_MESSAGE_ID",
@@ -77,11 +77,7 @@ def parse_frame(data: bytes | str | list[Any], *, ocpp: str = "2.0.1") -> Frame:
     Bytes and text go through the strict I-JSON reader of SPEC §2; a list is taken as already parsed
     (then no ``jcs_safe`` shortcut is taken when it is verified).
     """
-    version = VERSIONS.get(ocpp)
-    if version is None:
-        raise FrameError(
-            f"unknown OCPP version {ocpp!r}; expected one of {', '.join(OCPP_VERSIONS)}"
-        )
+    version = profile(ocpp, error=FrameError)
     if isinstance(data, list):
         value, safe = data, False
     else:

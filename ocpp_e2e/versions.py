@@ -57,6 +57,15 @@ class OcppVersion:
     meter_carriers: Mapping[str, str]
     #: The JSON text every signed meter value of this version contains (a fast pre-check).
     meter_marker: str
+    #: The `ocpp` package's subpackage of this version, whose ``schemas`` folder holds the
+    #: official JSON schemas (policy lint, audit inference).
+    schema_package: str
+    #: How those schema files name a request: ``<Action><suffix>.json`` (1.6 has no suffix).
+    request_suffix: str = "Request"
+
+    def request_schema_name(self, action: str) -> str:
+        """The file name of the official JSON schema of ``action``'s request."""
+        return f"{action}{self.request_suffix}.json"
 
 
 _CALLS = frozenset({MessageType.CALL, MessageType.CALLRESULT, MessageType.CALLERROR})
@@ -91,6 +100,8 @@ VERSIONS: Mapping[str, OcppVersion] = {
             _ERRORS_16,
             {"MeterValues": "meterValue", "StopTransaction": "transactionData"},
             '"SignedData"',
+            "ocpp.v16",
+            request_suffix="",
         ),
         OcppVersion(
             "2.0.1",
@@ -100,6 +111,7 @@ VERSIONS: Mapping[str, OcppVersion] = {
             _ERRORS_2X,
             _METER_2X,
             '"signedMeterValue"',
+            "ocpp.v201",
         ),
         # OCPP 2.1 adds SEND and CALLRESULTERROR and keeps the 2.0.1 error codes.
         OcppVersion(
@@ -110,6 +122,7 @@ VERSIONS: Mapping[str, OcppVersion] = {
             _ERRORS_2X,
             _METER_2X,
             '"signedMeterValue"',
+            "ocpp.v21",
         ),
     )
 }
@@ -117,11 +130,10 @@ VERSIONS: Mapping[str, OcppVersion] = {
 OCPP_VERSIONS: tuple[str, ...] = tuple(VERSIONS)
 
 
-def profile(version: str) -> OcppVersion:
-    """The row of ``version``; :class:`InputError` naming the supported ones otherwise."""
+def profile(version: str, *, error: type[Exception] = InputError) -> OcppVersion:
+    """The row of ``version``; otherwise ``error`` (an :class:`InputError` unless the caller has
+    its own type) naming the supported ones."""
     row = VERSIONS.get(version)
     if row is None:
-        raise InputError(
-            f"unknown OCPP version {version!r}; expected one of {', '.join(OCPP_VERSIONS)}"
-        )
+        raise error(f"unknown OCPP version {version!r}; expected one of {', '.join(OCPP_VERSIONS)}")
     return row

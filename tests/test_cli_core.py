@@ -505,7 +505,7 @@ def test_call_file_that_is_not_a_call(tmp_path: Path, keys: tuple[Path, Path]) -
 
 @pytest.mark.parametrize(
     ("option", "value", "fragment"),
-    [("--ocpp", "3.0", "--ocpp must be one of"), ("--now", "yesterday", "--now")],
+    [("--ocpp", "3.0", "--ocpp 3.0: unknown OCPP version"), ("--now", "yesterday", "--now")],
 )
 def test_bad_option_values(frame_file: Path, option: str, value: str, fragment: str) -> None:
     code, _, stderr = run("verify", frame_file, "--station", STATION, option, value)

@@ -158,7 +158,7 @@ def test_decrypt_json_reports_the_outcome(setup: Path) -> None:
     ("args", "fragment"),
     [
         (["--direction", "sideways"], "--direction must be"),
-        (["--ocpp", "3.0"], "--ocpp must be"),
+        (["--ocpp", "3.0"], "--ocpp 3.0: unknown OCPP version"),
         (["--suite", "nope"], "unknown suite"),
     ],
 )

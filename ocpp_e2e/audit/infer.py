@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from ..versions import OCPP_VERSIONS, profile
+
 __all__ = [
     "CSMS_ACTIONS",
     "STATION_ACTIONS",
@@ -30,8 +32,7 @@ __all__ = [
 ]
 
 #: The versions a log can be in, oldest first (the first remaining candidate is chosen).
-VERSIONS = ("1.6", "2.0.1", "2.1")
-_PACKAGES = {"1.6": "ocpp.v16", "2.0.1": "ocpp.v201", "2.1": "ocpp.v21"}
+VERSIONS = OCPP_VERSIONS
 
 #: CALLs only a charging station initiates (OCPP 1.6, 2.0.1, 2.1). DataTransfer goes both ways.
 STATION_ACTIONS = frozenset(
@@ -71,7 +72,7 @@ CSMS_ACTIONS = frozenset(
 
 @functools.cache
 def _actions(version: str) -> frozenset[str]:
-    folder = resources.files(_PACKAGES[version]).joinpath("schemas")
+    folder = resources.files(profile(version).schema_package).joinpath("schemas")
     names = set()
     for entry in folder.iterdir():
         name = entry.name
@@ -85,9 +86,9 @@ def _actions(version: str) -> frozenset[str]:
 def _validator(version: str, action: str) -> Any:
     import jsonschema  # only when a payload has to be judged
 
-    folder = resources.files(_PACKAGES[version]).joinpath("schemas")
-    name = f"{action}.json" if version == "1.6" else f"{action}Request.json"
-    schema = orjson.loads(folder.joinpath(name).read_bytes())
+    row = profile(version)
+    folder = resources.files(row.schema_package).joinpath("schemas")
+    schema = orjson.loads(folder.joinpath(row.request_schema_name(action)).read_bytes())
     schema.pop("$schema", None)  # draft-04 and draft-06 ids; the checks used are the same
     schema.pop("$id", None)
     schema.pop("id", None)

@@ -13,6 +13,7 @@ import typer
 
 from .._time import parse_rfc3339
 from ..errors import OcppE2EError
+from ..versions import OCPP_VERSIONS
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -34,6 +35,15 @@ def input_errors() -> Iterator[None]:
         fail(str(exc))
     except OSError as exc:
         fail(f"{exc.filename or 'file'}: {exc.strerror}")
+
+
+def check_ocpp(version: str, option: str = "--ocpp") -> str:
+    """An OCPP version given on the command line, or exit 2 naming the supported ones."""
+    if version not in OCPP_VERSIONS:
+        fail(
+            f"{option} {version}: unknown OCPP version; expected one of {', '.join(OCPP_VERSIONS)}"
+        )
+    return version
 
 
 def read_bytes(source: str) -> tuple[bytes, str]:

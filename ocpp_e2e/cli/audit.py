@@ -19,8 +19,7 @@ from ..audit.run import AuditSettings, audit_logs
 from ..audit.structured import parse_fields
 from ..audit.summary import AuditReport
 from ..errors import OcppE2EError
-from ..versions import OCPP_VERSIONS
-from ._io import fail, write_output
+from ._io import check_ocpp, fail, write_output
 
 __all__ = [
     "audit",
@@ -176,8 +175,8 @@ def audit(
     """Verify every frame of the logs, decide it under the policy and report the findings."""
     if not 0 < grace <= 86_400:
         fail(f"--grace must be more than 0 and at most 86400 seconds, not {grace}")
-    if ocpp is not None and ocpp not in OCPP_VERSIONS:
-        fail(f"--ocpp: unknown OCPP version {ocpp!r}; use one of {', '.join(OCPP_VERSIONS)}")
+    if ocpp is not None:
+        check_ocpp(ocpp)
     if workers < 1:
         fail(f"--workers must be at least 1, not {workers}")
     try:

@@ -16,7 +16,7 @@ from ..canonical import dumps, loads
 from ..context import PendingCall
 from ..errors import OcppE2EError
 from ..esp import EspKeyType, generate_esp_key, write_esp_private_key
-from ..frames import OCPP_VERSIONS, parse_frame
+from ..frames import parse_frame
 from ..keys import (
     ALGORITHMS,
     Keyring,
@@ -31,7 +31,7 @@ from ..keys import (
 from ..model import CertificateValidator
 from ..sign import sign_frame
 from ..verify import FrameVerification, Verifier
-from ._io import EXIT_FAILED, fail, parse_now, read_bytes, write_output
+from ._io import EXIT_FAILED, check_ocpp, fail, parse_now, read_bytes, write_output
 
 __all__ = [
     "canonicalize",
@@ -64,11 +64,6 @@ def _password(env: str | None) -> bytes | None:
     if value is None:
         fail(f"--password-env: environment variable {env} is not set")
     return value.encode("utf-8")
-
-
-def _check_ocpp(ocpp: str) -> None:
-    if ocpp not in OCPP_VERSIONS:
-        fail(f"--ocpp must be one of {', '.join(OCPP_VERSIONS)}, not {ocpp!r}")
 
 
 def _pending(call: str | None, ocpp: str) -> PendingCall | None:
@@ -217,7 +212,7 @@ def sign(
 
     Example: ocpp-e2e sign reset.json --key keys-example/csms-operator.key.pem --station cs-0001
     """
-    _check_ocpp(ocpp)
+    check_ocpp(ocpp)
     from ..pki import pem_chain_der
 
     chains: list[list[bytes]] = []
@@ -322,7 +317,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 def _verify_one(
     source: str, ocpp: str, station: str, call: str | None, verifier: Verifier, now: str | None
 ) -> FrameVerification:
-    _check_ocpp(ocpp)
+    check_ocpp(ocpp)
     data, name = read_bytes(source)
     try:
         return verifier.verify_frame(

@@ -29,9 +29,9 @@ from ..esp import (
     load_esp_private_key,
     load_esp_public_text,
 )
-from ..frames import OCPP_VERSIONS, parse_frame
+from ..frames import parse_frame
 from ..model import Direction
-from ._io import EXIT_FAILED, fail, parse_now, read_bytes, write_output
+from ._io import EXIT_FAILED, check_ocpp, fail, parse_now, read_bytes, write_output
 
 __all__ = [
     "decrypt",
@@ -71,8 +71,7 @@ AnchorOption = Annotated[
 
 
 def _check(ocpp: str, direction: str) -> Direction:
-    if ocpp not in OCPP_VERSIONS:
-        fail(f"--ocpp must be one of {', '.join(OCPP_VERSIONS)}, not {ocpp!r}")
+    check_ocpp(ocpp)
     try:
         return Direction(direction)
     except ValueError:

@@ -22,7 +22,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import OcppE2EError
-from ..frames import OCPP_VERSIONS, MessageType, parse_frame
+from ..frames import MessageType, parse_frame
 from ..keys import load_private_key
 from ..meter import (
     BilledEnergy,
@@ -38,6 +38,7 @@ from ..meter import (
 from ..meter.sign import sign_payload
 from ..meter.trust import load_meter_keyring
 from ..pki.validate import ChainValidator
+from ._io import check_ocpp
 from ._io import fail as _fail
 
 __all__ = [
@@ -182,8 +183,8 @@ def verify(
     """
     if transactions not in _MODES:
         _fail(f"--transactions {transactions!r}: expected one of {', '.join(_MODES)}")
-    if ocpp is not None and ocpp not in OCPP_VERSIONS:
-        _fail(f"--ocpp {ocpp!r}: expected one of {', '.join(OCPP_VERSIONS)}")
+    if ocpp is not None:
+        check_ocpp(ocpp)
     if cert and not trust_anchor:
         _fail(f"{cert[0]}: --cert needs at least one --trust-anchor to validate the chain against")
     try:

@@ -20,7 +20,7 @@ from ..policy import Decision, Policy, check_upgrade, evaluate, sign_policy
 from ..policy.lifecycle import PolicyStore
 from ..policy.lint import lint_policy_text
 from ..policy.model import read_policy_file
-from ._io import EXIT_FAILED, fail, parse_now, read_bytes, write_output
+from ._io import EXIT_FAILED, check_ocpp, fail, parse_now, read_bytes, write_output
 
 __all__ = [
     "check",
@@ -101,8 +101,6 @@ def _decide(
     keyring: Path | None,
     now: str | None,
 ) -> list[tuple[str, Decision]]:
-    if ocpp not in OCPP_VERSIONS:
-        fail(f"--ocpp must be one of {', '.join(OCPP_VERSIONS)}, not {ocpp!r}")
     try:
         ring = Keyring.load(keyring) if keyring is not None else None
         verifier = policy.verifier(keyring=ring)
@@ -142,10 +140,7 @@ def lint(
 
     Example: ocpp-e2e policy lint policies/grid-14a-enwg.yaml --ocpp 2.0.1
     """
-    versions = tuple(ocpp) if ocpp else ("1.6", "2.0.1", "2.1")
-    for version in versions:
-        if version not in ("1.6", "2.0.1", "2.1"):
-            fail(f"--ocpp {version}: unknown OCPP version; expected 1.6, 2.0.1 or 2.1")
+    versions = tuple(check_ocpp(v) for v in ocpp) if ocpp else OCPP_VERSIONS
     report: dict[str, Any] = {}
     bad = False
     for path in files:
@@ -181,6 +176,7 @@ def check(
     Example: ocpp-e2e policy check --policy policies/grid-14a-enwg.yaml --station cs-0001
     frames.jsonl
     """
+    check_ocpp(ocpp)
     pol = _load(policy)
     decisions = _decide(
         pol, _frames(frames, ocpp), station=station, ocpp=ocpp, keyring=keyring, now=now
@@ -213,6 +209,7 @@ def explain(
 
     Example: ocpp-e2e policy explain --policy policies/grid-14a-enwg.yaml --station cs-0001 f.json
     """
+    check_ocpp(ocpp)
     pol = _load(policy)
     frames = _frames([frame], ocpp)
     decisions = _decide(pol, frames, station=station, ocpp=ocpp, keyring=keyring, now=now)

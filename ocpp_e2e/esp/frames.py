@@ -34,10 +34,10 @@ from .._time import format_timestamp, parse_spec_timestamp, utcnow
 from ..canonical import MAX_BYTES, _dumps_parsed, dumps, loads
 from ..context import PendingCall, normalize_station
 from ..errors import InputError
-from ..frames import OCPP_VERSIONS, Frame, MessageType, parse_frame
+from ..frames import Frame, MessageType, parse_frame
 from ..model import Direction
 from ..replay import ReplayCache, ReplayCacheUnavailable
-from ..versions import VERSIONS
+from ..versions import VERSIONS, profile
 from .keys import EspKeyInfo, EspKeyring, EspPrivateKey, EspPublicKey
 from .model import (
     ESP_INFO_LABEL,
@@ -181,10 +181,7 @@ def encrypt_frame(
     ``message_id`` is the outer frame's id (default: the inner frame's id, or for an answer the
     outer request's). Raises :class:`EncryptionError` with the reason.
     """
-    if ocpp not in OCPP_VERSIONS:
-        raise EncryptionError(
-            f"unknown OCPP version {ocpp!r}; expected one of {', '.join(OCPP_VERSIONS)}"
-        )
+    profile(ocpp, error=EncryptionError)
     plaintext = _inner_text(frame)
     if len(plaintext) > max_plaintext:
         raise EncryptionError(
@@ -465,10 +462,7 @@ def _open(
     now: datetime,
     replay: _ReplayCheck | None,
 ) -> Opened:
-    if ocpp not in OCPP_VERSIONS:
-        raise InputError(
-            f"unknown OCPP version {ocpp!r}; expected one of {', '.join(OCPP_VERSIONS)}"
-        )
+    profile(ocpp)
     suite: str | None = None
     recipient: str | None = None
     try:

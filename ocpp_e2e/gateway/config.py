@@ -17,21 +17,21 @@ in the configuration are read relative to the configuration file's folder.
 
 from __future__ import annotations
 
-import json
-import re
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from ..context import normalize_station
+from .._schema import load_schema, schema_problems
+from ..context import identity_matches
 from ..errors import InputError
 from ..model import Direction, Kind
 from ..policy._yaml import load_yaml
+from ..versions import VERSIONS
 
 __all__ = [
     "DEFAULT_SUBPROTOCOLS",
@@ -49,8 +49,9 @@ __all__ = [
     "schema",
 ]
 
-#: Subprotocols a gateway relays when the configuration names none, in order of preference.
-DEFAULT_SUBPROTOCOLS = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
+#: Subprotocols a gateway relays when the configuration names none, in order of preference: every
+#: version of :data:`ocpp_e2e.versions.VERSIONS`, the newest first.
+DEFAULT_SUBPROTOCOLS = tuple(v.subprotocol for v in VERSIONS.values())[::-1]
 
 
 class GatewayConfigError(InputError):
@@ -130,14 +131,7 @@ class StationGroup:
     place: str = "$"
 
     def matches(self, identity: str) -> bool:
-        ident = normalize_station(identity)
-        for pattern in self.identities:
-            pat = normalize_station(pattern)
-            if pat.endswith("*") and ident.startswith(pat[:-1]):
-                return True
-            if ident == pat:
-                return True
-        return False
+        return any(identity_matches(pattern, identity) for pattern in self.identities)
 
 
 @dataclass(frozen=True)
@@ -193,9 +187,12 @@ class GatewayConfig:
 
 @cache
 def schema() -> dict[str, Any]:
-    """The JSON Schema of a gateway configuration, shipped in ``ocpp_e2e/schemas``."""
-    text = resources.files("ocpp_e2e").joinpath("schemas/gateway-config.schema.json").read_text()
-    value: dict[str, Any] = json.loads(text)
+    """The JSON Schema of a gateway configuration, shipped in ``ocpp_e2e/schemas``; the
+    subprotocols it accepts are those of :data:`ocpp_e2e.versions.VERSIONS`."""
+    value = copy.deepcopy(load_schema("gateway-config.schema.json"))
+    value["properties"]["subprotocols"]["items"] = {
+        "enum": [v.subprotocol for v in VERSIONS.values()]
+    }
     return value
 
 
@@ -204,37 +201,8 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema())
 
 
-def _json_path(parts: Sequence[str | int]) -> str:
-    out = "$"
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else f".{p}"
-    return out
-
-
 def _schema_problems(data: Any) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
-    for err in errors:
-        path = list(err.absolute_path)
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            allowed = set(err.schema.get("properties", {}))
-            for extra in sorted(k for k in err.instance if k not in allowed):
-                known = ", ".join(sorted(allowed))
-                out.append(
-                    (_json_path([*path, extra]), f"unknown member {extra!r} (known: {known})")
-                )
-        elif err.validator == "required":
-            found = re.search(r"'([^']+)' is a required property", err.message)
-            name = found.group(1) if found else err.message
-            out.append((_json_path(path), f"required member {name!r} is missing"))
-        elif err.validator == "pattern" and "description" in err.schema:
-            out.append((_json_path(path), f"{err.instance!r} is not {err.schema['description']}"))
-        elif err.validator == "enum":
-            choices = ", ".join(str(c) for c in err.schema["enum"])
-            out.append((_json_path(path), f"{err.instance!r} is not one of {choices}"))
-        else:
-            out.append((_json_path(path), err.message))
-    return out
+    return schema_problems(_validator(), data, list_known=True)
 
 
 class _Reader:

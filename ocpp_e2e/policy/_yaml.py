@@ -30,6 +30,7 @@ from ruamel.yaml.events import (
     StreamStartEvent,
 )
 
+from .._schema import member_path
 from ..canonical import reads_exactly
 
 # YAML 1.2.2 §10.3.2 (core schema), tag resolution of plain scalars.
@@ -73,13 +74,6 @@ class YamlDocument:
             if cut <= 0:
                 return self.lines.get("$")
             path = path[:cut]
-
-
-def _key_path(parent: str, key: str) -> str:
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
-        return f"{parent}.{key}"
-    escaped = key.replace("\\", "\\\\").replace("'", "\\'")
-    return f"{parent}['{escaped}']"
 
 
 class _Builder:
@@ -157,7 +151,7 @@ class _Builder:
                 continue
             self.check_node(path, key_event)
             key = key_event.value
-            child = _key_path(path, key)
+            child = member_path(path, key)
             if key == "<<" and key_event.style is None:
                 self.problem(child, key_event, "merge keys (<<) are not allowed in a policy")
             if key in out:

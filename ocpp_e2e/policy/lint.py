@@ -8,19 +8,17 @@ builds a :class:`~ocpp_e2e.policy.model.Policy`.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
 from .._b64 import b64_decode, pem_blocks
 from .._der import UNREADABLE_CERTIFICATE
+from .._schema import load_schema, schema_problems
 from .._time import CalendarRangeError, parse_duration, parse_rfc3339
 from ..errors import KeyLoadError, PolicyError
 from ..keys import key_id, load_public_key_text
@@ -87,12 +85,9 @@ def policy_error(problems: Sequence[Problem], source: str | None) -> PolicyError
     return err
 
 
-@cache
 def schema() -> dict[str, Any]:
     """The JSON Schema of a policy document, shipped in ``ocpp_e2e/schemas``."""
-    text = resources.files("ocpp_e2e").joinpath("schemas/signature-policy.schema.json").read_text()
-    value: dict[str, Any] = json.loads(text)
-    return value
+    return load_schema("signature-policy.schema.json")
 
 
 @cache
@@ -102,51 +97,14 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema())
 
 
-def _json_path(parts: Sequence[str | int]) -> str:
-    out = "$"
-    for p in parts:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", p):
-            out += f".{p}"
-        else:
-            out += "['" + p.replace("\\", "\\\\").replace("'", "\\'") + "']"
-    return out
+def _threshold(err: jsonschema.ValidationError, path: list[str | int]) -> str | None:
+    if err.validator == "minimum" and path and path[-1] == "threshold":
+        return f"threshold must be at least 1, not {err.instance}"
+    return None
 
 
 def _schema_problems(data: Any) -> list[Problem]:
-    out: list[Problem] = []
-    for err in sorted(
-        _validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
-    ):
-        path = list(err.absolute_path)
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            allowed = set(err.schema.get("properties", {}))
-            for extra in sorted(k for k in err.instance if k not in allowed):
-                out.append(Problem(_json_path([*path, extra]), f"unknown member {extra!r}"))
-            continue
-        if err.validator == "required":
-            missing = re.search(r"'([^']+)' is a required property", err.message)
-            name = missing.group(1) if missing else err.message
-            out.append(Problem(_json_path(path), f"required member {name!r} is missing"))
-            continue
-        if err.validator == "minimum" and path and path[-1] == "threshold":
-            out.append(
-                Problem(_json_path(path), f"threshold must be at least 1, not {err.instance}")
-            )
-            continue
-        if err.validator == "minItems" and err.instance == []:
-            out.append(Problem(_json_path(path), "must not be an empty list"))
-            continue
-        if err.validator == "if":  # reported by the then/else branch
-            continue
-        if err.validator == "pattern" and "description" in err.schema:
-            out.append(
-                Problem(_json_path(path), f"{err.instance!r} is not {err.schema['description']}")
-            )
-            continue
-        out.append(Problem(_json_path(path), err.message))
-    return out
+    return [Problem(p, m) for p, m in schema_problems(_validator(), data, special=_threshold)]
 
 
 def check_document(data: Any) -> list[Problem]:

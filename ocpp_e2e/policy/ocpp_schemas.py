@@ -25,6 +25,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ..errors import InputError
+from ..versions import VERSIONS, profile
 from ._conditions import STAR, parse_path, render_path
 from .lint import Problem
 
@@ -37,7 +39,7 @@ __all__ = [
 ]
 
 #: The OCPP versions whose schemas the `ocpp` package ships, and its subpackage for each.
-PACKAGES: Mapping[str, str] = {"1.6": "v16", "2.0.1": "v201", "2.1": "v21"}
+PACKAGES: Mapping[str, str] = {v: p.schema_package for v, p in VERSIONS.items()}
 _KINDS = ("request", "send", "response", "error", "resultError")
 # The signed object of an error (SPEC §3): errorDetails is free-form.
 _ERROR_SCHEMA: dict[str, Any] = {
@@ -60,7 +62,8 @@ def schemas(version: str) -> Mapping[tuple[str, str], Mapping[str, Any]]:
     >>> schemas("1.6")[("Reset", "request")]["properties"]["type"]["enum"]
     ['Hard', 'Soft']
     """
-    folder = resources.files(f"ocpp.{PACKAGES[version]}") / "schemas"
+    row = VERSIONS[version]
+    folder = resources.files(row.schema_package) / "schemas"
     out: dict[tuple[str, str], Mapping[str, Any]] = {}
     for entry in folder.iterdir():
         name = entry.name
@@ -70,10 +73,10 @@ def schemas(version: str) -> Mapping[tuple[str, str], Mapping[str, Any]]:
         schema = json.loads(entry.read_text(encoding="utf-8"))
         if stem.endswith("Response"):
             out[(stem[: -len("Response")], "response")] = schema
-        elif version == "1.6":
+        elif not row.request_suffix:
             out[(stem, "request")] = schema
-        elif stem.endswith("Request"):
-            out[(stem[: -len("Request")], "request")] = schema
+        elif stem.endswith(row.request_suffix):
+            out[(stem[: -len(row.request_suffix)], "request")] = schema
         else:  # OCPP 2.1 SEND messages (NotifyPeriodicEventStream) have no suffix
             out[(stem, "send")] = schema
     return out
@@ -172,9 +175,11 @@ def _targets(
 def ocpp_problems(doc: Any, versions: Sequence[str]) -> list[Problem]:
     """Problems of a policy document against the OCPP versions in use: unknown actions, kinds
     that do not exist in them, and `where` paths that no matching schema allows."""
-    unknown = [v for v in versions if v not in PACKAGES]
-    if unknown:
-        return [Problem("$", f"unknown OCPP version {unknown[0]!r}; expected 1.6, 2.0.1 or 2.1")]
+    try:
+        for version in versions:
+            profile(version)
+    except InputError as exc:
+        return [Problem("$", str(exc))]
     rules = doc.get("rules") if isinstance(doc, dict) else None
     if not isinstance(rules, list):
         return []
