@@ -112,7 +112,7 @@ def test_the_ticket_cli_presents_encrypted_and_the_station_decrypts(tmp_path: Pa
         "issue",
         "--key",
         keys / "ticket-issuer.key.pem",
-        "--chain",
+        "--certificates",
         keys / "ticket-issuer.chain.pem",
         "--out",
         tmp_path / "ticket.json",
@@ -127,7 +127,7 @@ def test_the_ticket_cli_presents_encrypted_and_the_station_decrypts(tmp_path: Pa
     )
     assert issued.exit_code == 0, issued.stderr
     challenge = run(
-        "ticket", "challenge", "--ledger", tmp_path / "l.sqlite", "--station-id", STATION
+        "ticket", "challenge", "--ledger", tmp_path / "l.sqlite", "--station", STATION
     )
     assert challenge.exit_code == 0, challenge.stderr
     presented = run(
@@ -139,7 +139,7 @@ def test_the_ticket_cli_presents_encrypted_and_the_station_decrypts(tmp_path: Pa
         tmp_path / "holder.pem",
         "--challenge",
         challenge.stdout.strip(),
-        "--station-id",
+        "--station",
         STATION,
         "--evse-id",
         "DE*GEF*E0001*1",
@@ -158,7 +158,7 @@ def test_the_ticket_cli_presents_encrypted_and_the_station_decrypts(tmp_path: Pa
         tmp_path / "l.sqlite",
         "--trust-anchor",
         keys / "root-ca.crt.pem",
-        "--station-id",
+        "--station",
         STATION,
         "--evse-id",
         "DE*GEF*E0001*1",

@@ -535,7 +535,7 @@ def test_a_pki_validity_past_the_calendar_is_one_line_and_exit_2(
 def test_a_ticket_valid_past_the_calendar_is_one_line_and_exit_2(tmp_path: Path) -> None:
     run = _cli(
         "ticket", "issue", "--key", str(KEYS / "ticket-issuer.key.pem"),
-        "--chain", str(KEYS / "ticket-issuer.chain.pem"), "--out", "t.json",
+        "--certificates", str(KEYS / "ticket-issuer.chain.pem"), "--out", "t.json",
         "--holder-key-out", "h.pem", "--max-sessions", "2", "--station", "cs-*",
         "--valid-for", "PT80000000H",
         cwd=tmp_path,

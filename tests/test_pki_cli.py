@@ -72,7 +72,7 @@ def test_init_root_issue_ca_and_issue_write_the_files_with_private_keys_0600(pki
 
 
 def test_verify_prints_identity_and_effective_usages(pki: Path) -> None:
-    result = run("verify", pki / "dso.chain.pem", "--anchor", pki / "r.crt.pem", "--json")
+    result = run("verify", pki / "dso.chain.pem", "--trust-anchor", pki / "r.crt.pem", "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert (doc["ok"], doc["identity"], doc["usages"]) == (True, "dso-1", ["gridOperator"])
@@ -83,7 +83,7 @@ def test_verify_failure_exits_1_with_the_reason() -> None:
     result = run(
         "verify",
         KEYS_EXAMPLE / "grid-operator.chain.pem",
-        "--anchor",
+        "--trust-anchor",
         KEYS_EXAMPLE / "operations-ca.crt.pem",
         "--at",
         AT,
@@ -101,7 +101,7 @@ def test_verify_at_a_time_outside_validity_exits_1() -> None:
     result = run(
         "verify",
         KEYS_EXAMPLE / "station-1.chain.pem",
-        "--anchor",
+        "--trust-anchor",
         ROOT_CRT,
         "--at",
         "2025-06-01T00:00:00Z",
@@ -121,7 +121,7 @@ def test_revoke_then_crl_then_verify_reports_the_revocation(pki: Path) -> None:
     result = run(
         "verify",
         pki / "dso.chain.pem",
-        "--anchor",
+        "--trust-anchor",
         pki / "r.crt.pem",
         "--crl",
         pki / "grid-ca.crl.pem",

@@ -178,11 +178,11 @@ def test_sign_then_upgrade_accepts_two_admins(tmp_path: Path) -> None:
             str(signed),
             "--key",
             str(KEYS_EXAMPLE / "policy-admin-1.key.pem"),
-            "--chain",
+            "--certificates",
             str(KEYS_EXAMPLE / "policy-admin-1.chain.pem"),
             "--key",
             str(KEYS_EXAMPLE / "policy-admin-2.key.pem"),
-            "--chain",
+            "--certificates",
             str(KEYS_EXAMPLE / "policy-admin-2.chain.pem"),
         ],
     )
@@ -213,7 +213,7 @@ def test_upgrade_with_one_admin_is_refused_with_exit_1(tmp_path: Path) -> None:
             str(signed),
             "--key",
             str(KEYS_EXAMPLE / "policy-admin-1.key.pem"),
-            "--chain",
+            "--certificates",
             str(KEYS_EXAMPLE / "policy-admin-1.chain.pem"),
         ],
     )
@@ -224,9 +224,9 @@ def test_upgrade_with_one_admin_is_refused_with_exit_1(tmp_path: Path) -> None:
 
 def test_sign_needs_one_chain_per_key() -> None:
     result = runner.invoke(
-        app, ["policy", "sign", str(QUORUM), "--key", "a.pem", "--key", "b.pem", "--chain", "c.pem"]
+        app, ["policy", "sign", str(QUORUM), "--key", "a.pem", "--key", "b.pem", "--certificates", "c.pem"]
     )
-    assert result.exit_code == 2 and "give one --chain per --key" in result.output
+    assert result.exit_code == 2 and "give one --certificates per --key" in result.output
 
 
 def test_every_command_has_help_with_an_example() -> None:

@@ -18,7 +18,7 @@ runner = CliRunner()
 
 
 def signer(name: str) -> list[str]:
-    return ["--key", str(KEYS / f"{name}.key.pem"), "--cert", str(KEYS / f"{name}.chain.pem")]
+    return ["--key", str(KEYS / f"{name}.key.pem"), "--certificates", str(KEYS / f"{name}.chain.pem")]
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (d / "session.ocmf").write_text(begin + "\n" + end + "\n")
     tariff = d / "tariff.signed.json"
     signing = ["sign", str(DATA / "per-minute.tariff.json"), "--key",
-               str(KEYS / "tariff-signer.key.pem"), "--cert", str(KEYS / "tariff-signer.chain.pem"),
+               str(KEYS / "tariff-signer.key.pem"), "--certificates", str(KEYS / "tariff-signer.chain.pem"),
                *ANCHOR, "-o", str(tariff)]  # fmt: skip
     assert runner.invoke(app, signing).exit_code == 0
     for name, session in (("ok", "session-39min.json"), ("more", None)):
@@ -52,7 +52,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             path.write_text(json.dumps(doc))
         out = d / f"{name}.receipt.json"
         args = ["receipt", "--tariff", str(tariff), "--session", str(path), "--key",
-                str(KEYS / "station-1.key.pem"), "--cert", str(KEYS / "station-1.chain.pem"),
+                str(KEYS / "station-1.key.pem"), "--certificates", str(KEYS / "station-1.chain.pem"),
                 "--receipt-id", name, "--meter-records", str(d / "session.ocmf"), "-o", str(out)]  # fmt: skip
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output

@@ -26,7 +26,7 @@ def _issue(
     return [
         "issue",
         "--key", str(KEYS / f"{name}.key.pem"),
-        "--chain", str(KEYS / f"{name}.chain.pem"),
+        "--certificates", str(KEYS / f"{name}.chain.pem"),
         "--out", str(tmp / "ticket.json"),
         "--holder-key-out", str(tmp / "holder.key.pem"),
         "--valid-for", "PT1H",
@@ -39,7 +39,7 @@ def _issue(
 
 def _challenge(tmp: Path) -> str:
     result = runner.invoke(
-        app, ["challenge", "--ledger", str(tmp / "ledger.sqlite"), "--station-id", "cs-0001"]
+        app, ["challenge", "--ledger", str(tmp / "ledger.sqlite"), "--station", "cs-0001"]
     )
     assert result.exit_code == 0, result.output
     return result.output.strip()
@@ -54,7 +54,7 @@ def _present(tmp: Path, challenge: str, evse: str = EVSE) -> Path:
             "--ticket", str(tmp / "ticket.json"),
             "--holder-key", str(tmp / "holder.key.pem"),
             "--challenge", challenge,
-            "--station-id", "cs-0001",
+            "--station", "cs-0001",
             "--evse-id", evse,
             "--out", str(out),
         ],
@@ -70,7 +70,7 @@ def _verify(tmp: Path, presentation: Path, *extra: str) -> tuple[int, str]:
             "verify", str(presentation),
             "--ledger", str(tmp / "ledger.sqlite"),
             "--trust-anchor", ROOT_CA,
-            "--station-id", "cs-0001",
+            "--station", "cs-0001",
             "--evse-id", EVSE,
             *extra,
         ],

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import typer
 
@@ -18,6 +18,8 @@ from ..versions import OCPP_VERSIONS
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+T = TypeVar("T")
 
 
 def fail(message: str) -> NoReturn:
@@ -35,6 +37,31 @@ def input_errors() -> Iterator[None]:
         fail(str(exc))
     except OSError as exc:
         fail(f"{exc.filename or 'file'}: {exc.strerror}")
+
+
+def renamed(value: T | None, old_value: T | None, name: str, old: str) -> T | None:
+    """The value of option ``name``, which may still be given by its old spelling ``old`` (a
+    hidden option kept for one release): that prints a one-line deprecation notice on stderr;
+    both spellings at once is an error (exit 2).
+
+    >>> renamed(None, None, "--station", "--station-id") is None
+    True
+    """
+    if old_value is None or old_value == []:
+        return value
+    if value is not None and value != []:
+        fail(f"{old} is the old spelling of {name}; give {name} only")
+    typer.echo(
+        f"warning: {old} is deprecated and goes away in the next release; use {name}", err=True
+    )
+    return old_value
+
+
+def required(value: T | None, name: str) -> T:
+    """A required option whose old spelling is still accepted (so the parser cannot require it)."""
+    if value is None or value == []:
+        fail(f"missing option {name}")
+    return value
 
 
 def check_ocpp(version: str, option: str = "--ocpp") -> str:

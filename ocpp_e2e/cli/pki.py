@@ -38,6 +38,7 @@ from ..pki import (
 from ..pki import demo as demo_module
 from ..pki.show import certificate_summary
 from ..pki.usages import USAGE_OIDS, sorted_usages
+from ._io import renamed, required
 
 __all__ = [
     "app",
@@ -452,9 +453,10 @@ def crl(
 @app.command("verify")
 def verify(
     chain: Annotated[Path, typer.Argument(help="PEM chain, leaf first (e.g. x.chain.pem)")],
-    anchor: Annotated[
-        list[Path], typer.Option("--trust-anchor", "--anchor", help="trust anchor certificate file, repeatable")
-    ],
+    trust_anchor: Annotated[
+        list[Path] | None,
+        typer.Option("--trust-anchor", help="trust anchor certificate file, repeatable (required)"),
+    ] = None,
     crl_files: Annotated[
         list[Path] | None, typer.Option("--crl", help="CRL file (PEM or DER), repeatable")
     ] = None,
@@ -467,13 +469,17 @@ def verify(
         typer.Option("--require-revocation", help="fail without a CRL (72-hour certs exempt)"),
     ] = False,
     json_out: Json = False,
+    old_anchor: Annotated[list[Path] | None, typer.Option("--anchor", hidden=True)] = None,
 ) -> None:
     """Validate a chain against trust anchors; print identity and effective usages, or why not.
 
     Exit status 0 when the chain is valid, 1 when it is not, 2 on unreadable input.
 
-    Example: ocpp-e2e pki verify dso.chain.pem --anchor root-ca.crt.pem --at 2027-01-01T00:00:00Z
+    Example: ocpp-e2e pki verify dso.chain.pem --trust-anchor root-ca.crt.pem --at 2027-01-01T00:00:00Z
     """
+    anchor = required(
+        renamed(trust_anchor, old_anchor, "--trust-anchor", "--anchor"), "--trust-anchor"
+    )
     with _errors():
         validator = ChainValidator.from_files(
             anchor, crls=crl_files or (), require_revocation=require_revocation

@@ -20,7 +20,7 @@ from ..policy import Decision, Policy, check_upgrade, evaluate, sign_policy
 from ..policy.lifecycle import PolicyStore
 from ..policy.lint import lint_policy_text
 from ..policy.model import read_policy_file
-from ._io import EXIT_FAILED, check_ocpp, fail, parse_now, read_bytes, write_output
+from ._io import EXIT_FAILED, check_ocpp, fail, parse_now, read_bytes, renamed, write_output
 
 __all__ = [
     "check",
@@ -228,25 +228,24 @@ def sign(
         list[str],
         typer.Option("--key", help="Key: PEM path, file:, envvar: or pkcs11: URI; repeatable."),
     ],
-    chain: Annotated[
+    certificates: Annotated[
         list[Path] | None,
         typer.Option(
-            "--certificates",
-            "--chain",
-            help="Certificate chain (PEM) of the --key in the same position.",
+            "--certificates", help="Certificate chain (PEM) of the --key in the same position."
         ),
     ] = None,
     out: Annotated[str, typer.Option("--out", "-o", help="Output file, - for stdout.")] = "-",
+    old_chain: Annotated[list[Path] | None, typer.Option("--chain", hidden=True)] = None,
 ) -> None:
     """Write the signed JSON form of a policy (existing signatures are kept).
 
     Example: ocpp-e2e policy sign policies/grid-14a-enwg.yaml
-    --key keys-example/policy-admin-1.key.pem --chain keys-example/policy-admin-1.chain.pem
+    --key keys-example/policy-admin-1.key.pem --certificates keys-example/policy-admin-1.chain.pem
     -o grid.signed.json
     """
-    chains = chain or []
+    chains = renamed(certificates, old_chain, "--certificates", "--chain") or []
     if chains and len(chains) != len(key):
-        fail("give one --chain per --key, in the same order, or none")
+        fail("give one --certificates per --key, in the same order, or none")
     pol = _load(policy)
     try:
         from ..pki.validate import pem_chain_der

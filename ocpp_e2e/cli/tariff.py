@@ -39,6 +39,7 @@ from ..tariffs.fromlog import LoggedFrame, sessions_from_frames
 from ..tariffs.session import Session
 from ..verify import Verifier
 from ._io import input_errors as _input_errors
+from ._io import renamed
 
 __all__ = [
     "app",
@@ -63,11 +64,10 @@ KeyOpt = Annotated[str, typer.Option("--key", help="Private key: PEM path, file:
 CertOpt = Annotated[
     Path | None,
     typer.Option(
-        "--certificates",
-        "--cert",
-        help="PEM certificate chain of the key, leaf first (travels along).",
+        "--certificates", help="PEM certificate chain of the key, leaf first (travels along)."
     ),
 ]
+OldCertOpt = Annotated[Path | None, typer.Option("--cert", hidden=True)]
 AnchorOpt = Annotated[
     list[Path] | None,
     typer.Option("--trust-anchor", help="PEM root certificate(s) to trust; repeatable."),
@@ -130,7 +130,8 @@ def _emit(as_json: bool, data: dict[str, Any], human: Callable[[], str]) -> None
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else human())
 
 
-def _signer(key: str, cert: Path | None) -> Signer:
+def _signer(key: str, certificates: Path | None, old_cert: Path | None) -> Signer:
+    cert = renamed(certificates, old_cert, "--certificates", "--cert")
     chain = pem_chain_der(cert.read_bytes()) if cert is not None else ()
     return load_signer(key, certificates=chain)
 
@@ -154,19 +155,20 @@ def sign_cmd(
     trust_anchor: AnchorOpt = None,
     keyring: KeyringOpt = None,
     out: OutOpt = None,
+    old_cert: OldCertOpt = None,
 ) -> None:
     """Sign a tariff; the key needs usage tariffSigning (certificate) or keyring role tariffSigning.
 
     Example:
       ocpp-e2e tariff sign tariff.json --key keys-example/tariff-signer.key.pem
-        --cert keys-example/tariff-signer.chain.pem --trust-anchor keys-example/root-ca.crt.pem
+        --certificates keys-example/tariff-signer.chain.pem --trust-anchor keys-example/root-ca.crt.pem
         -o tariff.signed.json
     """
     with _input_errors():
         value = load_tariff(_read(tariff), source=str(tariff))
         signed = sign_tariff(
             value,
-            _signer(key, cert),
+            _signer(key, cert, old_cert),
             keyring=Keyring.load(keyring) if keyring is not None else None,
             certificates=_validator(trust_anchor),
         )
@@ -288,13 +290,15 @@ def receipt_cmd(
     ] = None,
     meter_records: MeterRecordsOpt = None,
     out: OutOpt = None,
+    old_cert: OldCertOpt = None,
 ) -> None:
     """Bill a session and sign the bill as a CostReceipt naming the tariff by id and digest
     (and, with --meter-records, the OCMF begin and end records of the session by digest).
 
     Example:
       ocpp-e2e tariff receipt --tariff tariff.signed.json --session session.json
-        --key keys-example/station-1.key.pem --cert keys-example/station-1.chain.pem -o receipt.json
+        --key keys-example/station-1.key.pem --certificates keys-example/station-1.chain.pem
+        -o receipt.json
     """
     with _input_errors():
         value = load_tariff(_read(tariff), source=str(tariff))
@@ -305,7 +309,7 @@ def receipt_cmd(
         unsigned = build_receipt(
             value, _read_json(session), receipt_id=receipt_id, meter_records=refs
         )
-        _write(out, sign_receipt(unsigned, _signer(key, cert)))
+        _write(out, sign_receipt(unsigned, _signer(key, cert, old_cert)))
 
 
 @app.command("verify-receipt")

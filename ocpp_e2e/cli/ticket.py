@@ -32,6 +32,7 @@ from ..tickets import (
 from ..tickets.model import parse_timestamp
 from ._io import fail as _fail
 from ._io import input_errors as _input_errors
+from ._io import renamed, required
 
 __all__ = [
     "app",
@@ -72,10 +73,6 @@ def _emit(as_json: bool, data: dict[str, Any], human: Callable[[], str]) -> None
 @app.command("issue")
 def issue_cmd(
     key: Annotated[str, typer.Option(help="Issuer private key (PEM path, file: or envvar: URI).")],
-    chain: Annotated[
-        Path,
-        typer.Option("--certificates", "--chain", help="Issuer certificate chain PEM, leaf first."),
-    ],
     out: Annotated[Path, typer.Option(help="Where to write the signed ticket (JSON).")],
     holder_key_out: Annotated[
         Path, typer.Option(help="Where to write the new holder private key (PEM, mode 0600).")
@@ -108,16 +105,24 @@ def issue_cmd(
     ] = None,
     holder_algorithm: Annotated[str, typer.Option(help="Holder key algorithm.")] = "Ed25519",
     force: Annotated[bool, typer.Option(help="Overwrite an existing holder key file.")] = False,
+    certificates: Annotated[
+        Path | None,
+        typer.Option("--certificates", help="Issuer certificate chain PEM, leaf first (required)."),
+    ] = None,
     as_json: JsonOpt = False,
+    old_chain: Annotated[Path | None, typer.Option("--chain", hidden=True)] = None,
 ) -> None:
     """Sign a ChargingTicket for a fresh holder key, and write both out.
 
     Example:
 
         ocpp-e2e ticket issue --key keys-example/ticket-issuer.key.pem
-        --chain keys-example/ticket-issuer.chain.pem --out ticket.json
+        --certificates keys-example/ticket-issuer.chain.pem --out ticket.json
         --holder-key-out holder.key.pem --valid-for PT24H --evse 'DE*GEF*E*' --max-sessions 2
     """
+    chain = required(
+        renamed(certificates, old_chain, "--certificates", "--chain"), "--certificates"
+    )
     with _input_errors():
         if holder_key_out.exists() and not force:
             _fail(f"{holder_key_out}: exists; give --force to overwrite it")
@@ -174,17 +179,19 @@ def issue_cmd(
 @app.command("challenge")
 def challenge_cmd(
     ledger: Annotated[Path, typer.Option(help="The station's ledger file (created if missing).")],
-    station_id: Annotated[
-        str, typer.Option("--station", "--station-id", help="This station's identity.")
-    ],
     as_json: JsonOpt = False,
+    station: Annotated[
+        str | None, typer.Option("--station", help="This station's identity (required).")
+    ] = None,
+    old_station: Annotated[str | None, typer.Option("--station-id", hidden=True)] = None,
 ) -> None:
     """Issue a fresh challenge into the station's ledger and print it (valid 60 s, usable once).
 
     Example:
 
-        ocpp-e2e ticket challenge --ledger ledger.sqlite --station-id cs-0001
+        ocpp-e2e ticket challenge --ledger ledger.sqlite --station cs-0001
     """
+    station_id = required(renamed(station, old_station, "--station", "--station-id"), "--station")
     with _input_errors(), TicketLedger(ledger) as book:
         challenge = book.issue_challenge(station_id)
     _emit(as_json, challenge.to_dict(), lambda: challenge.value)
@@ -198,9 +205,6 @@ def present_cmd(
         typer.Option(help="The holder key written at issue: PEM path, or a key URI (pkcs11:...)."),
     ],
     challenge: Annotated[str, typer.Option(help="The challenge the station issued.")],
-    station_id: Annotated[
-        str, typer.Option("--station", "--station-id", help="The station's identity.")
-    ],
     evse_id: Annotated[str, typer.Option(help="The EVSE's identity.")],
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
     encrypt_to: Annotated[
@@ -209,6 +213,10 @@ def present_cmd(
             help="Encrypt the presentation to this station ESP public key (PEM; docs/esp.md §9.9)."
         ),
     ] = None,
+    station: Annotated[
+        str | None, typer.Option("--station", help="The station's identity (required).")
+    ] = None,
+    old_station: Annotated[str | None, typer.Option("--station-id", hidden=True)] = None,
 ) -> None:
     """Sign a TicketPresentation over a station's challenge with the holder key.
 
@@ -218,8 +226,9 @@ def present_cmd(
     Example:
 
         ocpp-e2e ticket present --ticket ticket.json --holder-key holder.key.pem
-        --challenge "$CHALLENGE" --station-id cs-0001 --evse-id 'DE*GEF*E0001*1' --out p.json
+        --challenge "$CHALLENGE" --station cs-0001 --evse-id 'DE*GEF*E0001*1' --out p.json
     """
+    station_id = required(renamed(station, old_station, "--station", "--station-id"), "--station")
     with _input_errors():
         body = present_ticket(
             _read_json(ticket),
@@ -247,9 +256,6 @@ def verify_cmd(
     trust_anchor: Annotated[
         list[Path], typer.Option(help="Root certificate PEM trusted for issuers (repeat).")
     ],
-    station_id: Annotated[
-        str, typer.Option("--station", "--station-id", help="This station's identity.")
-    ],
     evse_id: Annotated[str, typer.Option(help="This EVSE's identity.")],
     operator_id: Annotated[
         str | None, typer.Option(help="This station's operator id (for scope.operators).")
@@ -265,6 +271,10 @@ def verify_cmd(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    station: Annotated[
+        str | None, typer.Option("--station", help="This station's identity (required).")
+    ] = None,
+    old_station: Annotated[str | None, typer.Option("--station-id", hidden=True)] = None,
 ) -> None:
     """Decide, offline, on a presentation; on acceptance a session is recorded in the ledger.
 
@@ -275,8 +285,9 @@ def verify_cmd(
     Example:
 
         ocpp-e2e ticket verify p.json --ledger ledger.sqlite
-        --trust-anchor keys-example/root-ca.crt.pem --station-id cs-0001 --evse-id 'DE*GEF*E0001*1'
+        --trust-anchor keys-example/root-ca.crt.pem --station cs-0001 --evse-id 'DE*GEF*E0001*1'
     """
+    station_id = required(renamed(station, old_station, "--station", "--station-id"), "--station")
     with _input_errors():
         data = sys.stdin.buffer.read() if str(presentation) == "-" else presentation.read_bytes()
         if b'"EncryptedTicketPresentation"' in data:
