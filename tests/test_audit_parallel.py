@@ -77,7 +77,9 @@ def dask_cluster() -> Iterator[Any]:
     """Two worker processes for the module's tests (a cluster starts in seconds, not free)."""
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c,
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as c,
         Client(c) as client,
     ):
         yield client
@@ -86,7 +88,9 @@ def dask_cluster() -> Iterator[Any]:
 @pytest.fixture
 def cluster(dask_cluster: Any, tmp_path: Path) -> Iterator[Cluster]:
     yield Cluster(address=dask_cluster.scheduler.address, scratch=str(tmp_path / "scratch"))
-    plugins = dask_cluster.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.worker_plugins))
+    plugins = dask_cluster.run_on_scheduler(
+        lambda dask_scheduler: list(dask_scheduler.worker_plugins)
+    )
     if "patch" in plugins:  # no failure injected by one test reaches the next
         dask_cluster.unregister_worker_plugin("patch")
 
@@ -240,7 +244,9 @@ def test_a_file_that_breaks_midway_is_a_finding_at_the_break_and_the_audit_goes_
     broken = _broken_gzip(tmp_path)
     other = str(DATA / "sample.jsonl")
     report = audit_logs([str(broken), other], ReadOptions(), SETTINGS)
-    breaks = [f for f in report.findings if f.file == str(broken) and "cannot read past" in f.detail]
+    breaks = [
+        f for f in report.findings if f.file == str(broken) and "cannot read past" in f.detail
+    ]
     assert len(breaks) == 1 and breaks[0].kind.value == "unreadable-line"
     assert breaks[0].line > 1000  # what came before the break was read and audited
     assert any(f.file == other for f in report.findings)  # the next file was audited too
@@ -272,3 +278,158 @@ def test_a_corrupt_xz_log_is_a_finding_not_a_crash(tmp_path: Path) -> None:
     report = audit_logs([str(broken)], ReadOptions(), SETTINGS)
     assert [(f.kind.value, f.line) for f in report.findings] == [("unreadable-line", 1)]
     assert "cannot read the log file" in report.findings[0].detail
+
+
+# --------------------------------------------------------------------------- --dask [ADDRESS]
+
+DAY = str(ROOT / "examples" / "audit" / "day.jsonl.gz")
+POLICY = str(ROOT / "examples" / "audit" / "policy.yaml")
+
+
+def _cli(args: list[str]) -> Any:
+    from typer.testing import CliRunner
+
+    from ocpp_e2e.cli import app
+
+    return CliRunner().invoke(app, ["audit", *args])
+
+
+@pytest.fixture
+def chosen(monkeypatch: pytest.MonkeyPatch) -> list[Cluster | None]:
+    """The cluster each CLI run chose; the audit itself runs in this process."""
+    from ocpp_e2e.cli import audit as cli_audit
+
+    seen: list[Cluster | None] = []
+
+    def run(logs: list[str], options: ReadOptions, settings: AuditSettings, **kw: Any) -> Any:
+        seen.append(kw.pop("cluster"))
+        assert logs == [DAY]  # no log was taken for an address, nor an address for a log
+        return audit_logs(logs, options, settings, **kw)
+
+    monkeypatch.setattr(cli_audit, "audit_logs", run)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([DAY, "--policy", POLICY, "--dask"], Cluster()),
+        (["--dask", DAY, "--policy", POLICY], Cluster()),
+        ([DAY, "--dask", "--policy", POLICY, "-w", "2"], Cluster(workers=2)),
+        (
+            [DAY, "-p", POLICY, "--dask", "tcp://10.0.0.5:8786", "--scratch", "s3://b/t"],
+            Cluster(address="tcp://10.0.0.5:8786", scratch="s3://b/t"),
+        ),
+        (
+            ["--dask=tcp://10.0.0.5:8786", DAY, "-p", POLICY, "--scratch", "s3://b/t"],
+            Cluster(address="tcp://10.0.0.5:8786", scratch="s3://b/t"),
+        ),
+        (
+            ["--dask", "10.0.0.5:8786", DAY, "-p", POLICY, "--scratch", "s3://b/t"],
+            Cluster(address="10.0.0.5:8786", scratch="s3://b/t"),
+        ),
+        (  # the old spelling, hidden, for one release
+            [DAY, "-p", POLICY, "--scheduler", "tls://sched:8786", "--scratch", "s3://b/t"],
+            Cluster(address="tls://sched:8786", scratch="s3://b/t"),
+        ),
+        ([DAY, "-p", POLICY, "--workers", "2"], Cluster(workers=2)),
+        ([DAY, "-p", POLICY], None),
+    ],
+)
+def test_each_spelling_of_dask_chooses_its_cluster(
+    chosen: list[Cluster | None], args: list[str], expected: Cluster | None
+) -> None:
+    result = _cli(["--json", *args])
+    assert result.exit_code == 1, result.output  # the example day violates its policy
+    assert chosen == [expected]
+    assert json.loads(result.stdout.splitlines()[-1])["frames"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ["--dask=nonsense"],
+            "--dask: 'nonsense' is not a Dask scheduler address such as tcp://host:8786",
+        ),
+        (
+            ["--dask", "tcp://"],
+            "--dask: 'tcp://' is not a Dask scheduler address such as tcp://host:8786",
+        ),
+        (
+            ["--dask", "http://sched:8786"],
+            "--dask: 'http://sched:8786' is not a Dask scheduler address: unknown scheme 'http' "
+            "(Dask's: tcp, tls, ws, wss, ucx, inproc)",
+        ),
+        (
+            ["--dask=tcp://sched:0"],
+            "--dask: 'tcp://sched:0' is not a Dask scheduler address: it needs a port from 1 to "
+            "65535 (tcp://host:8786)",
+        ),
+        (
+            ["--dask", "tcp://sched:8786", "--workers", "2"],
+            "--workers sizes a local cluster; an existing cluster (--dask ADDRESS) has its own",
+        ),
+        (
+            ["--dask", "tcp://a:8786", "--scheduler", "tcp://b:8786"],
+            "--dask tcp://a:8786 and --scheduler tcp://b:8786 name two clusters; give one --dask",
+        ),
+        (
+            ["--dask", "tcp://sched:8786"],
+            "a remote Dask cluster (tcp://sched:8786) cannot read this machine's temporary folder",
+        ),
+        (
+            ["--scratch", "s3://b/t"],
+            "--scratch is for Dask runs (--dask [ADDRESS] or --workers > 1)",
+        ),
+    ],
+)
+def test_a_bad_dask_address_is_a_usage_error(
+    chosen: list[Cluster | None], args: list[str], error: str
+) -> None:
+    result = _cli([DAY, "--policy", POLICY, *args])
+    assert result.exit_code == 2
+    assert f"error: {error}" in result.stderr
+    assert "Traceback" not in result.output
+    assert chosen == []  # nothing was audited
+
+
+def test_an_unreachable_scheduler_is_a_usage_error_within_dasks_connect_timeout(
+    tmp_path: Path,
+) -> None:
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = _cli(
+            [DAY, "-p", POLICY, "--dask", "tcp://127.0.0.1:1", "--scratch", str(tmp_path)]
+        )
+    assert result.exit_code == 2
+    assert "error: cannot reach the Dask scheduler at tcp://127.0.0.1:1" in result.stderr
+
+
+def test_the_help_shows_dask_with_an_optional_address_and_hides_the_old_spelling() -> None:
+    result = _cli(["--help"])
+    assert "--dask" in result.stdout and "[ADDRESS]" in result.stdout
+    assert "--scheduler" not in result.stdout
+
+
+def test_dask_with_an_address_audits_on_that_cluster_like_one_process(
+    cluster: Cluster,
+) -> None:
+    one = _cli(["--json", DAY, "-p", POLICY])
+    assert cluster.address is not None and cluster.scratch is not None
+    for spelling in (["--dask", cluster.address], [f"--dask={cluster.address}"]):
+        on_dask = _cli(["--json", DAY, "-p", POLICY, *spelling, "--scratch", cluster.scratch])
+        assert on_dask.exit_code == one.exit_code == 1
+        assert [_without_timing(x) for x in on_dask.stdout.splitlines()] == [
+            _without_timing(x) for x in one.stdout.splitlines()
+        ]
+
+
+def test_dask_without_an_address_audits_on_a_local_cluster_like_one_process() -> None:
+    one = _cli(["--json", DAY, "-p", POLICY])
+    local = _cli(["--json", DAY, "-p", POLICY, "--dask"])
+    assert local.exit_code == one.exit_code == 1
+    assert [_without_timing(x) for x in local.stdout.splitlines()] == [
+        _without_timing(x) for x in one.stdout.splitlines()
+    ]

@@ -145,7 +145,7 @@ def audit_on_cluster(
             client = Client(dask_cluster)  # type: ignore[no-untyped-call]
         else:
             try:
-                client = Client(cluster.address, timeout=30)  # type: ignore[no-untyped-call]
+                client = Client(cluster.address)  # type: ignore[no-untyped-call]
             except OSError as exc:
                 raise InputError(f"cannot reach the Dask scheduler at {cluster.address}: {exc}") from exc
             count = max(1, len(client.scheduler_info().get("workers", {})))

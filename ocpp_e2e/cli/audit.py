@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from ..audit.cluster import Cluster
 from ..audit.logs import LogFormat, ReadOptions, Side
@@ -39,7 +41,77 @@ _EPILOG = (
 )
 
 
+#: What ``--dask`` stands for when no address follows it: a local cluster (see _AuditCommand).
+LOCAL = ""
+#: Dask's communication schemes (distributed.comm): an address names one, a host and a port.
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+_ADDRESS = re.compile(
+    r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?(?P<host>[^/\s]*?)(?::(?P<port>[0-9]+))?/?"
+)
+
+
+def address_problem(address: str) -> str | None:
+    """Why ``address`` is not a Dask scheduler address (None when it is one).
+
+    >>> address_problem("tcp://10.0.0.5:8786") is None
+    True
+    >>> address_problem("http://10.0.0.5:8786")
+    "is not a Dask scheduler address: unknown scheme 'http' (Dask's: tcp, tls, ws, wss, ucx, inproc)"
+    """
+    match = _ADDRESS.fullmatch(address)
+    if match is None or not match["host"] or (match["scheme"] is None and match["port"] is None):
+        return "is not a Dask scheduler address such as tcp://host:8786"
+    scheme = match["scheme"] or "tcp"
+    if scheme not in _SCHEMES:
+        known = ", ".join(_SCHEMES)
+        return f"is not a Dask scheduler address: unknown scheme {scheme!r} (Dask's: {known})"
+    if scheme != "inproc" and (match["port"] is None or not 0 < int(match["port"]) < 65536):
+        return "is not a Dask scheduler address: it needs a port from 1 to 65535 (tcp://host:8786)"
+    return None
+
+
+def _takes_address(token: str) -> bool:
+    """Is this token, after a bare ``--dask``, meant as its address (rather than a log file)?"""
+    return "://" in token or re.fullmatch(r"[^/\s]+:[0-9]+", token) is not None
+
+
+class _AuditCommand(TyperGroup):
+    """The audit command, whose ``--dask`` takes an optional value.
+
+    Typer declares options with or without a value, not both: ``--dask`` is declared with one,
+    and a ``--dask`` that is not followed by an address (a word with ``://`` or ``host:port``)
+    is read as ``--dask=`` (a local cluster) before the usual parsing. So ``--dask``,
+    ``--dask tcp://host:8786`` and ``--dask=tcp://host:8786`` all work, and ``--dask LOG...``
+    leaves the logs alone.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, optional_dask_value(args))
+
+
+def optional_dask_value(args: list[str]) -> list[str]:
+    """``args`` with each bare ``--dask`` that has no address after it written ``--dask=``.
+
+    >>> optional_dask_value(["day.log", "--dask", "--policy", "p.yaml"])
+    ['day.log', '--dask=', '--policy', 'p.yaml']
+    >>> optional_dask_value(["--dask", "tcp://10.0.0.5:8786", "day.log"])
+    ['--dask', 'tcp://10.0.0.5:8786', 'day.log']
+    >>> optional_dask_value(["--dask", "day.log", "--", "--dask"])
+    ['--dask=', 'day.log', '--', '--dask']
+    """
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        following = args[i + 1] if i + 1 < len(args) else None
+        if arg == "--dask" and (following is None or not _takes_address(following)):
+            arg = f"--dask={LOCAL}"
+        out.append(arg)
+    return out
+
+
 @app.callback(
+    cls=_AuditCommand,
     invoke_without_command=True,
     epilog=_EPILOG,
     context_settings={"allow_interspersed_args": True},
@@ -133,18 +205,19 @@ def audit(
         ),
     ] = 1,
     dask: Annotated[
-        bool,
-        typer.Option(
-            "--dask",
-            help="Run on a local Dask cluster: one worker process per core, or --workers.",
-        ),
-    ] = False,
-    scheduler: Annotated[
         str | None,
         typer.Option(
-            "--scheduler",
-            help="Run on the Dask cluster of this scheduler (tcp://host:8786); needs --scratch.",
+            "--dask",
+            metavar="[ADDRESS]",
+            help="Run on Dask: without ADDRESS a local cluster (one worker process per core, or "
+            "--workers); with a scheduler address (tcp://host:8786) that cluster, which needs "
+            "--scratch.",
+            show_default=False,
         ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", hidden=True, help="Old spelling of --dask ADDRESS."),
     ] = None,
     scratch: Annotated[
         str | None,
@@ -221,17 +294,26 @@ def audit(
 
 
 def _cluster(
-    dask: bool, scheduler: str | None, workers: int, scratch: str | None
+    dask: str | None, scheduler: str | None, workers: int, scratch: str | None
 ) -> Cluster | None:
-    """Where the audit runs: one process, a local Dask cluster, or the one of ``scheduler``."""
-    if scheduler is not None:
-        if "://" not in scheduler:
-            fail(f"--scheduler: {scheduler!r} is not a scheduler address such as tcp://host:8786")
-        return Cluster(address=scheduler, scratch=scratch)
-    if dask or workers > 1:
+    """Where the audit runs: one process, a local Dask cluster, or the one at an address."""
+    if scheduler is not None:  # the old spelling of --dask ADDRESS, kept for one release
+        if dask not in (None, LOCAL, scheduler):
+            fail(f"--dask {dask} and --scheduler {scheduler} name two clusters; give one --dask")
+        dask = scheduler
+    if dask is not None and dask != LOCAL:
+        problem = address_problem(dask)
+        if problem is not None:
+            fail(f"--dask: {dask!r} {problem}")
+        if workers > 1:
+            fail(
+                "--workers sizes a local cluster; an existing cluster (--dask ADDRESS) has its own"
+            )
+        return Cluster(address=dask, scratch=scratch)
+    if dask is not None or workers > 1:
         return Cluster(workers=workers if workers > 1 else None, scratch=scratch)
     if scratch is not None:
-        fail("--scratch is for Dask runs (--dask, --scheduler or --workers > 1)")
+        fail("--scratch is for Dask runs (--dask [ADDRESS] or --workers > 1)")
     return None
 
 
