@@ -42,7 +42,7 @@ _EPILOG = (
 
 
 #: What ``--dask`` stands for when no address follows it: a local cluster (see _AuditCommand).
-LOCAL = ""
+_LOCAL = ""
 #: Dask's communication schemes (distributed.comm): an address names one, a host and a port.
 _SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
 _ADDRESS = re.compile(
@@ -50,12 +50,12 @@ _ADDRESS = re.compile(
 )
 
 
-def address_problem(address: str) -> str | None:
+def _address_problem(address: str) -> str | None:
     """Why ``address`` is not a Dask scheduler address (None when it is one).
 
-    >>> address_problem("tcp://10.0.0.5:8786") is None
+    >>> _address_problem("tcp://10.0.0.5:8786") is None
     True
-    >>> address_problem("http://10.0.0.5:8786")
+    >>> _address_problem("http://10.0.0.5:8786")
     "is not a Dask scheduler address: unknown scheme 'http' (Dask's: tcp, tls, ws, wss, ucx, inproc)"
     """
     match = _ADDRESS.fullmatch(address)
@@ -86,17 +86,17 @@ class _AuditCommand(TyperGroup):
     """
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, optional_dask_value(args))
+        return super().parse_args(ctx, _optional_dask_value(args))
 
 
-def optional_dask_value(args: list[str]) -> list[str]:
+def _optional_dask_value(args: list[str]) -> list[str]:
     """``args`` with each bare ``--dask`` that has no address after it written ``--dask=``.
 
-    >>> optional_dask_value(["day.log", "--dask", "--policy", "p.yaml"])
+    >>> _optional_dask_value(["day.log", "--dask", "--policy", "p.yaml"])
     ['day.log', '--dask=', '--policy', 'p.yaml']
-    >>> optional_dask_value(["--dask", "tcp://10.0.0.5:8786", "day.log"])
+    >>> _optional_dask_value(["--dask", "tcp://10.0.0.5:8786", "day.log"])
     ['--dask', 'tcp://10.0.0.5:8786', 'day.log']
-    >>> optional_dask_value(["--dask", "day.log", "--", "--dask"])
+    >>> _optional_dask_value(["--dask", "day.log", "--", "--dask"])
     ['--dask=', 'day.log', '--', '--dask']
     """
     out: list[str] = []
@@ -105,7 +105,7 @@ def optional_dask_value(args: list[str]) -> list[str]:
             return out + args[i:]
         following = args[i + 1] if i + 1 < len(args) else None
         if arg == "--dask" and (following is None or not _takes_address(following)):
-            arg = f"--dask={LOCAL}"
+            arg = f"--dask={_LOCAL}"
         out.append(arg)
     return out
 
@@ -298,11 +298,11 @@ def _cluster(
 ) -> Cluster | None:
     """Where the audit runs: one process, a local Dask cluster, or the one at an address."""
     if scheduler is not None:  # the old spelling of --dask ADDRESS, kept for one release
-        if dask not in (None, LOCAL, scheduler):
+        if dask not in (None, _LOCAL, scheduler):
             fail(f"--dask {dask} and --scheduler {scheduler} name two clusters; give one --dask")
         dask = scheduler
-    if dask is not None and dask != LOCAL:
-        problem = address_problem(dask)
+    if dask is not None and dask != _LOCAL:
+        problem = _address_problem(dask)
         if problem is not None:
             fail(f"--dask: {dask!r} {problem}")
         if workers > 1:
