@@ -54,6 +54,10 @@ FIXTURES = [
     (DATA / "everest.log", {"station": "cs-0001"}),
     (DATA / "ocpp_lib_csms.log", {}),
     (ROOT / "examples" / "audit" / "day.jsonl.gz", {}),
+    # one CSMS, two stations of two OCPP versions (tests/data/audit/real/captures)
+    (DATA / "real" / "captures" / "browser-mixed-csms.log", {}),
+    (DATA / "real" / "captures" / "browser-mixed.har", {}),
+    (DATA / "real" / "captures" / "browser-mixed.pcap", {}),
 ]
 
 

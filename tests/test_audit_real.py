@@ -55,6 +55,13 @@ CASES: list[tuple[str, dict[str, Any], str, int, int, int, set[str], str | None,
     ("captures/ocpp16-plain-csms.ecs.jsonl", {}, "json", 12, 0, 6, {"cs-16-loop"}, "1.6", {}),
     ("captures/ocpp201-deflate-csms.ecs.jsonl", {}, "json", 12, 0, 6, {"cs-201-loop"}, "2.0.1", {}),
     ("captures/ocpp201-tls-csms.ecs.jsonl", {}, "json", 12, 0, 5, {"cs-201-loop"}, "2.0.1", {}),
+    # Chromium as two stations (1.6 and 2.0.1) of one CSMS: its HAR, the tcpdump, the CSMS's log
+    ("captures/browser-mixed.har", {}, "har", 16, 0, 0, {"browser-16", "browser-201"},
+     "1.6, 2.0.1", {}),
+    ("captures/browser-mixed.pcap", {}, "pcap", 16, 0, 0, {"browser-16", "browser-201"},
+     "1.6, 2.0.1", {}),
+    ("captures/browser-mixed-csms.log", {}, "ocpp-lib", 16, 0, 8, {"browser-16", "browser-201"},
+     "1.6, 2.0.1", {}),
 ]  # fmt: skip
 
 
@@ -103,3 +110,136 @@ def test_a_tls_connection_in_a_capture_is_reported_as_encrypted() -> None:
     path = str(REAL / "captures" / "ocpp201-tls.pcap")
     [finding] = audit_logs([path], ReadOptions(), SETTINGS).findings
     assert finding.detail.startswith("encrypted: cannot be read (a TLS connection)")
+
+
+# --------------------------------------------------------------------------- per station
+
+MIXED = ["browser-mixed-csms.log", "browser-mixed.har", "browser-mixed.pcap"]
+
+
+@pytest.mark.parametrize("name", MIXED)
+def test_each_station_of_a_mixed_log_is_read_in_its_own_ocpp_version(name: str) -> None:
+    path = str(REAL / "captures" / name)
+    summary = audit_logs([path], ReadOptions(), SETTINGS).summary.to_dict()
+    stations = summary["stations"]
+    assert stations["browser-16"]["ocpp"] == {"1.6": 8}
+    assert stations["browser-201"]["ocpp"] == {"2.0.1": 8}
+    said = {s: stations[s]["inferred"][path]["ocpp"] for s in stations}
+    if name.endswith(".log"):
+        assert said == {
+            "browser-16": "1.6 (inferred: BootNotification at line 4 fits only OCPP 1.6)",
+            "browser-201": "2.0.1 (inferred: BootNotification at line 8 fits only OCPP 2.0.1 or "
+            "2.1)",
+        }
+        assert summary["inferred"][path]["ocpp"] == (
+            "1.6, 2.0.1 (per station: 1.6 for browser-16; 2.0.1 for browser-201)"
+        )
+    else:
+        assert said == {
+            "browser-16": "1.6 (the negotiated subprotocol ocpp1.6)",
+            "browser-201": "2.0.1 (the negotiated subprotocol ocpp2.0.1)",
+        }
+
+
+def test_a_chromium_har_holds_both_stations_frames_with_their_browser_times() -> None:
+    path = str(REAL / "captures" / "browser-mixed.har")
+    report = audit_logs(
+        [path], ReadOptions(), AuditSettings(policy=SETTINGS.policy, keep_frames=50)
+    )
+    rows = [(station, row.direction, row.action) for _, station, _, row in report.summary.rows]
+    assert rows[0] == ("browser-16", "toCSMS", "BootNotification")
+    assert ("browser-201", "toStation", "GetVariables") in rows
+    assert all(
+        row.ts is not None and row.ts.startswith("2026-12-08T") for *_, row in report.summary.rows
+    )
+
+
+def _joined(tmp_path: Path, *names: str) -> str:
+    """A log made of real logs' lines, one after the other (as one program writing for several
+    stations would write them)."""
+    out = tmp_path / "joined.log"
+    out.write_bytes(b"".join((REAL / n).read_bytes() for n in names))
+    return str(out)
+
+
+def test_a_home_assistant_log_with_a_16_and_a_201_charger_infers_each(tmp_path: Path) -> None:
+    # real-derived: an Alfen on 1.6 (issue 337) and a FoxESS on 2.0.1 (issue 1858), one log
+    path = _joined(tmp_path, "ha-lbbrhzn-ocpp-337-alfen.log", "ha-lbbrhzn-ocpp-1858-foxess.log")
+    report = audit_logs([path], ReadOptions(), SETTINGS)
+    summary = report.summary.to_dict()
+    assert summary["frames"] == 4 + 5 == sum(s["frames"] for s in summary["stations"].values())
+    assert summary["stations"]["ckcharger"]["ocpp"] == {"1.6": 4}
+    assert summary["stations"]["birzes25a"]["ocpp"] == {"2.0.1": 5}
+    assert summary["stations"]["birzes25a"]["inferred"][path] == {
+        "ocpp": "2.0.1 (inferred: SetVariables at line 8 fits only OCPP 2.0.1 or 2.1)",
+        "side": "csms (inferred: it sends SetVariables at line 8)",
+    }
+    assert dict(Counter(f.kind.value for f in report.findings)) == {"response-without-call": 1}
+
+
+def test_a_log_of_a_csms_and_a_station_writing_infers_the_side_of_each(tmp_path: Path) -> None:
+    # real-derived: the ocpp package's tutorial CSMS (station SOME_ID) and the AWS simulator's
+    # station CP1 logging into one file: 'send' means toStation for one and toCSMS for the other
+    path = _joined(
+        tmp_path, "ocpp-docs-tutorial-v201-csms.log", "aws-ocpp-gateway-simulator-cp1.log"
+    )
+    report = audit_logs(
+        [path], ReadOptions(), AuditSettings(policy=SETTINGS.policy, keep_frames=50)
+    )
+    assert report.findings == []  # every answer pairs with its CALL, in the right direction
+    stations = report.summary.to_dict()["stations"]
+    assert stations["some_id"]["inferred"][path]["side"] == (
+        "csms (inferred: it receives BootNotification at line 4)"
+    )
+    assert stations["cp1"]["inferred"][path]["side"] == (
+        "station (inferred: it sends BootNotification at line 13)"
+    )
+    boots = [
+        (s, r.direction) for _, s, _, r in report.summary.rows if r.action == "BootNotification"
+    ]
+    assert boots == [  # each BootNotification and its answer
+        ("some_id", "toCSMS"),
+        ("some_id", "toStation"),
+        ("cp1", "toCSMS"),
+        ("cp1", "toStation"),
+    ]
+
+
+def test_a_station_whose_frames_tell_nothing_takes_the_version_its_log_agrees_on(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "csms.log"
+    log.write_text(
+        (REAL / "ha-lbbrhzn-ocpp-337-alfen.log").read_text()
+        + '2022-02-02 13:34:00 INFO (MainThread) [ocpp] quiet: receive message [2,"9","Heartbeat",{}]\n'
+        + '2022-02-02 13:34:00 INFO (MainThread) [ocpp] quiet: send [3,"9",{"currentTime":"2022-02-02T13:34:00Z"}]\n'
+    )
+    summary = audit_logs([str(log)], ReadOptions(), SETTINGS).summary.to_dict()
+    quiet = summary["stations"]["quiet"]
+    assert quiet["ocpp"] == {"1.6": 2}
+    assert quiet["inferred"][str(log)]["ocpp"] == (
+        "1.6 (assumed: no frame of this station tells the version; the other stations of this log "
+        "speak it)"
+    )
+    assert quiet["inferred"][str(log)]["side"] == "csms (inferred: it receives Heartbeat at line 7)"
+
+
+def test_the_report_says_per_station_what_was_inferred_in_every_output() -> None:
+    from typer.testing import CliRunner
+
+    from ocpp_e2e.audit.report import render_html
+    from ocpp_e2e.cli import app
+
+    path = str(REAL / "captures" / "browser-mixed-csms.log")
+    result = CliRunner().invoke(app, ["audit", path, "--policy", SETTINGS.policy])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "station browser-16 │ 8 frames, 0 findings, OCPP 1.6" in text
+    assert "station browser-201 │ 8 frames, 0 findings, OCPP 2.0.1" in text
+    assert (
+        "station browser-201: ocpp: 2.0.1 (inferred: BootNotification at line 8 fits only OCPP "
+        "2.0.1 or 2.1); side: csms (inferred: it receives BootNotification at line 8)"
+    ) in text
+    page = render_html(audit_logs([path], ReadOptions(), SETTINGS))
+    assert "<td>2.0.1 (8)</td>" in page
+    assert "side: csms (inferred: it receives BootNotification at line 4)" in page

@@ -94,7 +94,8 @@ class FrameResult(NamedTuple):
 
     ``verdict`` is ``permit-signed``, ``permit-unsigned``, ``deny`` or ``unread`` (the frame or the
     line could not be read); ``signers`` the identities of its valid trusted signatures; ``row``
-    the frame for the report's traffic view (None for an unreadable line).
+    the frame for the report's traffic view (None for an unreadable line); ``ocpp`` the OCPP
+    version the frame was read as.
     """
 
     seq: int
@@ -104,6 +105,7 @@ class FrameResult(NamedTuple):
     signers: tuple[str, ...]
     findings: tuple[Finding, ...]
     row: FrameRow | None = None
+    ocpp: str | None = None
 
 
 def _ts(moment: datetime | None) -> str | None:
@@ -232,7 +234,8 @@ class FrameAuditor:
         result = result._replace(
             row=FrameRow(
                 record.source, record.line, _ts(record.ts), record.direction.value, *self._info
-            )
+            ),
+            ocpp=record.ocpp,
         )
         if self._extra:
             result = result._replace(findings=result.findings + tuple(self._extra))

@@ -35,6 +35,7 @@ from .logs import (
 
 __all__ = [
     "MAX_HAR_BYTES",
+    "connection_version",
     "read_har",
     "station_from_url",
     "version_from_protocol",
@@ -67,6 +68,22 @@ def version_from_protocol(protocol: str | None) -> str | None:
     if name.startswith("ocpp") and name[4:] in OCPP_VERSIONS:
         return name[4:]
     return None
+
+
+def connection_version(given: str | None, protocol: str | None) -> tuple[str, str]:
+    """The OCPP version of one connection and how it is known: given, else the subprotocol the
+    server chose, else 2.0.1 (assumed).
+
+    >>> connection_version(None, "ocpp1.6")
+    ('1.6', '1.6 (the negotiated subprotocol ocpp1.6)')
+    """
+    if given:
+        return given, f"{given} (given)"
+    version = version_from_protocol(protocol)
+    if version is not None:
+        return version, f"{version} (the negotiated subprotocol {protocol})"
+    what = f"the subprotocol {protocol!r} is not an OCPP version" if protocol else "no subprotocol"
+    return "2.0.1", f"2.0.1 (assumed: {what} was negotiated; give --ocpp if it is another)"
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -114,8 +131,10 @@ def read_har(
         url = str(request.get("url")) if type(request.get("url")) is str else ""
         station = station_from_url(url) or options.station or "unnamed"
         chosen = _header(response.get("headers"), "sec-websocket-protocol")
-        version = options.ocpp or version_from_protocol(chosen) or "2.0.1"
+        version, how = connection_version(options.ocpp, chosen)
         versions.add(version)
+        stats.note_station(source, station, "ocpp", how)
+        stats.note_station(source, station, "side", side)
         for message in messages:
             number += 1
             if type(message) is not dict:

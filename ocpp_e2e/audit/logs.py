@@ -58,6 +58,7 @@ import orjson
 
 from .._time import parse_rfc3339
 from .._time import utc_of as _to_datetime
+from ..context import normalize_station
 from ..errors import InputError
 from ..model import Direction
 from ..versions import OCPP_VERSIONS
@@ -166,7 +167,9 @@ class ReadStats:
     """Counts of what the readers saw, per run (all files).
 
     ``formats`` maps each file to its format; ``inferred`` each file to what was inferred about
-    it and how (``format``, ``side``, ``ocpp``, ``time``, ...), in words for the report.
+    it and how (``format``, ``side``, ``ocpp``, ``time``, ...), in words for the report;
+    ``station_facts`` each file to each station's own ``ocpp`` and ``side`` (a log can hold
+    stations of several versions), keyed by the normalized station identity.
     ``records`` and ``unreadable`` are counted by whoever consumes the items.
     """
 
@@ -176,10 +179,16 @@ class ReadStats:
     other: int = 0
     formats: dict[str, str] = field(default_factory=dict)
     inferred: dict[str, dict[str, str]] = field(default_factory=dict)
+    station_facts: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
 
     def note(self, source: str, what: str, text: str) -> None:
         """Record what was inferred about ``source``."""
         self.inferred.setdefault(source, {})[what] = text
+
+    def note_station(self, source: str, station: str, what: str, text: str) -> None:
+        """Record what was inferred about one station of ``source`` (its ``ocpp``, ``side``)."""
+        key = normalize_station(station)
+        self.station_facts.setdefault(source, {}).setdefault(key, {})[what] = text
 
 
 @dataclass(frozen=True)
@@ -1127,11 +1136,32 @@ _FORMAT_OCPP = {
 }
 
 
-class _Resolver:
-    """Turns messages into records once the writing side and the OCPP version are known.
+class _Station:
+    """What is known of one station of a log: its OCPP version and the side that wrote it."""
 
-    Messages are held back (at most :data:`INFER_RECORDS`) until the frames tell what the
-    options do not: the side of an ``ocpp-lib`` log, the version of any text log.
+    __slots__ = ("name", "ocpp", "relative", "side", "votes")
+
+    def __init__(self, name: str, ocpp: str | None, side: str | None) -> None:
+        self.name = name
+        self.ocpp = ocpp
+        self.side = side
+        self.votes = VersionVotes()
+        # whether messages of this station whose direction depends on the writing side were seen
+        self.relative = False
+
+    def resolved(self) -> bool:
+        return self.ocpp is not None and (self.side is not None or not self.relative)
+
+
+class _Resolver:
+    """Turns messages into records once the writing side and the OCPP version are known, per
+    station: a CSMS's log can hold stations of several versions, a log several writers.
+
+    Messages are held back (at most :data:`INFER_RECORDS`), in file order, while a station in them
+    is not resolved: until its frames tell what the options do not (the side of an ``ocpp-lib``
+    log, the version of any text log). A station whose frames never tell takes what the file's
+    other stations agree on, else the format's default (SteVe and evcc speak 1.6), else 2.0.1,
+    said to be assumed; a side nothing tells is an input error (``--side``).
     """
 
     def __init__(
@@ -1149,41 +1179,60 @@ class _Resolver:
         self.stats = stats
         self.side: str | None = options.side.value if options.side else None
         if self.side is not None:
-            stats.note(source, "side", f"{self.side} (given)")
-        elif fmt in _FORMAT_SIDE:
-            stats.note(source, "side", _FORMAT_SIDE[fmt])
+            self.side_how = f"{self.side} (given)"
+        else:
+            self.side_how = _FORMAT_SIDE.get(fmt, "")
+        if self.side_how:
+            stats.note(source, "side", self.side_how)
         self.ocpp: str | None = options.ocpp
         if self.ocpp is not None:
             stats.note(source, "ocpp", f"{self.ocpp} (given)")
-        self.votes = VersionVotes()
+        self.stations: dict[str, _Station] = {}
+        self.by_name: dict[str | None, _Station] = {}  # the same, by the name as logged
         self.held: list[Message] = []
+        self.waiting: set[str] = set()  # stations in ``held`` not resolved yet
         self.timed = 0
         self.untimed = 0
         self.unnamed = 0
-        # whether messages whose direction depends on the writing side were seen
-        self.relative = False
 
-    def _needs_side(self) -> bool:
-        return self.side is None and self.relative
+    def _station(self, msg: Message) -> _Station:
+        station = self.by_name.get(msg.station)
+        if station is not None:
+            return station
+        key = normalize_station(msg.station or self.options.station or "unnamed")
+        known = self.stations.get(key)
+        if known is None:
+            known = self.stations[key] = _Station(key, self.ocpp, self.side)
+            if self.ocpp is not None:
+                self.stats.note_station(self.source, key, "ocpp", f"{self.ocpp} (given)")
+            if self.side_how:
+                self.stats.note_station(self.source, key, "side", self.side_how)
+        self.by_name[msg.station] = known
+        return known
 
     def push(self, msg: Message) -> Iterator[Item]:
-        if msg.way in ("out", "in"):
-            self.relative = True
-        if msg.problem is None and (self.ocpp is None or self._needs_side()):
-            self._learn(msg)
-            if self.ocpp is None and self.votes.decided() is not None:
-                self._decide_version()
-        waiting = self.ocpp is None or self._needs_side()
-        if self.held or waiting:
-            self.held.append(msg)
-            if waiting and len(self.held) < INFER_RECORDS:
-                return
-            yield from self._release()
+        station = None if msg.problem is not None else self._station(msg)
+        if station is not None and not station.resolved():
+            if msg.way in ("out", "in"):
+                station.relative = True
+            self._learn(station, msg)
+            if station.resolved():
+                self.waiting.discard(station.name)
+            else:
+                self.waiting.add(station.name)
+        if not self.held and station is not None and station.resolved():
+            yield self._item(msg, station)
             return
-        yield self._item(msg)
+        self.held.append(msg)
+        if not self.waiting or len(self.held) >= INFER_RECORDS:
+            yield from self._release()
 
     def finish(self) -> Iterator[Item]:
         yield from self._release()
+        if not self.side_how:
+            self._note_file("side", None)
+        if self.ocpp is None:
+            self._note_file("ocpp", self._default_version)
         if self.untimed:
             what = (
                 "none: freshness is not judged"
@@ -1199,78 +1248,138 @@ class _Resolver:
                 + (f"{self.options.station} (given)" if self.options.station else "'unnamed'"),
             )
 
-    def _learn(self, msg: Message) -> None:
+    def _note_file(self, what: str, default: Callable[[], tuple[str, str]] | None) -> None:
+        """The file's own line for ``what``: its one station's, or how its stations differ."""
+        facts = self.stats.station_facts.get(self.source, {})
+        texts = {name: f[what] for name, f in facts.items() if what in f}
+        if not texts:
+            if default is not None and self.fmt in _FORMAT_OCPP:
+                self.stats.note(self.source, what, default()[1])
+            return
+        if len(texts) == 1:
+            self.stats.note(self.source, what, next(iter(texts.values())))
+            return
+        values: dict[str, list[str]] = {}
+        for name, text in texts.items():
+            values.setdefault(text.split(" ", 1)[0], []).append(name)
+        if len(values) == 1:
+            value = next(iter(values))
+            self.stats.note(
+                self.source,
+                what,
+                f"{value} (each of its {len(texts)} stations, inferred from its own frames)",
+            )
+            return
+        listed = "; ".join(
+            f"{value} for {', '.join(names[:3])}{' and more' if len(names) > 3 else ''}"
+            for value, names in values.items()
+        )
+        self.stats.note(self.source, what, f"{', '.join(values)} (per station: {listed})")
+
+    def _learn(self, station: _Station, msg: Message) -> None:
         where = f"at line {msg.line}"
-        self.votes.observe(msg.frame, where)
-        if self._needs_side() and msg.way in ("out", "in"):
+        if station.ocpp is None:
+            station.votes.observe(msg.frame, where)
+            decided = station.votes.decided()
+            if decided is not None:
+                station.ocpp = decided
+                self.stats.note_station(
+                    self.source,
+                    station.name,
+                    "ocpp",
+                    f"{decided} (inferred: {station.votes.evidence})",
+                )
+        if station.side is None and station.relative and msg.way in ("out", "in"):
             call = call_of(msg.frame)
             if call is not None:
                 side = writer_side(call[0], msg.way == "out")
                 if side is not None:
-                    self.side = side
+                    station.side = side
                     verb = "sends" if msg.way == "out" else "receives"
-                    self.stats.note(
-                        self.source, "side", f"{side} (inferred: it {verb} {call[0]} {where})"
+                    self.stats.note_station(
+                        self.source,
+                        station.name,
+                        "side",
+                        f"{side} (inferred: it {verb} {call[0]} {where})",
                     )
 
-    def _decide_version(self) -> None:
-        decided = self.votes.decided()
-        if decided is not None:
-            self.ocpp = decided
-            self.stats.note(self.source, "ocpp", f"{decided} (inferred: {self.votes.evidence})")
-            return
-        best = self.votes.best()
-        if best is not None:
-            self.ocpp = best
-            self.stats.note(self.source, "ocpp", f"{best} (inferred: {self.votes.evidence})")
-            return
+    def _default_version(self) -> tuple[str, str]:
+        """The version (and how it was chosen) of a station whose frames tell nothing."""
         fmt = self.fmt
         if self.reader is not None and self.reader.messages_format is not None:
             fmt = self.reader.messages_format
         default = _FORMAT_OCPP.get(fmt)
         if default is not None:
-            self.ocpp = default
-            self.stats.note(self.source, "ocpp", f"{default} ({fmt.value} speaks OCPP 1.6)")
-        else:
-            self.ocpp = "2.0.1"
-            self.stats.note(
+            return default, f"{default} ({fmt.value} speaks OCPP 1.6)"
+        return "2.0.1", "2.0.1 (assumed: no frame tells the version; give --ocpp if it is another)"
+
+    def _settle(self, station: _Station) -> None:
+        """Decide what the frames of ``station`` did not tell."""
+        if station.ocpp is None:
+            best = station.votes.best()
+            decided = {s.ocpp for s in self.stations.values() if s.votes.decided() is not None}
+            if best is not None:
+                station.ocpp, how = best, f"{best} (inferred: {station.votes.evidence})"
+            elif len(decided) == 1:
+                version = next(iter(decided))
+                assert version is not None
+                station.ocpp = version
+                how = (
+                    f"{version} (assumed: no frame of this station tells the version; the other "
+                    "stations of this log speak it)"
+                )
+            else:
+                station.ocpp, how = self._default_version()
+            self.stats.note_station(self.source, station.name, "ocpp", how)
+        if station.side is None and station.relative:
+            sides = {s.side for s in self.stations.values() if s.side is not None}
+            if len(sides) != 1:
+                raise InputError(
+                    "in ocpp library logs 'send' means toStation on a CSMS and toCSMS on a "
+                    f"station, and no frame of the first {len(self.held)} tells which side "
+                    f"wrote this log for station {station.name!r}; give --side csms|station",
+                    source=self.source,
+                )
+            side = next(iter(sides))
+            assert side is not None
+            station.side = side
+            self.stats.note_station(
                 self.source,
-                "ocpp",
-                "2.0.1 (assumed: no frame tells the version; give --ocpp if it is another)",
+                station.name,
+                "side",
+                f"{side} (assumed: no frame of this station tells; the other stations of this "
+                "log were written by it)",
             )
 
     def _release(self) -> Iterator[Item]:
-        if self.ocpp is None and (self.held or self.fmt in _FORMAT_OCPP):
-            self._decide_version()
-        if self._needs_side() and self.held:
-            raise InputError(
-                "in ocpp library logs 'send' means toStation on a CSMS and toCSMS on a station, "
-                f"and no frame of the first {len(self.held)} tells which side wrote this log; "
-                "give --side csms|station",
-                source=self.source,
-            )
+        for name in sorted(self.waiting):
+            self._settle(self.stations[name])
+        self.waiting.clear()
         held, self.held = self.held, []
         for msg in held:
-            yield self._item(msg)
+            station = None if msg.problem is not None else self._station(msg)
+            if station is not None and not station.resolved():
+                self._settle(station)  # first seen after the others forced a release
+            yield self._item(msg, station)
 
-    def _item(self, msg: Message) -> Item:
-        if msg.problem is not None:
-            return UnreadableLine(self.source, msg.line, msg.problem, _shown(msg.text))
+    def _item(self, msg: Message, station: _Station | None) -> Item:
+        if msg.problem is not None or station is None:
+            return UnreadableLine(self.source, msg.line, msg.problem or "", _shown(msg.text))
         way = msg.way
         if way == "out":
-            way = "toStation" if self.side == "csms" else "toCSMS"
+            way = "toStation" if station.side == "csms" else "toCSMS"
         elif way == "in":
-            way = "toCSMS" if self.side == "csms" else "toStation"
-        station = msg.station or self.options.station
-        if station is None:
-            station = "unnamed"
+            way = "toCSMS" if station.side == "csms" else "toStation"
+        name = msg.station or self.options.station
+        if name is None:
+            name = "unnamed"
         if not msg.station:
             self.unnamed += 1
         if msg.ts is None:
             self.untimed += 1
         else:
             self.timed += 1
-        assert self.ocpp is not None
+        assert station.ocpp is not None
         return LogRecord(
-            self.source, msg.line, msg.ts, station, _DIRECTIONS[way], self.ocpp, msg.frame
+            self.source, msg.line, msg.ts, name, _DIRECTIONS[way], station.ocpp, msg.frame
         )

@@ -29,7 +29,7 @@ from wsproto.frame_protocol import FrameProtocol, Opcode, ParseFailed
 
 from ..errors import InputError
 from ..model import Direction
-from .har import station_from_url, version_from_protocol
+from .har import connection_version, station_from_url
 from .logs import LogRecord, Piece, ReadOptions, ReadStats, UnreadableLine
 
 __all__ = [
@@ -310,8 +310,10 @@ class _Capture:
         rest, _closed = parser.trailing_data
         conn.down.buffer = bytearray(rest)
         protocol = headers.get("sec-websocket-protocol")
-        conn.version = self.options.ocpp or version_from_protocol(protocol) or "2.0.1"
+        conn.version, how = connection_version(self.options.ocpp, protocol)
         self.versions.add(conn.version)
+        self.stats.note_station(self.source, conn.station, "ocpp", how)
+        self.stats.note_station(self.source, conn.station, "side", "both (a capture sees both ends)")
         offer = headers.get("sec-websocket-extensions", "")
         deflate = next(
             (

@@ -116,20 +116,29 @@ def _period(data: dict[str, Any]) -> str:
     return f"Frames captured from {data['first']} to {data['last']}"
 
 
-def _station_rows(stations: dict[str, dict[str, int]]) -> str:
+def _station_rows(stations: dict[str, dict[str, Any]]) -> str:
     return "".join(
         f"<tr><td>{html.escape(name)}</td><td class=num>{c['frames']}</td><td class=num>{c['signed']}</td>"
-        f"<td class=num>{c['denied']}</td><td class=num>{c['findings']}</td></tr>"
+        f"<td class=num>{c['denied']}</td><td class=num>{c['findings']}</td>"
+        f"<td>{html.escape(', '.join(f'{v} ({n})' for v, n in c['ocpp'].items()))}</td>"
+        f"<td class=station-inferred>{_facts_per_file(c['inferred'])}</td></tr>"
         for name, c in stations.items()
+    )
+
+
+def _facts(facts: dict[str, str]) -> str:
+    return "; ".join(f"{html.escape(what)}: {html.escape(text)}" for what, text in facts.items())
+
+
+def _facts_per_file(per_file: dict[str, dict[str, str]]) -> str:
+    return "<br>".join(
+        f"<b>{html.escape(name)}</b>: {_facts(facts)}" for name, facts in per_file.items()
     )
 
 
 def _inferred(inferred: dict[str, dict[str, str]]) -> str:
     return "".join(
-        f"<li><b>{html.escape(name)}</b>: "
-        + "; ".join(f"{html.escape(what)}: {html.escape(text)}" for what, text in facts.items())
-        + "</li>"
-        for name, facts in inferred.items()
+        f"<li><b>{html.escape(name)}</b>: {_facts(facts)}</li>" for name, facts in inferred.items()
     )
 
 

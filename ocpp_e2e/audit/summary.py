@@ -27,12 +27,14 @@ VERDICTS = ("permit-signed", "permit-unsigned", "deny", "unread")
 
 @dataclass
 class StationCounts:
-    """Per station: frames, frames with a valid trusted signature, denied frames, findings."""
+    """Per station: frames, frames with a valid trusted signature, denied frames, findings, and
+    its frames per OCPP version they were read as."""
 
     frames: int = 0
     signed: int = 0
     denied: int = 0
     findings: int = 0
+    versions: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -79,6 +81,8 @@ class Summary:
             if counts is None:
                 counts = self.stations[result.station] = StationCounts()
             counts.frames += 1
+            if result.ocpp is not None:
+                counts.versions[result.ocpp] += 1
             counts.signed += bool(result.signers)
             counts.denied += result.verdict == "deny"
             counts.findings += len(result.findings)
@@ -103,6 +107,7 @@ class Summary:
             if mine is None:
                 mine = self.stations[name] = StationCounts()
             mine.frames += theirs.frames
+            mine.versions.update(theirs.versions)
             mine.signed += theirs.signed
             mine.denied += theirs.denied
             mine.findings += theirs.findings
@@ -164,6 +169,12 @@ class Summary:
                     "signed": c.signed,
                     "denied": c.denied,
                     "findings": c.findings,
+                    "ocpp": dict(sorted(c.versions.items())),
+                    "inferred": {
+                        source: dict(sorted(facts[s].items()))
+                        for source, facts in self.stats.station_facts.items()
+                        if s in facts
+                    },
                 }
                 for s, c in sorted(self.stations.items())
             },

@@ -365,13 +365,25 @@ def _print(report: AuditReport, console: Console, show: int) -> None:
     for kind, count in data["byKind"].items():
         summary.add_row(f"  {kind}", str(count))
     for name, counts in data["stations"].items():
+        versions = ", ".join(counts["ocpp"])
         summary.add_row(
-            f"station {name}", f"{counts['frames']} frames, {counts['findings']} findings"
+            f"station {name}",
+            f"{counts['frames']} frames, {counts['findings']} findings"
+            + (f", OCPP {versions}" if versions else ""),
         )
     console.print(summary)
     for name, facts in data["inferred"].items():
         said = "; ".join(f"{what}: {text}" for what, text in facts.items())
         console.print(f"{name}: {said}", highlight=False, markup=False)
+        per_station = [
+            (station, counts["inferred"][name])
+            for station, counts in data["stations"].items()
+            if name in counts["inferred"]
+        ]
+        if len(per_station) > 1:  # one station: the file's line says it
+            for station, known in per_station:
+                said = "; ".join(f"{what}: {text}" for what, text in known.items())
+                console.print(f"  station {station}: {said}", highlight=False, markup=False)
     if data["untimedFrames"]:
         console.print(
             f"{data['untimedFrames']} frame(s) have no capture time: their freshness was not "
