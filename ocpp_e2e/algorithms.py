@@ -200,18 +200,14 @@ def algorithm_of(key: object) -> Algorithm:
         if row.fits(key):
             return row
     if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
-        raise KeyLoadError(
-            f"unsupported curve {key.curve.name} (use P-256, P-384, P-521, Ed25519 or ML-DSA-65)"
-        )
-    raise KeyLoadError(
-        f"unsupported key type {type(key).__name__} (use Ed25519, ECDSA P-256/384/521 or ML-DSA-65)"
-    )
+        what = f"curve {key.curve.name}"
+    else:
+        what = f"key type {type(key).__name__}"
+    raise KeyLoadError(f"unsupported {what} (use a key of {', '.join(ALGORITHMS)})")
 
 
 def public_key_of(key: PublicKey | PrivateKey) -> PublicKey:
     """The public half of a key (a public key is returned as it is)."""
-    if isinstance(
-        key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | mldsa.MLDSA65PrivateKey
-    ):
+    if isinstance(key, PrivateKey):
         return key.public_key()
     return key

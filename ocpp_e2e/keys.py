@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -202,7 +203,11 @@ def public_key_to_pem(key: PublicKey | PrivateKey) -> bytes:
 
 def write_private_key(path: Path, key: PrivateKey, password: bytes | None = None) -> None:
     """Write a private key with owner-only permissions (0600), never world-readable even briefly."""
-    data = private_key_to_pem(key, password)
+    _write_secret(path, private_key_to_pem(key, password))
+
+
+def _write_secret(path: Path | str, data: bytes) -> None:
+    """Write a private key file (signing or ESP) created 0600, so never readable by others."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
     try:
         os.fchmod(fd, stat.S_IRUSR | stat.S_IWUSR)
@@ -211,14 +216,32 @@ def write_private_key(path: Path, key: PrivateKey, password: bytes | None = None
         os.close(fd)
 
 
+def _read_key_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KeyLoadError(f"{path}: cannot read key file ({exc.strerror})") from exc
+
+
 def load_private_key(path: Path | str, password: bytes | None = None) -> PrivateKey:
     """Load a PKCS#8 (or traditional) PEM private key; errors name the file and the problem."""
     path = Path(path)
+    return load_private_key_pem(_read_key_file(path), password, source=str(path))
+
+
+def _pem_private_key(data: bytes, password: bytes | None, source: str) -> object:
+    """cryptography's PEM private key reader, its errors as :class:`KeyLoadError` naming
+    ``source`` and what to do (signing and ESP keys alike)."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise KeyLoadError(f"{path}: cannot read key file ({exc.strerror})") from exc
-    return load_private_key_pem(data, password, source=str(path))
+        return serialization.load_pem_private_key(data, password=password)
+    except TypeError as exc:
+        if password is None:
+            raise KeyLoadError(f"{source}: the key is encrypted; give its password") from exc
+        raise KeyLoadError(f"{source}: the key is not encrypted; give no password") from exc
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        if password is not None:
+            raise KeyLoadError(f"{source}: wrong password or damaged key") from exc
+        raise KeyLoadError(f"{source}: not a usable private key ({exc})") from exc
 
 
 def load_private_key_pem(
@@ -235,24 +258,12 @@ def load_private_key_pem(
         raise KeyLoadError(f"{source}: not a PEM private key ({exc})") from exc
     if len(blocks) != 1:
         raise KeyLoadError(f"{source}: holds {len(blocks)} PEM blocks; a key file holds one key")
+    key = _pem_private_key(data, password, source)
     try:
-        key = serialization.load_pem_private_key(data, password=password)
-    except TypeError as exc:
-        if password is None:
-            raise KeyLoadError(f"{source}: the key is encrypted; give its password") from exc
-        raise KeyLoadError(f"{source}: the key is not encrypted; give no password") from exc
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        if password is not None:
-            raise KeyLoadError(f"{source}: wrong password or damaged key") from exc
-        raise KeyLoadError(f"{source}: not a usable private key ({exc})") from exc
-    if not isinstance(key, PrivateKey):
-        raise KeyLoadError(
-            f"{source}: unsupported key type {type(key).__name__} (use Ed25519, ECDSA or ML-DSA-65)"
-        )
-    try:
-        algorithm_of(key)
+        algorithm_of(key)  # the table's own refusal, naming its algorithms
     except KeyLoadError as exc:
         raise KeyLoadError(f"{source}: {exc}") from exc
+    assert isinstance(key, PrivateKey)  # every row's key type is in the union
     return key
 
 
@@ -285,22 +296,28 @@ def _envvar_signer(uri: str, password: bytes | None, certificates: Sequence[byte
     return KeySigner(key, certificates=certificates)
 
 
-def _pkcs11_signer(uri: str, password: bytes | None, certificates: Sequence[bytes]) -> Signer:
-    from .pkcs11 import Pkcs11Signer  # needs the optional python-pkcs11; load it on first use
+SignerFactory = Callable[[str, bytes | None, Sequence[bytes]], Signer]
 
-    if password is not None:
-        raise KeyLoadError("pkcs11: a token key has a PIN, not a password (see pin-source)")
-    return Pkcs11Signer(uri, certificates=certificates)
+
+def _in_module(module: str) -> SignerFactory:
+    """The ``signer_from_uri`` of one of this package's modules, imported on first use (so that a
+    key store's optional dependency loads only when a URI names it)."""
+
+    def factory(uri: str, password: bytes | None, certificates: Sequence[bytes]) -> Signer:
+        found = importlib.import_module(f".{module}", __package__)
+        signer: Signer = found.signer_from_uri(uri, password, certificates)
+        return signer
+
+    return factory
 
 
 #: Key URI scheme -> signer factory ``(uri, password, certificates) -> Signer``, in the manner of
-#: securesystemslib's ``SIGNER_FOR_URI_SCHEME``: a new key store is one function and one row.
-SIGNER_FOR_URI_SCHEME: Mapping[
-    str, Callable[[str, bytes | None, Sequence[bytes]], Signer]
-] = {
+#: securesystemslib's ``SIGNER_FOR_URI_SCHEME``: a new key store is one module (with its
+#: ``signer_from_uri``) and one row.
+SIGNER_FOR_URI_SCHEME: Mapping[str, SignerFactory] = {
     "file": _file_signer,
     "envvar": _envvar_signer,
-    "pkcs11": _pkcs11_signer,
+    "pkcs11": _in_module("pkcs11"),
 }
 
 
@@ -332,6 +349,61 @@ class _Entry:
     info: KeyInfo
     key: PublicKey
     algorithm: str
+
+
+def _keyring_entries(
+    entries: Iterable[Mapping[str, Any]],
+    source: str,
+    members: Sequence[str],
+    forms: str = "a PEM or base64url SPKI string",
+) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """The entries of a keyring's ``keys`` list, each checked as every keyring reads it (frame,
+    ESP and meter keyrings): an object with a ``publicKey`` string, an optional ``name`` string
+    and no member but those and ``members``. Yields ``(place, publicKey text, entry)``.
+    """
+    allowed = {"publicKey", "name", *members}
+    for i, entry in enumerate(entries):
+        where = f"{source}: keys[{i}]"
+        if not isinstance(entry, Mapping):
+            raise KeyLoadError(f"{where}: expected an object")
+        unknown = set(entry) - allowed
+        if unknown:
+            raise KeyLoadError(f"{where}: unknown member(s) {', '.join(sorted(unknown))}")
+        text = entry.get("publicKey")
+        if not isinstance(text, str):
+            raise KeyLoadError(f"{where}.publicKey: required, {forms}")
+        name = entry.get("name")
+        if name is not None and not isinstance(name, str):
+            raise KeyLoadError(f"{where}.name: must be a string")
+        yield where, text, entry
+
+
+def _keyring_document(raw: bytes, source: str, kind: str = "keyring") -> list[Any]:
+    """The ``keys`` list of a keyring file's JSON text: strict I-JSON (a duplicate member must not
+    silently swap a key) and an object with exactly one member, ``keys``.
+
+    >>> _keyring_document(b'{"keys": [], "keys": []}', "ring.json")
+    Traceback (most recent call last):
+    ...
+    ocpp_e2e.errors.KeyLoadError: ring.json: not a keyring (JSON {"keys": [...]} or PEM): $ (line 1, column 20): duplicate member name "keys"
+    """
+    try:
+        doc = loads(raw)
+    except InputError as exc:
+        raise KeyLoadError(
+            f'{source}: not a {kind} (JSON {{"keys": [...]}} or PEM): {exc}'
+        ) from exc
+    if not isinstance(doc, dict) or set(doc) != {"keys"} or not isinstance(doc["keys"], list):
+        raise KeyLoadError(f'{source}: a {kind} file is a JSON object {{"keys": [...]}}')
+    return doc["keys"]
+
+
+def _public_key_files(folder: Path) -> list[Path]:
+    """The ``*.pem`` and ``*.pub`` files of a keyring folder, in name order; none is an error."""
+    files = sorted(p for p in folder.iterdir() if p.suffix in {".pem", ".pub"})
+    if not files:
+        raise KeyLoadError(f"{folder}: no *.pem or *.pub public key files in this folder")
+    return files
 
 
 class Keyring:
@@ -402,19 +474,8 @@ class Keyring:
     ) -> Keyring:
         """Build from ``[{"publicKey": PEM or base64url SPKI, "name": ..., "roles": [...]}]``."""
         ring = cls()
-        for i, entry in enumerate(entries):
-            where = f"{source}: keys[{i}]"
-            if not isinstance(entry, Mapping):
-                raise KeyLoadError(f"{where}: expected an object")
-            unknown = set(entry) - {"publicKey", "name", "roles"}
-            if unknown:
-                raise KeyLoadError(f"{where}: unknown member(s) {', '.join(sorted(unknown))}")
-            text = entry.get("publicKey")
-            if not isinstance(text, str):
-                raise KeyLoadError(f"{where}.publicKey: required, a PEM or base64url SPKI string")
+        for where, text, entry in _keyring_entries(entries, source, ("name", "roles")):
             name = entry.get("name")
-            if name is not None and not isinstance(name, str):
-                raise KeyLoadError(f"{where}.name: must be a string")
             roles = entry.get("roles", [])
             if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
                 raise KeyLoadError(f"{where}.roles: must be a list of strings")
@@ -435,10 +496,7 @@ class Keyring:
         path = Path(path)
         if path.is_dir():
             ring = cls()
-            files = sorted(p for p in path.iterdir() if p.suffix in {".pem", ".pub"})
-            if not files:
-                raise KeyLoadError(f"{path}: no *.pem or *.pub public key files in this folder")
-            for file in files:
+            for file in _public_key_files(path):
                 pub, _der = load_public_key_file(file)
                 roles_file = file.with_suffix(".roles")
                 roles: list[str] = []
@@ -480,12 +538,4 @@ class Keyring:
             ring = cls()
             ring.add(pub, name=name)
             return ring
-        try:
-            doc = loads(raw)  # strict I-JSON: a duplicate member must not silently swap a key
-        except InputError as exc:
-            raise KeyLoadError(
-                f'{source}: not a keyring (JSON {{"keys": [...]}} or PEM): {exc}'
-            ) from exc
-        if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
-            raise KeyLoadError(f'{source}: a keyring file is a JSON object {{"keys": [...]}}')
-        return cls.from_entries(doc["keys"], source=source)
+        return cls.from_entries(_keyring_document(raw, source), source=source)

@@ -32,7 +32,15 @@ from .algorithms import ALGORITHMS, PublicKey, algorithm_of
 from .errors import KeyLoadError
 from .keys import key_id, spki_der
 
-__all__ = ["MODULE_ENV", "PIN_ENV", "Pkcs11Signer", "Pkcs11Uri", "generate_key", "parse_uri"]
+__all__ = [
+    "MODULE_ENV",
+    "PIN_ENV",
+    "Pkcs11Signer",
+    "Pkcs11Uri",
+    "generate_key",
+    "parse_uri",
+    "signer_from_uri",
+]
 
 #: Where the PIN comes from when the URI has no ``pin-source``.
 PIN_ENV = "OCPP_E2E_PKCS11_PIN"
@@ -324,6 +332,15 @@ class Pkcs11Signer:
 
     def __repr__(self) -> str:
         return f"Pkcs11Signer(algorithm={self.algorithm!r}, key_id={self.key_id!r})"
+
+
+def signer_from_uri(
+    uri: str, password: bytes | None, certificates: Sequence[bytes]
+) -> Pkcs11Signer:
+    """The ``pkcs11:`` row of :data:`ocpp_e2e.keys.SIGNER_FOR_URI_SCHEME`."""
+    if password is not None:
+        raise KeyLoadError("pkcs11: a token key has a PIN, not a password (see pin-source)")
+    return Pkcs11Signer(uri, certificates=certificates)
 
 
 def generate_key(uri: str, algorithm: str) -> PublicKey:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
 from .._time import parse_rfc3339
-from ..errors import OcppE2EError
+from ..errors import InputError, OcppE2EError
 from ..versions import OCPP_VERSIONS
 
 EXIT_OK = 0
@@ -71,6 +73,46 @@ def check_ocpp(version: str, option: str = "--ocpp") -> str:
             f"{option} {version}: unknown OCPP version; expected one of {', '.join(OCPP_VERSIONS)}"
         )
     return version
+
+
+def password_from_env(env: str | None, option: str = "--password-env") -> bytes | None:
+    """The password in environment variable ``env`` (None: no password). An unset or empty
+    variable is an error: an empty password would leave a key unencrypted that was asked to be."""
+    if env is None:
+        return None
+    value = os.environ.get(env)
+    if not value:
+        fail(f"{option}: environment variable {env} is not set or empty")
+    return value.encode("utf-8")
+
+
+def read_input(path: Path) -> bytes:
+    """The bytes of a file, or of stdin for ``-`` (file errors are left to :func:`input_errors`)."""
+    return sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+
+
+def read_json(path: Path) -> Any:
+    """The strict I-JSON value of a file, or of stdin for ``-``; an error names the file."""
+    from ..canonical import loads
+
+    try:
+        return loads(read_input(path))
+    except InputError as exc:
+        raise exc.with_source(str(path)) from None
+
+
+def write_json(path: Path | None, data: Any) -> None:
+    """Indented JSON (UTF-8 as is) to a file, or to stdout for None or ``-``."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if path is None or str(path) == "-":
+        typer.echo(text)
+    else:
+        path.write_text(text + "\n", encoding="utf-8")
+
+
+def emit(as_json: bool, data: Mapping[str, Any], human: Callable[[], str]) -> None:
+    """What a command prints: ``data`` as indented JSON with ``--json``, else the human text."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else human())
 
 
 def read_bytes(source: str) -> tuple[bytes, str]:

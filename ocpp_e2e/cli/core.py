@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,7 +30,15 @@ from ..keys import (
 from ..model import CertificateValidator
 from ..sign import sign_frame
 from ..verify import FrameVerification, Verifier
-from ._io import EXIT_FAILED, check_ocpp, fail, parse_now, read_bytes, write_output
+from ._io import (
+    EXIT_FAILED,
+    check_ocpp,
+    fail,
+    parse_now,
+    password_from_env,
+    read_bytes,
+    write_output,
+)
 
 __all__ = [
     "canonicalize",
@@ -55,15 +62,6 @@ CallOption = Annotated[
     str | None,
     typer.Option("--call", help="For a CALLRESULT/CALLERROR: file with the CALL frame it answers."),
 ]
-
-
-def _password(env: str | None) -> bytes | None:
-    if env is None:
-        return None
-    value = os.environ.get(env)
-    if value is None:
-        fail(f"--password-env: environment variable {env} is not set")
-    return value.encode("utf-8")
 
 
 def _pending(call: str | None, ocpp: str) -> PendingCall | None:
@@ -127,7 +125,7 @@ def keygen(
         # An ESP recipient key (docs/esp.md §9.2): it decrypts, it never signs.
         esp_key = generate_esp_key(algorithm)
         try:
-            write_esp_private_key(Path(out), esp_key, _password(password_env))
+            write_esp_private_key(Path(out), esp_key, password_from_env(password_env))
             if public_out is not None:
                 public_out.write_bytes(esp_key.public.to_pem())
         except OSError as exc:
@@ -143,7 +141,7 @@ def keygen(
             public: PublicKey = generate_key(out, algorithm)
         else:
             key = generate_private_key(algorithm)
-            write_private_key(Path(out), key, _password(password_env))
+            write_private_key(Path(out), key, password_from_env(password_env))
             public = key.public_key()
         if public_out is not None:
             public_out.write_bytes(public_key_to_pem(public))
@@ -228,7 +226,7 @@ def sign(
     for i, uri in enumerate(key):
         try:
             signer = load_signer(
-                uri, _password(password_env), certificates=chains[i] if chains else ()
+                uri, password_from_env(password_env), certificates=chains[i] if chains else ()
             )
         except OcppE2EError as exc:
             fail(str(exc))

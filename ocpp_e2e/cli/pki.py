@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from .._time import parse_rfc3339
-from ..errors import OcppE2EError, PKIError
+from ..errors import PKIError
 from ..keys import (
     ALGORITHMS,
     PrivateKey,
@@ -38,7 +35,7 @@ from ..pki import (
 from ..pki import demo as demo_module
 from ..pki.show import certificate_summary
 from ..pki.usages import USAGE_OIDS, sorted_usages
-from ._io import renamed, required
+from ._io import input_errors, password_from_env, renamed, required
 
 __all__ = [
     "app",
@@ -100,31 +97,6 @@ CaPasswordEnv = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Library and file errors become a one-line message and exit status 2."""
-    try:
-        yield
-    except OcppE2EError as exc:
-        raise _fail(str(exc)) from exc
-    except OSError as exc:
-        raise _fail(f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")) from exc
-
-
-def _password(env: str | None) -> bytes | None:
-    if env is None:
-        return None
-    value = os.environ.get(env)
-    if not value:
-        raise PKIError(f"environment variable {env} is not set or empty")
-    return value.encode()
-
-
 def _validity(days: int | None, hours: int | None, default_days: int) -> timedelta:
     if days is not None and hours is not None:
         raise PKIError("give --days or --hours, not both")
@@ -157,11 +129,13 @@ def _load_ca(ca: Path, ca_key: str | None, password_env: str | None) -> Certific
     if ca_key is None:
         name = ca.name.removesuffix(".pem").removesuffix(".crt")
         ca_key = str(ca.with_name(f"{name}.key.pem"))
-    return CertificateAuthority.load(ca, ca_key, _password(password_env))
+    return CertificateAuthority.load(
+        ca, ca_key, password_from_env(password_env, "--ca-password-env")
+    )
 
 
 def _write_key(path: Path, key: PrivateKey, password_env: str | None) -> None:
-    write_private_key(path, key, _password(password_env))
+    write_private_key(path, key, password_from_env(password_env))
 
 
 def _echo_written(paths: list[Path]) -> None:
@@ -192,7 +166,7 @@ def init_root(
 
     Example: ocpp-e2e pki init-root my-root --out pki --key-type ES384 --days 7300 --path-length 1
     """
-    with _errors():
+    with input_errors():
         crt, key_path = out / f"{name}.crt.pem", out / f"{name}.key.pem"
         _check_free([crt, key_path], force)
         key = generate_private_key(key_type)
@@ -241,7 +215,7 @@ def issue_ca(
 
     Example: ocpp-e2e pki issue-ca grid-ca --ca pki/my-root.crt.pem --usage gridOperator --out pki
     """
-    with _errors():
+    with input_errors():
         issuer = _load_ca(ca, ca_key, ca_password_env)
         paths = [out / f"{name}.{ext}.pem" for ext in ("crt", "chain", "key")]
         _check_free(paths, force)
@@ -288,7 +262,7 @@ def issue(
 
     Example: ocpp-e2e pki issue dso --ca grid-ca.crt.pem --identity dso-1 --usage gridOperator
     """
-    with _errors():
+    with input_errors():
         issuer = _load_ca(ca, ca_key, ca_password_env)
         crt, chain = out / f"{name}.crt.pem", out / f"{name}.chain.pem"
         key_path, pub_path = out / f"{name}.key.pem", out / f"{name}.pub.pem"
@@ -344,7 +318,7 @@ def issue_key_agreement(
     """
     from ..esp import EspKeyType, generate_esp_key, load_esp_public_text, write_esp_private_key
 
-    with _errors():
+    with input_errors():
         issuer = _load_ca(ca, ca_key, ca_password_env)
         crt, chain = out / f"{name}.crt.pem", out / f"{name}.chain.pem"
         key_path, pub_path = out / f"{name}.key.pem", out / f"{name}.pub.pem"
@@ -401,7 +375,7 @@ def revoke(
 
     Example: ocpp-e2e pki revoke pki/dso.crt.pem --ca pki/grid-ca.crt.pem --reason keyCompromise
     """
-    with _errors():
+    with input_errors():
         if (certificate is None) == (serial is None):
             raise PKIError("give the certificate file or --serial, exactly one")
         issuer = _load_ca(ca, ca_key, ca_password_env)
@@ -433,7 +407,7 @@ def crl(
 
     Example: ocpp-e2e pki crl --ca pki/grid-ca.crt.pem --out pki/grid-ca.crl.pem
     """
-    with _errors():
+    with input_errors():
         issuer = _load_ca(ca, ca_key, ca_password_env)
         path = state_path(ca)
         state = RevocationState.load(path, issuer)
@@ -480,7 +454,7 @@ def verify(
     anchor = required(
         renamed(trust_anchor, old_anchor, "--trust-anchor", "--anchor"), "--trust-anchor"
     )
-    with _errors():
+    with input_errors():
         validator = ChainValidator.from_files(
             anchor, crls=crl_files or (), require_revocation=require_revocation
         )
@@ -517,7 +491,7 @@ def show(
 
     Example: ocpp-e2e pki show keys-example/grid-operator.chain.pem
     """
-    with _errors():
+    with input_errors():
         summaries = [certificate_summary(c) for c in load_certificates_file(certificate)]
     if json_out:
         typer.echo(json.dumps(summaries, indent=2))
@@ -564,6 +538,6 @@ def demo(
 
     Example: ocpp-e2e pki demo keys-example --force
     """
-    with _errors():
+    with input_errors():
         files = demo_module.generate(out, force=force)
     typer.echo(f"wrote {len(files)} files to {out} (DEMO KEYS: never deploy them)")

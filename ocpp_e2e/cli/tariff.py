@@ -7,16 +7,12 @@ stderr).
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ..canonical import loads
 from ..errors import InputError, MeterRecordError
 from ..keys import Keyring, Signer, load_signer
 from ..meter import MeterVerifier, parse_record
@@ -38,8 +34,8 @@ from ..tariffs.evidence import meter_references, verify_evidence
 from ..tariffs.fromlog import LoggedFrame, sessions_from_frames
 from ..tariffs.session import Session
 from ..verify import Verifier
+from ._io import emit, read_input, read_json, renamed, write_json
 from ._io import input_errors as _input_errors
-from ._io import renamed
 
 __all__ = [
     "app",
@@ -87,19 +83,8 @@ MeterRecordsOpt = Annotated[
 ]
 
 
-def _read(path: Path) -> bytes:
-    return sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return loads(_read(path))
-    except InputError as exc:
-        raise exc.with_source(str(path)) from None
-
-
 def _ocmf_records(path: Path) -> list[str]:
-    text = _read(path).decode("utf-8", "replace")
+    text = read_input(path).decode("utf-8", "replace")
     records: list[str] = []
     for line in text.splitlines(keepends=True):
         if line.startswith("OCMF|"):
@@ -116,18 +101,6 @@ def _ocmf_records(path: Path) -> list[str]:
         except MeterRecordError as exc:
             raise InputError(str(exc)) from None
     return records
-
-
-def _write(path: Path | None, data: Any) -> None:
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    if path is None or str(path) == "-":
-        typer.echo(text)
-    else:
-        path.write_text(text + "\n", encoding="utf-8")
-
-
-def _emit(as_json: bool, data: dict[str, Any], human: Callable[[], str]) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else human())
 
 
 def _signer(key: str, certificates: Path | None, old_cert: Path | None) -> Signer:
@@ -165,14 +138,14 @@ def sign_cmd(
         -o tariff.signed.json
     """
     with _input_errors():
-        value = load_tariff(_read(tariff), source=str(tariff))
+        value = load_tariff(read_input(tariff), source=str(tariff))
         signed = sign_tariff(
             value,
             _signer(key, cert, old_cert),
             keyring=Keyring.load(keyring) if keyring is not None else None,
             certificates=_validator(trust_anchor),
         )
-        _write(out, signed)
+        write_json(out, signed)
 
 
 @app.command("verify")
@@ -188,7 +161,9 @@ def verify_cmd(
       ocpp-e2e tariff verify tariff.signed.json --trust-anchor keys-example/root-ca.crt.pem
     """
     with _input_errors():
-        result = verify_tariff(_read(tariff), _verifier(keyring, trust_anchor), source=str(tariff))
+        result = verify_tariff(
+            read_input(tariff), _verifier(keyring, trust_anchor), source=str(tariff)
+        )
 
     def human() -> str:
         lines = [f"{result.verdict.value}: {result.reason}", f"tariffId: {result.tariff_id}"]
@@ -198,7 +173,7 @@ def verify_cmd(
             lines.append(f"signer:   {s.identity} (key {s.key_id}; {held}; signed {s.timestamp})")
         return "\n".join(lines)
 
-    _emit(as_json, result.to_dict(), human)
+    emit(as_json, result.to_dict(), human)
     if not result.accepted:
         raise typer.Exit(1)
 
@@ -213,7 +188,7 @@ def digest_cmd(
       ocpp-e2e tariff digest tariff.signed.json
     """
     with _input_errors():
-        typer.echo(tariff_digest(load_tariff(_read(tariff), source=str(tariff))))
+        typer.echo(tariff_digest(load_tariff(read_input(tariff), source=str(tariff))))
 
 
 @app.command("request")
@@ -228,8 +203,11 @@ def request_cmd(
       ocpp-e2e tariff request tariff.signed.json --evse-id 1
     """
     with _input_errors():
-        _write(
-            out, set_default_tariff_request(load_tariff(_read(tariff), source=str(tariff)), evse_id)
+        write_json(
+            out,
+            set_default_tariff_request(
+                load_tariff(read_input(tariff), source=str(tariff)), evse_id
+            ),
         )
 
 
@@ -274,9 +252,9 @@ def cost_cmd(
       ocpp-e2e tariff cost --tariff tariff.signed.json --session session.json --json
     """
     with _input_errors():
-        value = load_tariff(_read(tariff), source=str(tariff))
-        cost = calculate_cost(value, _read_json(session)).to_dict()
-    _emit(as_json, cost, lambda: _cost_text(cost))
+        value = load_tariff(read_input(tariff), source=str(tariff))
+        cost = calculate_cost(value, read_json(session)).to_dict()
+    emit(as_json, cost, lambda: _cost_text(cost))
 
 
 @app.command("receipt")
@@ -301,15 +279,15 @@ def receipt_cmd(
         -o receipt.json
     """
     with _input_errors():
-        value = load_tariff(_read(tariff), source=str(tariff))
+        value = load_tariff(read_input(tariff), source=str(tariff))
         refs = None
         if meter_records is not None:
             records = _ocmf_records(meter_records)
             refs = meter_references(records[0], records[-1])
         unsigned = build_receipt(
-            value, _read_json(session), receipt_id=receipt_id, meter_records=refs
+            value, read_json(session), receipt_id=receipt_id, meter_records=refs
         )
-        _write(out, sign_receipt(unsigned, _signer(key, cert, old_cert)))
+        write_json(out, sign_receipt(unsigned, _signer(key, cert, old_cert)))
 
 
 @app.command("verify-receipt")
@@ -348,13 +326,13 @@ def verify_receipt_cmd(
     """
     with _input_errors():
         verifier = _verifier(keyring, trust_anchor)
-        value = load_receipt(_read(receipt), source=str(receipt))
+        value = load_receipt(read_input(receipt), source=str(receipt))
         if tariff is None:
             if meter_records is not None:
                 raise InputError("--meter-records needs --tariff: the chain starts there")
             result = verify_receipt(value, verifier)
             data = result.to_dict()
-            _emit(
+            emit(
                 as_json,
                 data,
                 lambda: f"receipt {result.receipt_id}: {result.verdict.value}: {result.reason}",
@@ -362,7 +340,7 @@ def verify_receipt_cmd(
             if not result.valid:
                 raise typer.Exit(1)
             return
-        tariff_value = load_tariff(_read(tariff), source=str(tariff))
+        tariff_value = load_tariff(read_input(tariff), source=str(tariff))
         meter_verifier = None
         if meter_key or meter_cert:
             if meter_cert and not trust_anchor:
@@ -395,7 +373,7 @@ def verify_receipt_cmd(
         lines += [f"  note: {n}" for n in evidence.notes]
         return "\n".join(lines)
 
-    _emit(as_json, data, human)
+    emit(as_json, data, human)
     if not evidence.valid:
         raise typer.Exit(1)
 
@@ -479,6 +457,6 @@ def session_from_log_cmd(
         session.notes += unreadable
         # The record must be one the calculator reads: check it here, not at billing time.
         Session.from_dict(session.record, source=f"transaction {session.transaction_id}")
-    _write(out, session.to_dict() if as_json else session.record)
+    write_json(out, session.to_dict() if as_json else session.record)
     for note in session.notes:
         typer.echo(f"note: {note}", err=True)

@@ -6,12 +6,9 @@ station refused the presentation, 2 a usage or input error (one line on stderr).
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -30,9 +27,9 @@ from ..tickets import (
     present_ticket,
 )
 from ..tickets.model import parse_timestamp
+from ._io import emit, read_input, read_json, renamed, required, write_json
 from ._io import fail as _fail
 from ._io import input_errors as _input_errors
-from ._io import renamed, required
 
 __all__ = [
     "app",
@@ -50,24 +47,6 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-
-
-def _read_json(path: Path) -> Any:
-    from ..canonical import loads
-
-    data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
-    return loads(data)
-
-
-def _write(path: Path | None, text: str) -> None:
-    if path is None or str(path) == "-":
-        typer.echo(text)
-    else:
-        path.write_text(text + "\n", encoding="utf-8")
-
-
-def _emit(as_json: bool, data: dict[str, Any], human: Callable[[], str]) -> None:
-    typer.echo(json.dumps(data, indent=2) if as_json else human())
 
 
 @app.command("issue")
@@ -157,9 +136,9 @@ def issue_cmd(
             holder_algorithm=holder_algorithm,
         )
         write_private_key(holder_key_out, issued.holder_key)
-        _write(out, json.dumps(issued.ticket, indent=2, ensure_ascii=False))
+        write_json(out, issued.ticket)
     t = issued.ticket
-    _emit(
+    emit(
         as_json,
         {
             "ticketId": t["ticketId"],
@@ -194,7 +173,7 @@ def challenge_cmd(
     station_id = required(renamed(station, old_station, "--station", "--station-id"), "--station")
     with _input_errors(), TicketLedger(ledger) as book:
         challenge = book.issue_challenge(station_id)
-    _emit(as_json, challenge.to_dict(), lambda: challenge.value)
+    emit(as_json, challenge.to_dict(), lambda: challenge.value)
 
 
 @app.command("present")
@@ -231,7 +210,7 @@ def present_cmd(
     station_id = required(renamed(station, old_station, "--station", "--station-id"), "--station")
     with _input_errors():
         body = present_ticket(
-            _read_json(ticket),
+            read_json(ticket),
             load_signer(holder_key),
             station_id=station_id,
             evse_id=evse_id,
@@ -244,7 +223,7 @@ def present_cmd(
             text = encrypt_to.read_bytes().decode("ascii", errors="replace")
             key = load_esp_public_text(text, source=str(encrypt_to))
             body = encrypt_presentation(body, key, station_id=station_id)
-        _write(out, json.dumps(body, indent=2, ensure_ascii=False))
+        write_json(out, body)
 
 
 @app.command("verify")
@@ -289,7 +268,7 @@ def verify_cmd(
     """
     station_id = required(renamed(station, old_station, "--station", "--station-id"), "--station")
     with _input_errors():
-        data = sys.stdin.buffer.read() if str(presentation) == "-" else presentation.read_bytes()
+        data = read_input(presentation)
         if b'"EncryptedTicketPresentation"' in data:
             data = _decrypted(data, esp_key or [], station_id)
         validator = ChainValidator.from_files(trust_anchor, crls=crl or ())
@@ -303,7 +282,7 @@ def verify_cmd(
                 operator_id=operator_id,
                 tariff=ref,
             ).verify(data)
-    _emit(
+    emit(
         as_json,
         decision.to_dict(),
         lambda: (

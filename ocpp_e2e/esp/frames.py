@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -480,31 +480,6 @@ def _open(
             )
         envelope, ct = _envelope(outer, kind, ocpp, rx.max_plaintext)
         suite, recipient = envelope["suite"], envelope["recipient"]
-        chosen = SUITES.get(suite)
-        if chosen is None or suite not in rx.suites:
-            known = ", ".join(sorted(rx.suites))
-            raise _Refused(
-                EspOutcome.UNSUPPORTED_SUITE,
-                f"suite {suite!r} is not accepted here (accepted: {known})",
-            )
-        key = rx.private_keys.get(recipient)
-        if key is None:
-            raise _Refused(
-                EspOutcome.WRONG_RECIPIENT,
-                f"the envelope is for key {recipient}, which this receiver does not hold",
-            )
-        if pending is not None and recipient != pending.reply_key_id:
-            raise _Refused(
-                EspOutcome.WRONG_RECIPIENT,
-                f"the answer is for key {recipient}, the request named {pending.reply_key_id}",
-            )
-        if chosen.key_type is not key.type:
-            raise _Refused(
-                EspOutcome.UNSUPPORTED_SUITE,
-                f"suite {suite} needs a {chosen.key_type.value} key; key {recipient} is "
-                f"{key.type.value}",
-            )
-        stamp = _fresh(rx, envelope["timestamp"], now)
         info = _hpke_info(
             ocpp=ocpp,
             station=station,
@@ -517,19 +492,16 @@ def _open(
             request=pending.call.request if pending is not None else None,
             request_ciphertext=pending.request_ciphertext if pending is not None else None,
         )
-        try:
-            plaintext = chosen.hpke().decrypt(ct, key.hpke_key, info=info)
-        except (InvalidTag, ValueError) as exc:
-            raise _Refused(
-                EspOutcome.UNDECRYPTABLE,
-                "the ciphertext does not open with this key and context (altered, or moved to "
-                f"another connection, direction or call) ({type(exc).__name__})",
-            ) from exc
-        if replay is not None:
-            enc = ct[: chosen.enc_length]
-            expires = stamp + rx.max_age + rx.clock_skew
-            if replay(recipient, hashlib.sha256(enc).digest(), expires, now):
-                raise _Refused(EspOutcome.REPLAYED, _REPLAYED)
+        plaintext = _unseal(
+            rx,
+            envelope,
+            ct,
+            info,
+            now=now,
+            replay=replay,
+            answer_key=pending.reply_key_id if pending is not None else None,
+            context="and context (altered, or moved to another connection, direction or call)",
+        )
         inner = _inner(plaintext, ocpp, outer.type, pending)
         answer_to = None
         if outer.type is MessageType.CALL:
@@ -655,6 +627,12 @@ def _envelope(
             EspOutcome.MALFORMED,
             f"a {kind} envelope names no replyTo key (only requests are answered)",
         )
+    return envelope, _sealed_ct(envelope, max_plaintext)
+
+
+def _sealed_ct(envelope: Mapping[str, Any], max_plaintext: int) -> bytes:
+    """The ciphertext of an envelope (frame or structure) whose recipient, timestamp and ct are
+    strings, after checking their forms and the ciphertext's size."""
     _key_id_form(envelope["recipient"], "recipient")
     try:
         parse_spec_timestamp(envelope["timestamp"])
@@ -673,7 +651,62 @@ def _envelope(
         raise _Refused(
             EspOutcome.MALFORMED, f"ct has {len(ct)} bytes; less than any suite's overhead"
         )
-    return envelope, ct
+    return ct
+
+
+def _unseal(
+    rx: EspReceiver,
+    envelope: Mapping[str, Any],
+    ct: bytes,
+    info: bytes,
+    *,
+    now: datetime,
+    replay: _ReplayCheck | None,
+    context: str,
+    answer_key: str | None = None,
+) -> bytes:
+    """Checks 4-8 of docs/esp.md §9.6 on a read envelope (frame or structure): suite accepted,
+    key held (and, for an answer, the one its request named), suite fits the key, fresh, opens
+    under ``info``, not replayed. The plaintext, or :class:`_Refused` with the outcome."""
+    suite, recipient = envelope["suite"], envelope["recipient"]
+    chosen = SUITES.get(suite)
+    if chosen is None or suite not in rx.suites:
+        known = ", ".join(sorted(rx.suites))
+        raise _Refused(
+            EspOutcome.UNSUPPORTED_SUITE,
+            f"suite {suite!r} is not accepted here (accepted: {known})",
+        )
+    key = rx.private_keys.get(recipient)
+    if key is None:
+        raise _Refused(
+            EspOutcome.WRONG_RECIPIENT,
+            f"the envelope is for key {recipient}, which this receiver does not hold",
+        )
+    if answer_key is not None and recipient != answer_key:
+        raise _Refused(
+            EspOutcome.WRONG_RECIPIENT,
+            f"the answer is for key {recipient}, the request named {answer_key}",
+        )
+    if chosen.key_type is not key.type:
+        raise _Refused(
+            EspOutcome.UNSUPPORTED_SUITE,
+            f"suite {suite} needs a {chosen.key_type.value} key; key {recipient} is "
+            f"{key.type.value}",
+        )
+    stamp = _fresh(rx, envelope["timestamp"], now)
+    try:
+        plaintext = chosen.hpke().decrypt(ct, key.hpke_key, info=info)
+    except (InvalidTag, ValueError) as exc:
+        raise _Refused(
+            EspOutcome.UNDECRYPTABLE,
+            f"the ciphertext does not open with this key {context} ({type(exc).__name__})",
+        ) from exc
+    if replay is not None:
+        enc = ct[: chosen.enc_length]
+        expires = stamp + rx.max_age + rx.clock_skew
+        if replay(recipient, hashlib.sha256(enc).digest(), expires, now):
+            raise _Refused(EspOutcome.REPLAYED, _REPLAYED)
+    return plaintext
 
 
 def _key_id_form(value: str, member: str) -> None:

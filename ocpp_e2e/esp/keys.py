@@ -17,7 +17,6 @@ import base64
 import enum
 import hashlib
 import os
-import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +27,16 @@ from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from .._b64 import Base64Error, b64url_decode
-from ..canonical import loads
-from ..errors import InputError, KeyLoadError
-from ..keys import key_id
+from ..errors import KeyLoadError
+from ..keys import (
+    _keyring_document,
+    _keyring_entries,
+    _pem_private_key,
+    _public_key_files,
+    _read_key_file,
+    _write_secret,
+    key_id,
+)
 
 __all__ = [
     "EspKeyInfo",
@@ -232,13 +238,7 @@ def write_esp_private_key(
     path: Path | str, key: EspPrivateKey, password: bytes | None = None
 ) -> None:
     """Write a recipient private key with owner-only permissions (0600)."""
-    data = esp_private_key_to_pem(key, password)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-    try:
-        os.fchmod(fd, stat.S_IRUSR | stat.S_IWUSR)
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+    _write_secret(path, esp_private_key_to_pem(key, password))
 
 
 def load_esp_private_pem(
@@ -261,16 +261,7 @@ def load_esp_private_pem(
             if password is not None:
                 raise KeyLoadError(f"{source}: the key is not encrypted; give no password")
             return _hybrid_from_seed(der[len(_XWING_PKCS8_PREFIX) :])
-    try:
-        key = serialization.load_pem_private_key(data, password=password)
-    except TypeError as exc:
-        if password is None:
-            raise KeyLoadError(f"{source}: the key is encrypted; give its password") from exc
-        raise KeyLoadError(f"{source}: the key is not encrypted; give no password") from exc
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        if password is not None:
-            raise KeyLoadError(f"{source}: wrong password or damaged key") from exc
-        raise KeyLoadError(f"{source}: not a usable private key ({exc})") from exc
+    key = _pem_private_key(data, password, source)
     if not isinstance(key, x25519.X25519PrivateKey):
         raise KeyLoadError(
             f"{source}: a {type(key).__name__} is not an ESP recipient key "
@@ -282,11 +273,7 @@ def load_esp_private_pem(
 def load_esp_private_key(path: Path | str, password: bytes | None = None) -> EspPrivateKey:
     """Load a recipient private key file (PKCS#8 PEM)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise KeyLoadError(f"{path}: cannot read key file ({exc.strerror})") from exc
-    return load_esp_private_pem(data, password, source=str(path))
+    return load_esp_private_pem(_read_key_file(path), password, source=str(path))
 
 
 @dataclass(frozen=True)
@@ -349,20 +336,10 @@ class EspKeyring:
     ) -> EspKeyring:
         """Build from ``[{"publicKey": PEM or base64url SPKI, "name": identity}]``."""
         ring = cls()
-        for i, entry in enumerate(entries):
-            where = f"{source}: keys[{i}]"
-            if not isinstance(entry, Mapping):
-                raise KeyLoadError(f"{where}: expected an object")
-            unknown = set(entry) - {"publicKey", "name"}
-            if unknown:
-                raise KeyLoadError(f"{where}: unknown member(s) {', '.join(sorted(unknown))}")
-            text = entry.get("publicKey")
-            if not isinstance(text, str):
-                raise KeyLoadError(f"{where}.publicKey: required, a PEM or base64url SPKI string")
-            name = entry.get("name")
-            if name is not None and not isinstance(name, str):
-                raise KeyLoadError(f"{where}.name: must be a string")
-            ring.add(load_esp_public_text(text, source=f"{where}.publicKey"), name=name)
+        for where, text, entry in _keyring_entries(entries, source, ()):
+            ring.add(
+                load_esp_public_text(text, source=f"{where}.publicKey"), name=entry.get("name")
+            )
         return ring
 
     @classmethod
@@ -374,11 +351,8 @@ class EspKeyring:
         """
         path = Path(path)
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix in {".pem", ".pub"})
-            if not files:
-                raise KeyLoadError(f"{path}: no *.pem or *.pub public key files in this folder")
             ring = cls()
-            for file in files:
+            for file in _public_key_files(path):
                 ring.add(_public_file(file), name=file.stem)
             return ring
         try:
@@ -389,15 +363,7 @@ class EspKeyring:
             ring = cls()
             ring.add(_public_file(path), name=path.stem)
             return ring
-        try:
-            doc = loads(raw)
-        except InputError as exc:
-            raise KeyLoadError(
-                f'{path}: not an ESP keyring (JSON {{"keys": [...]}} or PEM): {exc}'
-            ) from exc
-        if not isinstance(doc, dict) or set(doc) != {"keys"} or not isinstance(doc["keys"], list):
-            raise KeyLoadError(f'{path}: an ESP keyring file is a JSON object {{"keys": [...]}}')
-        return cls.from_entries(doc["keys"], source=str(path))
+        return cls.from_entries(_keyring_document(raw, str(path), "ESP keyring"), source=str(path))
 
 
 def _public_file(path: Path) -> EspPublicKey:

@@ -18,21 +18,18 @@ The envelope is a JSON object of its own, ``{"type": "Encrypted<Type>", "suite",
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from cryptography.exceptions import InvalidTag
-
-from .._b64 import Base64Error, b64url_decode, b64url_encode
-from .._time import format_timestamp, parse_spec_timestamp, utcnow
+from .._b64 import b64url_encode
+from .._time import format_timestamp, utcnow
 from ..canonical import _dumps_parsed
 from ..context import STRUCTURE_TYPES, normalize_station
-from .frames import EspReceiver, _fresh, _key_id_form, _Refused
+from .frames import EspReceiver, _Refused, _sealed_ct, _unseal
 from .keys import EspPublicKey
 from .model import ESP_INFO_LABEL, EncryptionError, EspOutcome
-from .suites import MAX_OVERHEAD, SUITES, default_suite
+from .suites import SUITES, default_suite
 
 __all__ = [
     "OpenedStructure",
@@ -41,7 +38,6 @@ __all__ = [
 ]
 
 _MEMBERS = frozenset({"type", "suite", "recipient", "timestamp", "ct"})
-_MIN_CT = 48
 
 
 class OpenedStructure(NamedTuple):
@@ -141,58 +137,25 @@ def open_structure(
         for member in ("suite", "recipient", "timestamp", "ct"):
             if not isinstance(envelope[member], str):
                 raise _Refused(EspOutcome.MALFORMED, f"the envelope's {member} must be a string")
-        _key_id_form(envelope["recipient"], "recipient")
-        try:
-            parse_spec_timestamp(envelope["timestamp"])
-            ct = b64url_decode(envelope["ct"])
-        except (ValueError, Base64Error) as exc:
-            raise _Refused(EspOutcome.MALFORMED, f"the envelope: {exc}") from exc
-        if len(ct) > receiver.max_plaintext + MAX_OVERHEAD:
-            raise _Refused(EspOutcome.TOO_LARGE, f"ct has {len(ct)} bytes")
-        if len(ct) < _MIN_CT:
-            raise _Refused(
-                EspOutcome.MALFORMED, f"ct has {len(ct)} bytes; less than any suite's overhead"
-            )
-        suite = SUITES.get(envelope["suite"])
-        if suite is None or suite.name not in receiver.suites:
-            raise _Refused(
-                EspOutcome.UNSUPPORTED_SUITE, f"suite {envelope['suite']!r} is not accepted here"
-            )
-        key = receiver.private_keys.get(envelope["recipient"])
-        if key is None:
-            raise _Refused(
-                EspOutcome.WRONG_RECIPIENT,
-                f"the envelope is for key {envelope['recipient']}, which this station does not hold",
-            )
-        if suite.key_type is not key.type:
-            raise _Refused(
-                EspOutcome.UNSUPPORTED_SUITE,
-                f"suite {suite.name} needs a {suite.key_type.value} key; key {key.key_id} is "
-                f"{key.type.value}",
-            )
-        stamp = _fresh(receiver, envelope["timestamp"], now)
+        ct = _sealed_ct(envelope, receiver.max_plaintext)
         info = _structure_info(
             type_=type_,
             station=station,
-            suite=suite.name,
-            recipient=key.key_id,
+            suite=envelope["suite"],
+            recipient=envelope["recipient"],
             timestamp=envelope["timestamp"],
         )
-        try:
-            plaintext = suite.hpke().decrypt(ct, key.hpke_key, info=info)
-        except (InvalidTag, ValueError) as exc:
-            raise _Refused(
-                EspOutcome.UNDECRYPTABLE,
-                f"the ciphertext does not open with this key for {type_} at station "
-                f"{normalize_station(station)} ({type(exc).__name__})",
-            ) from exc
-        if receiver.replay_cache is not None:
-            enc = ct[: suite.enc_length]
-            expires = stamp + receiver.max_age + receiver.clock_skew
-            if receiver.replay_cache.check_and_add(
-                key.key_id, hashlib.sha256(enc).digest(), expires, now
-            ):
-                raise _Refused(EspOutcome.REPLAYED, "this envelope was received before")
+        cache = receiver.replay_cache
+        plaintext = _unseal(
+            receiver,
+            envelope,
+            ct,
+            info,
+            now=now,
+            replay=cache.check_and_add if cache is not None else None,
+            context=f"for {type_} at station {normalize_station(station)}",
+        )
     except _Refused as refused:
         return OpenedStructure(refused.outcome, refused.reason)
-    return OpenedStructure(EspOutcome.DECRYPTED, f"decrypted with key {key.key_id}", plaintext)
+    recipient = envelope["recipient"]
+    return OpenedStructure(EspOutcome.DECRYPTED, f"decrypted with key {recipient}", plaintext)

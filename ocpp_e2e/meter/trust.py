@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from .._b64 import Base64Error, pem_one
 from ..errors import KeyLoadError, OcppE2EError
-from ..keys import Keyring, key_id
+from ..keys import Keyring, _keyring_document, _keyring_entries, key_id
 from ..model import CertificateValidator
 from ..pki.issue import load_certificates_file
 from . import _secp192k1
@@ -339,16 +338,9 @@ class MeterKeyring:
         key to one meter. ``roles`` is allowed (and ignored) so a frame keyring file also loads.
         """
         ring = cls()
-        for i, entry in enumerate(entries):
-            where = f"{source}: keys[{i}]"
-            if not isinstance(entry, Mapping):
-                raise KeyLoadError(f"{where}: expected an object")
-            unknown = set(entry) - {"publicKey", "name", "meter", "gateway", "roles"}
-            if unknown:
-                raise KeyLoadError(f"{where}: unknown member(s) {', '.join(sorted(unknown))}")
-            text = entry.get("publicKey")
-            if not isinstance(text, str):
-                raise KeyLoadError(f"{where}.publicKey: required, PEM or hex/base64 SPKI DER")
+        for where, text, entry in _keyring_entries(
+            entries, source, ("meter", "gateway", "roles"), "PEM or hex/base64 SPKI DER"
+        ):
             fields: dict[str, str | None] = {}
             for name in ("name", "meter", "gateway"):
                 value = entry.get(name)
@@ -373,15 +365,8 @@ class MeterKeyring:
         except OSError as exc:
             raise KeyLoadError(f"{path}: cannot read meter keyring ({exc.strerror})") from exc
         if raw.lstrip().startswith(b"{"):
-            try:
-                doc = json.loads(raw)
-            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-                raise KeyLoadError(f"{path}: not JSON ({exc})") from exc
-            if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
-                raise KeyLoadError(
-                    f'{path}: a meter keyring file is a JSON object {{"keys": [...]}}'
-                )
-            return cls.from_entries(doc["keys"], source=str(path))
+            entries = _keyring_document(raw, str(path), "meter keyring")
+            return cls.from_entries(entries, source=str(path))
         ring = cls()
         ring.add_file(path)
         return ring

@@ -393,7 +393,7 @@ class CertificateAuthority:
         builder = (
             self._builder(_name(name), public_key, start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-            .add_extension(_ca_key_usage(), critical=True)
+            .add_extension(_key_usage(certify=True), critical=True)
             .add_extension(_eku(granted, key_agreement), critical=False)
         )
         return self._sign(builder)
@@ -417,7 +417,7 @@ class CertificateAuthority:
         builder = (
             self._builder(_name(common_name or identity), public_key, start, end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_leaf_key_usage(), critical=True)
+            .add_extension(_key_usage(sign=True), critical=True)
             .add_extension(_eku(granted), critical=False)
             .add_extension(
                 x509.SubjectAlternativeName(
@@ -467,7 +467,7 @@ class CertificateAuthority:
                 critical=False,
             )
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_agreement_key_usage(), critical=True)
+            .add_extension(_key_usage(agree=True), critical=True)
             .add_extension(_eku((), key_agreement=True), critical=False)
             .add_extension(
                 x509.SubjectAlternativeName(
@@ -588,7 +588,7 @@ def create_root(
         .not_valid_before(start)
         .not_valid_after(_end(start, valid_for))
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        .add_extension(_ca_key_usage(), critical=True)
+        .add_extension(_key_usage(certify=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
     )
     if usages is not None:
@@ -599,43 +599,17 @@ def create_root(
     return CertificateAuthority(_sign_certificate(builder, signer), signer)
 
 
-def _ca_key_usage() -> x509.KeyUsage:
+def _key_usage(*, sign: bool = False, agree: bool = False, certify: bool = False) -> x509.KeyUsage:
+    """The X.509 key usage of a certificate this PKI issues: a signing leaf (``sign``), a
+    key-agreement leaf (``agree``) or a CA (``certify``: certificates and CRLs)."""
     return x509.KeyUsage(
-        digital_signature=False,
+        digital_signature=sign,
         content_commitment=False,
         key_encipherment=False,
         data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _key_agreement_key_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=False,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=True,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _leaf_key_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
+        key_agreement=agree,
+        key_cert_sign=certify,
+        crl_sign=certify,
         encipher_only=False,
         decipher_only=False,
     )

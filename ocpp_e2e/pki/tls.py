@@ -28,7 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..errors import PKIError
 from ..keys import PublicKey
-from .issue import IDENTITY_PREFIX, CertificateAuthority
+from .issue import IDENTITY_PREFIX, CertificateAuthority, _key_usage
 
 __all__ = [
     "issue_tls_certificate",
@@ -68,20 +68,7 @@ def issue_tls_certificate(
     builder = (
         ca._builder(subject, public_key, start, end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(sign=True), critical=True)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
     )

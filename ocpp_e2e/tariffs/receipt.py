@@ -31,7 +31,7 @@ from ..model import SignatureResult, Verification
 from ..sign import sign_object
 from ..verify import Verifier
 from .cost import calculate_cost
-from .signing import _judge, tariff_digest
+from .signing import _judge, _signer_view, tariff_digest
 
 __all__ = [
     "RECEIPT_CONTEXT",
@@ -186,15 +186,7 @@ class ReceiptVerification:
             "receiptId": self.receipt_id,
             "tariff": {"tariffId": self.tariff_id, "digest": self.tariff_digest},
             "recomputed": self.recomputed,
-            "signers": [
-                {
-                    "signer": s.identity,
-                    "keyId": s.key_id,
-                    "usages": sorted(s.usages),
-                    "roles": sorted(s.roles),
-                }
-                for s in self.signers
-            ],
+            "signers": [_signer_view(s) for s in self.signers],
             "signatures": [s.to_dict() for s in self.verification.signatures],
         }
 
