@@ -15,38 +15,89 @@ tickets, meter values, audits and integrations are the subpackages of those name
 True
 """
 
-from ._time import parse_rfc3339 as parse_timestamp
-from .algorithms import ALGORITHMS, Algorithm
-from .canonical import dumps, loads
-from .errors import (
-    FrameError,
-    IJSONError,
-    InputError,
-    KeyLoadError,
-    OcppE2EError,
-    PKIError,
-    PolicyError,
-    SigningError,
-)
-from .frames import Frame, MessageType, parse_frame
-from .keys import (
-    SIGNER_FOR_URI_SCHEME,
-    Keyring,
-    KeySigner,
-    Signer,
-    generate_private_key,
-    key_id,
-    load_private_key,
-    load_public_key_file,
-    load_signer,
-    public_key_to_pem,
-    write_private_key,
-)
-from .model import CertificateValidator, ChainResult, Outcome, SignatureResult, Verification
-from .replay import MemoryReplayCache, ReplayCache, SQLiteReplayCache
-from .sign import sign_frame, sign_object
-from .verify import FrameVerification, Verifier
-from .versions import OCPP_VERSIONS, VERSIONS, OcppVersion
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._time import parse_rfc3339 as parse_timestamp
+    from .algorithms import ALGORITHMS, Algorithm
+    from .canonical import dumps, loads
+    from .errors import (
+        FrameError,
+        IJSONError,
+        InputError,
+        KeyLoadError,
+        OcppE2EError,
+        PKIError,
+        PolicyError,
+        SigningError,
+    )
+    from .frames import Frame, MessageType, parse_frame
+    from .keys import (
+        SIGNER_FOR_URI_SCHEME,
+        Keyring,
+        KeySigner,
+        Signer,
+        generate_private_key,
+        key_id,
+        load_private_key,
+        load_public_key_file,
+        load_signer,
+        public_key_to_pem,
+        write_private_key,
+    )
+    from .model import CertificateValidator, ChainResult, Outcome, SignatureResult, Verification
+    from .replay import MemoryReplayCache, ReplayCache, SQLiteReplayCache
+    from .sign import sign_frame, sign_object
+    from .verify import FrameVerification, Verifier
+    from .versions import OCPP_VERSIONS, VERSIONS, OcppVersion
+
+#: Public name -> (module of this package, its name there): loaded on first use, so that a
+#: program (the ``ocpp-e2e`` command listing its commands, say) pays only for what it uses.
+_WHERE: dict[str, tuple[str, str]] = {
+    "parse_timestamp": ("_time", "parse_rfc3339"),
+    "ALGORITHMS": ("algorithms", "ALGORITHMS"),
+    "Algorithm": ("algorithms", "Algorithm"),
+    "dumps": ("canonical", "dumps"),
+    "loads": ("canonical", "loads"),
+    "FrameError": ("errors", "FrameError"),
+    "IJSONError": ("errors", "IJSONError"),
+    "InputError": ("errors", "InputError"),
+    "KeyLoadError": ("errors", "KeyLoadError"),
+    "OcppE2EError": ("errors", "OcppE2EError"),
+    "PKIError": ("errors", "PKIError"),
+    "PolicyError": ("errors", "PolicyError"),
+    "SigningError": ("errors", "SigningError"),
+    "Frame": ("frames", "Frame"),
+    "MessageType": ("frames", "MessageType"),
+    "parse_frame": ("frames", "parse_frame"),
+    "SIGNER_FOR_URI_SCHEME": ("keys", "SIGNER_FOR_URI_SCHEME"),
+    "Keyring": ("keys", "Keyring"),
+    "KeySigner": ("keys", "KeySigner"),
+    "Signer": ("keys", "Signer"),
+    "generate_private_key": ("keys", "generate_private_key"),
+    "key_id": ("keys", "key_id"),
+    "load_private_key": ("keys", "load_private_key"),
+    "load_public_key_file": ("keys", "load_public_key_file"),
+    "load_signer": ("keys", "load_signer"),
+    "public_key_to_pem": ("keys", "public_key_to_pem"),
+    "write_private_key": ("keys", "write_private_key"),
+    "CertificateValidator": ("model", "CertificateValidator"),
+    "ChainResult": ("model", "ChainResult"),
+    "Outcome": ("model", "Outcome"),
+    "SignatureResult": ("model", "SignatureResult"),
+    "Verification": ("model", "Verification"),
+    "MemoryReplayCache": ("replay", "MemoryReplayCache"),
+    "ReplayCache": ("replay", "ReplayCache"),
+    "SQLiteReplayCache": ("replay", "SQLiteReplayCache"),
+    "sign_frame": ("sign", "sign_frame"),
+    "sign_object": ("sign", "sign_object"),
+    "FrameVerification": ("verify", "FrameVerification"),
+    "Verifier": ("verify", "Verifier"),
+    "OCPP_VERSIONS": ("versions", "OCPP_VERSIONS"),
+    "VERSIONS": ("versions", "VERSIONS"),
+    "OcppVersion": ("versions", "OcppVersion"),
+}
 
 __version__ = "0.1.0"
 
@@ -95,3 +146,16 @@ __all__ = [
     "sign_object",
     "write_private_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{where[0]}", __name__), where[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -33,7 +34,6 @@ from ..errors import InputError
 from ..model import Verification
 from ..policy import Decision, Effect, RuleEffect, evaluate, load_policy
 from ..policy.model import Policy
-from .cluster import Cluster, audit_on_cluster
 from .engine import (
     UNANSWERED_GRACE,
     AuditDecision,
@@ -56,6 +56,9 @@ from .logs import (
 )
 from .meters import MeterAudit, load_meter_keyring
 from .summary import AuditReport, Summary
+
+if TYPE_CHECKING:  # Dask runs import the cluster module when they start
+    from .cluster import Cluster
 
 __all__ = [
     "BATCH_BYTES",
@@ -264,6 +267,8 @@ def audit_logs(
     if workers < 1:
         raise InputError(f"--workers must be at least 1, not {workers}")
     if cluster is None and workers > 1:
+        from .cluster import Cluster
+
         cluster = Cluster(workers=workers)
     if settings.meter_certificates and settings.meter_trust_time is None:
         settings = replace(settings, meter_trust_time=datetime.now(UTC))  # one time, all workers
@@ -279,6 +284,8 @@ def audit_logs(
             _work(files, options, stats), settings, options.default_ocpp, progress
         )
     else:
+        from .cluster import audit_on_cluster
+
         build_auditor(settings)  # a policy or meter key that does not load fails here, at once
         placed, ends, stats = audit_on_cluster(files, options, settings, cluster, progress=progress)
     summary = Summary(keep=settings.keep_frames)

@@ -5,23 +5,23 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from typer.core import TyperGroup
 
-from ..audit.cluster import Cluster
 from ..audit.logs import LogFormat, ReadOptions, Side
-from ..audit.report import HTML_MAX_FRAMES, json_lines, render_html
+from ..audit.report import HTML_MAX_FRAMES, json_lines
 from ..audit.run import AuditSettings, audit_logs
 from ..audit.structured import parse_fields
-from ..audit.summary import AuditReport
 from ..errors import OcppE2EError
 from ._io import check_ocpp, fail, write_output
+
+if TYPE_CHECKING:  # imported when used: a start pays only for what the audit needs
+    from ..audit.cluster import Cluster
+    from ..audit.summary import AuditReport
 
 __all__ = [
     "audit",
@@ -282,6 +282,8 @@ def audit(
     except OcppE2EError as exc:
         fail(str(exc))
     if html_out is not None:
+        from ..audit.report import render_html
+
         write_output(str(html_out), render_html(report))
     if json_out:
         for line in json_lines(report):
@@ -309,8 +311,12 @@ def _cluster(
             fail(
                 "--workers sizes a local cluster; an existing cluster (--dask ADDRESS) has its own"
             )
+        from ..audit.cluster import Cluster
+
         return Cluster(address=dask, scratch=scratch)
     if dask is not None or workers > 1:
+        from ..audit.cluster import Cluster
+
         return Cluster(workers=workers if workers > 1 else None, scratch=scratch)
     if scratch is not None:
         fail("--scratch is for Dask runs (--dask [ADDRESS] or --workers > 1)")
@@ -326,6 +332,8 @@ def _run(
 ) -> AuditReport:
     if not console.is_terminal:
         return audit_logs(logs, options, settings, cluster=cluster)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (
         TextColumn("auditing"),
         BarColumn(bar_width=None),
@@ -343,6 +351,8 @@ def _run(
 
 
 def _print(report: AuditReport, console: Console, show: int) -> None:
+    from rich.table import Table
+
     data = report.summary.to_dict()
     for f in report.findings[:show]:
         where = f"{f.file}:{f.line}"
