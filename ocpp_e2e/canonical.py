@@ -122,37 +122,78 @@ def parse(data: bytes | str) -> Parsed:
 def _fast(raw: bytes) -> Parsed | None:
     try:
         value = orjson.loads(raw)
-        # Integers beyond ±(2^53−1) make the strict writer fail.
-        compact = orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
-        # Depth: in the value written with two-space indentation every newline is structural and
-        # a line's indentation is twice its nesting level, so no line indented 64 spaces means
-        # nesting below 33 (exactly 32 with content also goes to the precise reader).
-        if _DEEP_LINE in orjson.dumps(value, option=orjson.OPT_INDENT_2):
-            return None
+        # One writing serves three checks. Integers beyond ±(2^53−1) make the strict writer
+        # fail. Depth: with two-space indentation every newline is structural and a line's
+        # indentation is twice its nesting level, so no line indented 64 spaces means nesting
+        # below 33 (exactly 32 with content also goes to the precise reader). Colons: below.
+        lines = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_STRICT_INTEGER)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # also the writer's nesting limit
         return None
-    if compact == raw:
-        # Text that orjson writes back byte for byte (the canonical frames of ocpp-e2e signers)
-        # holds only orjson's shortest round-trip number forms, which SPEC §2 accepts, and has
-        # lost no member.
-        return Parsed(value, True)
-    # orjson reads a literal with a fraction or an exponent as a double: the literal checks
-    # described at _NUMBER_SHAPE find those whose value could change on the way.
-    shape = raw.translate(_NUMBER_SHAPE)
-    if _LONG_RUN in shape or _TINY_EXPONENT.search(shape) is not None:
+    if _DEEP_LINE in lines:
         return None
     # Duplicate members: every ':' of the text is a member separator or inside a string, and the
-    # value written again has the same strings, so a member lost to a duplicate name shows as a
-    # lost ':'. An escaped colon (backslash u003a) is a colon more in the written text: orjson
-    # never escapes ':'. An escaped backslash followed by "u003a" is counted too, which only
-    # makes the counts differ and sends the text to the precise reader. (orjson refuses lone
-    # surrogates, escaped or not.)
+    # value written again has the same strings (the indented form writes '": ' after a name), so
+    # a member lost to a duplicate name shows as a lost ':'. An escaped colon (backslash u003a)
+    # is a colon more in the written text: orjson never escapes ':'. An escaped backslash
+    # followed by "u003a" is counted too, which only makes the counts differ and sends the text
+    # to the precise reader. (orjson refuses lone surrogates, escaped or not.)
     colons = raw.count(b":")
     if b"\\" in raw and b"\\u" in raw:  # one byte first: a search for two is 15 times slower
         colons += raw.count(b"\\u003a") + raw.count(b"\\u003A")
-    if colons != compact.count(b":"):
+    if colons != lines.count(b":"):
         return None
+    # orjson reads a literal with a fraction or an exponent as a double: the literal checks
+    # described at _NUMBER_SHAPE find those whose value could change on the way.
+    shape = raw.translate(_NUMBER_SHAPE)
+    if (_LONG_RUN in shape or _TINY_EXPONENT.search(shape) is not None) and not _exact_literals(
+        raw, shape
+    ):
+        # Text that orjson writes back byte for byte (the canonical frames of ocpp-e2e signers,
+        # also with a long digit run inside a string) holds only orjson's shortest round-trip
+        # number forms, which SPEC §2 accepts.
+        if orjson.dumps(value) != raw:
+            return None
     return Parsed(value, True)
+
+
+def _exact_literals(raw: bytes, shape: bytes) -> bool:
+    """Whether every literal that the checks at _NUMBER_SHAPE flag is a number SPEC §2 accepts.
+
+    A flagged run lies in a maximal run of number characters (a token). A number token stands
+    at the start of the text or after ':', ',' or '[' (and whitespace); such a token is read by
+    :func:`check_number` and must read as orjson read it; any token refused (or no number:
+    inside a string) answers False, and the precise reader decides. Tokens after anything else
+    are inside strings and do not matter.
+    """
+    for at in _flagged(shape):
+        start = shape.rfind(b" ", 0, at) + 1
+        end = shape.find(b" ", at)
+        if end < 0:
+            end = len(shape)
+        before = start - 1
+        while before >= 0 and raw[before] in b" \t\r\n":
+            before -= 1
+        if before < 0 or raw[before] in b":,[":
+            literal = raw[start:end]
+            try:
+                # ... and orjson read it as the same number.
+                if orjson.loads(literal) != check_number(literal.decode("ascii")):
+                    return False
+            except (ValueError, orjson.JSONDecodeError):
+                return False
+    return True
+
+
+def _flagged(shape: bytes) -> list[int]:
+    """Where the literal checks at _NUMBER_SHAPE find something, one place per token at most."""
+    places = []
+    at = shape.find(_LONG_RUN)
+    while at >= 0:
+        places.append(at)
+        end = shape.find(b" ", at)
+        at = -1 if end < 0 else shape.find(_LONG_RUN, end)
+    places += [m.start() for m in _TINY_EXPONENT.finditer(shape)]
+    return places
 
 
 class _Refused(Exception):
@@ -229,11 +270,11 @@ def _dumps_parsed(value: Any, jcs_safe: bool) -> bytes:
         value = _utf16_ordered(value)
         option = 0
         out = orjson.dumps(value)
-    # (Substring tests first where they are cheap: ".0" is, "e-6" is not.)
-    if b".0" in out:
+    # Substring tests first: a regular expression scans the whole output byte by byte.
+    if b".0," in out or b".0}" in out or b".0]" in out:
         out = _integral_floats(out, value, option)
-    if _EXPONENT_SMALL.search(out) is not None or (
-        b"+" in out and _EXPONENT_LARGE.search(out) is not None
+    if (b"e-6" in out and _EXPONENT_SMALL.search(out) is not None) or (
+        b"e+" in out and _EXPONENT_LARGE.search(out) is not None
     ):
         out = _exponents(out, value)
     return out
@@ -262,10 +303,15 @@ _MANTISSA = re.compile(rb"(-?)([0-9])(?:\.([0-9]+))?")
 
 def _integral_floats(out: bytes, value: Any, option: int) -> bytes:
     """``out`` with every integral float written as an integer ("4200.0" -> "4200", "-0.0" -> "0")."""
+    # In the compact output an integral float is a ".0" before ',', '}' or ']'; a string may hold
+    # the same bytes. In the indented output it is a ".0" before a line end, and nothing else is.
+    found = out.count(b".0,") + out.count(b".0}") + out.count(b".0]")
+    lines = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    if found == lines.count(b".0\n") + lines.count(b".0,\n") and b"-0.0" not in out:
+        # Every match is a number: drop its ".0" (no replacement makes a new match: before a
+        # number stands ':', '[' or ',').
+        return out.replace(b".0,", b",").replace(b".0}", b"}").replace(b".0]", b"]")
     fixed, count = _INTEGRAL_FLOAT.subn(b"", out)
-    if not count:
-        return out
-    lines = orjson.dumps(value, option=option | orjson.OPT_INDENT_2)
     if count == len(_INTEGRAL_FLOAT_LINE.findall(lines)):
         fixed, zeros = _NEGATIVE_ZERO.subn(b"0", fixed)
         if not zeros or zeros == len(_NEGATIVE_ZERO_LINE.findall(lines)):
@@ -273,6 +319,7 @@ def _integral_floats(out: bytes, value: Any, option: int) -> bytes:
     # A string holds a look-alike: rewrite the indented form, where each match is a number, and
     # let orjson read it back (the rewritten numbers are now integers; "-0" reads as 0) and write
     # it compactly.
+    lines = orjson.dumps(value, option=option | orjson.OPT_INDENT_2)
     return orjson.dumps(orjson.loads(_INTEGRAL_FLOAT_LINE.sub(b"", lines)), option=option)
 
 
@@ -339,15 +386,68 @@ def _in_member_name(out: bytes, leads: tuple[bytes, ...]) -> bool:
     return False
 
 
+_ASTRAL_LEAD = re.compile(rb"[\xf0-\xf4]")
+_MEMBER_NAME = re.compile(rb'"((?:[^"\\]|\\.)*)": ')
+
+
 def _utf16_ordered(value: Any) -> Any:
-    """A copy whose objects list their members in RFC 8785 order (UTF-16 code units)."""
-    if isinstance(value, dict):
-        return {
-            k: _utf16_ordered(value[k]) for k in sorted(value, key=lambda k: k.encode("utf-16-be"))
-        }
-    if isinstance(value, list):
-        return [_utf16_ordered(v) for v in value]
-    return value
+    """A copy whose objects list their members in RFC 8785 order (UTF-16 code units).
+
+    orjson sorts by code point; the orders differ only between a name with a character outside
+    the BMP and one with a character from U+E000..U+FFFF at the same place, so only objects with
+    a member name outside the BMP are sorted again. They are found in orjson's sorted, indented
+    output (one member per line, a line's indentation is twice its depth, strings hold no raw
+    line feed), their members' blocks of lines are reordered there, and orjson reads the text
+    back (it keeps the members in the order read). Each object is scanned once: linear time.
+    """
+    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+    lines = text.split(b"\n")
+    # (indentation of the members, opening line, closing line) of each object to sort again.
+    objects: list[tuple[int, int, int]] = []
+    closing: dict[int, int] = {}  # indentation -> closing line of the last such object there
+    row, counted = 0, 0
+    found = _ASTRAL_LEAD.search(text)
+    while found is not None:
+        at = found.start()
+        row += text.count(b"\n", counted, at)
+        counted = at
+        start = text.rfind(b"\n", 0, at) + 1
+        line = lines[row]
+        indent = len(line) - len(line.lstrip(b" "))
+        member = _MEMBER_NAME.match(line, indent)
+        if member is not None and at - start < member.end(1) and closing.get(indent, -1) < row:
+            opener = row - 1
+            while len(lines[opener]) - len(lines[opener].lstrip(b" ")) >= indent:
+                opener -= 1
+            closer = row + 1
+            while len(lines[closer]) - len(lines[closer].lstrip(b" ")) >= indent:
+                closer += 1
+            objects.append((indent, opener, closer))
+            closing[indent] = closer
+        end = text.find(b"\n", at)
+        found = None if end < 0 else _ASTRAL_LEAD.search(text, end)
+    if not objects:
+        return value
+    for indent, opener, closer in sorted(objects, reverse=True):  # the deepest first
+        blocks: list[tuple[bytes, list[bytes]]] = []
+        for line in lines[opener + 1 : closer]:
+            if line[indent : indent + 1] == b'"':
+                member = _MEMBER_NAME.match(line, indent)
+                assert member is not None
+                name = orjson.loads(b'"' + member.group(1) + b'"')
+                blocks.append((name.encode("utf-16-be"), [line]))
+            else:
+                blocks[-1][1].append(line)
+        blocks.sort(key=lambda block: block[0])
+        ordered: list[bytes] = []
+        for _, block in blocks:
+            if block[-1].endswith(b","):
+                block[-1] = block[-1][:-1]
+            ordered += block
+            ordered[-1] += b","
+        ordered[-1] = ordered[-1][:-1]
+        lines[opener + 1 : closer] = ordered
+    return orjson.loads(b"\n".join(lines))
 
 
 # --------------------------------------------------------------------------- precise reader
