@@ -145,14 +145,12 @@ def _fast(raw: bytes) -> Parsed | None:
     # orjson reads a literal with a fraction or an exponent as a double: the literal checks
     # described at _NUMBER_SHAPE find those whose value could change on the way.
     shape = raw.translate(_NUMBER_SHAPE)
-    if (_LONG_RUN in shape or _TINY_EXPONENT.search(shape) is not None) and not _exact_literals(
-        raw, shape
-    ):
-        # Text that orjson writes back byte for byte (the canonical frames of ocpp-e2e signers,
-        # also with a long digit run inside a string) holds only orjson's shortest round-trip
-        # number forms, which SPEC §2 accepts.
-        if orjson.dumps(value) != raw:
-            return None
+    flagged = _LONG_RUN in shape or _TINY_EXPONENT.search(shape) is not None
+    # Text that orjson writes back byte for byte (the canonical frames of ocpp-e2e signers, also
+    # with a long digit run inside a string) holds only orjson's shortest round-trip number
+    # forms, which SPEC §2 accepts.
+    if flagged and not _exact_literals(raw, shape) and orjson.dumps(value) != raw:
+        return None
     return Parsed(value, True)
 
 
