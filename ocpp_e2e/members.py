@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from ._b64 import Base64Error, b64_decode, b64url_decode
+from ._b64 import Base64Error, b64_decode, b64url_problem, b64url_size
 from ._time import SPEC_TIMESTAMP
 
 #: SPEC §1 limits.
@@ -59,11 +59,11 @@ def _key_id(value: Any) -> str | None:
         return "keyId is required and must be a string"
     if value in _GOOD_KEY_IDS:
         return None
-    try:
-        if len(b64url_decode(value)) != 32:
-            return "keyId must be base64url of a SHA-256 digest (43 characters)"
-    except Base64Error as exc:
-        return f"keyId: {exc}"
+    problem = b64url_problem(value)
+    if problem is not None:
+        return f"keyId: {problem}"
+    if b64url_size(value) != 32:
+        return "keyId must be base64url of a SHA-256 digest (43 characters)"
     if len(_GOOD_KEY_IDS) < 65536:
         _GOOD_KEY_IDS.add(value)
     return None
@@ -77,11 +77,8 @@ def _algorithm(value: Any) -> str | None:
 def _value(value: Any) -> str | None:
     if type(value) is not str:
         return "value is required and must be a string"
-    try:
-        b64url_decode(value)
-    except Base64Error as exc:
-        return f"value: {exc}"
-    return None
+    problem = b64url_problem(value)
+    return None if problem is None else f"value: {problem}"
 
 
 def _timestamp(value: Any) -> str | None:
@@ -99,10 +96,10 @@ def _timestamp(value: Any) -> str | None:
 def _nonce(value: Any) -> str | None:
     if type(value) is not str:
         return "nonce must be a base64url string"
-    try:
-        size = len(b64url_decode(value))
-    except Base64Error as exc:
-        return f"nonce: {exc}"
+    problem = b64url_problem(value)
+    if problem is not None:
+        return f"nonce: {problem}"
+    size = b64url_size(value)
     low, high = NONCE_BYTES
     if not low <= size <= high:
         return f"nonce must be {low} to {high} random bytes, this one has {size}"
@@ -173,9 +170,15 @@ def member_problem(sig: Mapping[str, Any], *, frame: bool) -> str | None:
     ``frame`` says whether it signs a frame (``nonce`` is then required). Unknown members are a
     problem; every present member is checked, whatever else is present or missing.
     """
-    unknown = sig.keys() - MEMBER_RULES.keys()
-    if unknown:
+    if not sig.keys() <= _MEMBERS:
+        unknown = sig.keys() - _MEMBERS
         return f"unknown member(s) {', '.join(sorted(unknown))}"
+    # The members present, then the required ones that are missing; problems are rare, and the
+    # first in the table's order is the one reported.
+    if all(_CHECKS[member](value) is None for member, value in sig.items()) and (
+        _REQUIRED_ON_FRAMES if frame else _REQUIRED
+    ) <= sig.keys():
+        return None
     for member, rule in MEMBER_RULES.items():
         if member in sig:
             problem = rule.check(sig[member])
@@ -186,6 +189,14 @@ def member_problem(sig: Mapping[str, Any], *, frame: bool) -> str | None:
                 return "nonce is required on frame signatures"
             return f"{member} is required and must be a string"
     return None
+
+
+_MEMBERS = frozenset(MEMBER_RULES)
+_CHECKS = {member: rule.check for member, rule in MEMBER_RULES.items()}
+_REQUIRED = frozenset(m for m, rule in MEMBER_RULES.items() if rule.required is Required.ALWAYS)
+_REQUIRED_ON_FRAMES = _REQUIRED | {
+    m for m, rule in MEMBER_RULES.items() if rule.required is Required.FRAMES
+}
 
 
 __all__ = [
