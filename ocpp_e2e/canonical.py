@@ -122,15 +122,20 @@ def parse(data: bytes | str) -> Parsed:
 def _fast(raw: bytes) -> Parsed | None:
     try:
         value = orjson.loads(raw)
-        # One writing serves three checks. Integers beyond ±(2^53−1) make the strict writer
-        # fail. Depth: with two-space indentation every newline is structural and a line's
-        # indentation is twice its nesting level, so no line indented 64 spaces means nesting
-        # below 33 (exactly 32 with content also goes to the precise reader). Colons: below.
+        # Integers beyond ±(2^53−1) make the strict writer fail. Depth: with two-space
+        # indentation every newline is structural and a line's indentation is twice its nesting
+        # level, so no line indented 64 spaces means nesting below 33 (exactly 32 with content
+        # also goes to the precise reader).
         lines = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_STRICT_INTEGER)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # also the writer's nesting limit
         return None
     if _DEEP_LINE in lines:
         return None
+    if orjson.dumps(value) == raw:
+        # Text that orjson writes back byte for byte (the canonical frames of ocpp-e2e signers,
+        # and most senders' compact frames) holds only orjson's shortest round-trip number
+        # forms, which SPEC §2 accepts, and has lost no member.
+        return Parsed(value, True)
     # Duplicate members: every ':' of the text is a member separator or inside a string, and the
     # value written again has the same strings (the indented form writes '": ' after a name), so
     # a member lost to a duplicate name shows as a lost ':'. An escaped colon (backslash u003a)
@@ -143,13 +148,12 @@ def _fast(raw: bytes) -> Parsed | None:
     if colons != lines.count(b":"):
         return None
     # orjson reads a literal with a fraction or an exponent as a double: the literal checks
-    # described at _NUMBER_SHAPE find those whose value could change on the way.
+    # described at _NUMBER_SHAPE find those whose value could change on the way, and each such
+    # literal is read again on its own.
     shape = raw.translate(_NUMBER_SHAPE)
-    flagged = _LONG_RUN in shape or _TINY_EXPONENT.search(shape) is not None
-    # Text that orjson writes back byte for byte (the canonical frames of ocpp-e2e signers, also
-    # with a long digit run inside a string) holds only orjson's shortest round-trip number
-    # forms, which SPEC §2 accepts.
-    if flagged and not _exact_literals(raw, shape) and orjson.dumps(value) != raw:
+    if (_LONG_RUN in shape or _TINY_EXPONENT.search(shape) is not None) and not _exact_literals(
+        raw, shape
+    ):
         return None
     return Parsed(value, True)
 
@@ -268,11 +272,10 @@ def _dumps_parsed(value: Any, jcs_safe: bool) -> bytes:
         value = _utf16_ordered(value)
         option = 0
         out = orjson.dumps(value)
-    # Substring tests first: a regular expression scans the whole output byte by byte.
-    if b".0," in out or b".0}" in out or b".0]" in out:
-        out = _integral_floats(out, value, option)
-    if (b"e-6" in out and _EXPONENT_SMALL.search(out) is not None) or (
-        b"e+" in out and _EXPONENT_LARGE.search(out) is not None
+    # (A regular expression that starts with a literal scans as fast as a substring test.)
+    out = _integral_floats(out, value, option)
+    if _EXPONENT_SMALL.search(out) is not None or (
+        b"+" in out and _EXPONENT_LARGE.search(out) is not None
     ):
         out = _exponents(out, value)
     return out
@@ -301,16 +304,13 @@ _MANTISSA = re.compile(rb"(-?)([0-9])(?:\.([0-9]+))?")
 
 def _integral_floats(out: bytes, value: Any, option: int) -> bytes:
     """``out`` with every integral float written as an integer ("4200.0" -> "4200", "-0.0" -> "0")."""
-    # In the compact output an integral float is a ".0" before ',', '}' or ']'; a string may hold
-    # the same bytes. In the indented output it is a ".0" before a line end, and nothing else is.
-    found = out.count(b".0,") + out.count(b".0}") + out.count(b".0]")
-    lines = orjson.dumps(value, option=orjson.OPT_INDENT_2)
-    if found == lines.count(b".0\n") + lines.count(b".0,\n") and b"-0.0" not in out:
-        # Every match is a number: drop its ".0" (no replacement makes a new match: before a
-        # number stands ':', '[' or ',').
-        return out.replace(b".0,", b",").replace(b".0}", b"}").replace(b".0]", b"]")
     fixed, count = _INTEGRAL_FLOAT.subn(b"", out)
+    if not count:
+        return out
+    lines = orjson.dumps(value, option=orjson.OPT_INDENT_2)
     if count == len(_INTEGRAL_FLOAT_LINE.findall(lines)):
+        if b"-0" not in fixed:
+            return fixed
         fixed, zeros = _NEGATIVE_ZERO.subn(b"0", fixed)
         if not zeros or zeros == len(_NEGATIVE_ZERO_LINE.findall(lines)):
             return fixed
