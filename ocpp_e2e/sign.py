@@ -154,8 +154,13 @@ def _sign_plain(
     embed_public_key: bool = False,
     name: str | None = None,
     description: Mapping[str, str] | None = None,
+    jcs_out: list[bytes] | None = None,
 ) -> dict[str, Any]:
-    """:func:`sign_object` on a plain JSON object of the strict reader's that may be changed."""
+    """:func:`sign_object` on a plain JSON object of the strict reader's that may be changed.
+
+    With ``jcs_out`` (and ``safe``) the RFC 8785 form of the signed object is appended to it,
+    assembled from the members' forms written for the signing input (no second writing).
+    """
     where, existing, problems = find_signatures(result)
     if problems:
         raise SigningError(problems[0])
@@ -164,7 +169,19 @@ def _sign_plain(
     if where is not None:
         carrier = "top" if where == "top" else "customData"
     sigs: list[Any] = list(existing or [])
-    payload_jcs = _dumps_parsed(signing_payload(result), safe)
+    payload = signing_payload(result)
+    pieces: dict[str, bytes] | None = None
+    if safe:
+        # Member by member: the members other than the carriers are also those of the signed
+        # object, written once for both.
+        pieces = {k: _dumps_parsed(v, True) for k, v in payload.items() if k != "customData"}
+        payload_jcs = _object_jcs(
+            pieces
+            if "customData" not in payload
+            else {**pieces, "customData": _dumps_parsed(payload["customData"], True)}
+        )
+    else:
+        payload_jcs = _dumps_parsed(payload, safe)
     context_jcs = (
         _dumps_parsed(dict(context), True)
         if all(type(k) is str and type(v) is str for k, v in context.items())
@@ -220,7 +237,29 @@ def _sign_plain(
         elif not isinstance(custom, dict):
             raise SigningError("customData is not an object")
         result["customData"] = {**custom, "signatures": sigs}
+    if jcs_out is not None and pieces is not None:
+        # The new signatures hold strings, true and lists of strings; a caller's description
+        # goes through the checking writer.
+        plain = description is None
+        for carrier_name in ("customData", "signatures"):
+            if carrier_name in result:
+                pieces[carrier_name] = _dumps_parsed(result[carrier_name], plain)
+        jcs_out.append(_object_jcs(pieces))
     return result
+
+
+def _utf16(name: str) -> bytes:
+    return name.encode("utf-16-be")
+
+
+def _object_jcs(members: Mapping[str, bytes]) -> bytes:
+    """The RFC 8785 form of an object from the RFC 8785 forms of its members' values: the names
+    in UTF-16 order, written by orjson as RFC 8785 writes strings."""
+    return (
+        b"{"
+        + b",".join([orjson.dumps(k) + b":" + members[k] for k in sorted(members, key=_utf16)])
+        + b"}"
+    )
 
 
 def sign_frame(
@@ -275,6 +314,7 @@ def sign_frame(
         "name": name,
     }
     value = list(parsed.value)
+    signed: list[bytes] = []  # the RFC 8785 form of the signed payload, when written on the way
     if kind in (Kind.ERROR, Kind.RESULT_ERROR):
         assert parsed.error_details is not None
         details_payload = signing_payload(parsed.error_details)
@@ -287,13 +327,18 @@ def sign_frame(
             # The payload from the strict reader is plain JSON already: a copy of its top level,
             # which signing changes, is enough.
             value[index] = _sign_plain(
-                dict(parsed.payload), True, signers, carrier=carrier, **options
+                dict(parsed.payload), True, signers, carrier=carrier, jcs_out=signed, **options
             )
         else:
             value[index] = sign_object(parsed.payload, signers, carrier=carrier, **options)
     # The wire form is the RFC 8785 form of the frame: valid JSON for every peer, and numbers and
-    # member order already canonical, which keeps verification on its fast path.
-    wire = _dumps_parsed(value, parsed.jcs_safe)
+    # member order already canonical, which keeps verification on its fast path. The envelope
+    # holds the message type (an integer) and strings.
+    wire = (
+        b"[" + b",".join([orjson.dumps(x) for x in value[:-1]] + signed) + b"]"
+        if signed
+        else _dumps_parsed(value, parsed.jcs_safe)
+    )
     # RFC 8785 writes an integral double of 2^53 or more (1e16) as an integer literal, which SPEC §2
     # readers refuse; such a frame keeps an exponent (orjson: 1e16, json.dumps: 1e+16) instead.
     # Only a run of 16 digits can be such a literal; a number-like run inside a string takes the
