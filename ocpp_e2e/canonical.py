@@ -302,11 +302,39 @@ _EXPONENT_LINE = re.compile(rb"e(?:-6|\+1[6-9]|\+20)(?=,?\n)")
 _MANTISSA = re.compile(rb"(-?)([0-9])(?:\.([0-9]+))?")
 
 
+def _outside_strings(out: bytes, starts: list[int]) -> bool:
+    """Whether every place of ``starts`` (ascending) lies outside the strings of orjson's output
+    ``out``, which holds no backslash: then every '"' opens or closes a string."""
+    quotes = 0
+    done = 0
+    for start in starts:
+        quotes += out.count(b'"', done, start)
+        done = start
+        if quotes % 2:
+            return False
+    return True
+
+
 def _integral_floats(out: bytes, value: Any, option: int) -> bytes:
     """``out`` with every integral float written as an integer ("4200.0" -> "4200", "-0.0" -> "0")."""
-    fixed, count = _INTEGRAL_FLOAT.subn(b"", out)
-    if not count:
+    starts = [m.start() for m in _INTEGRAL_FLOAT.finditer(out)]
+    if not starts:
         return out
+    if b"\\" not in out and _outside_strings(out, starts):
+        # Every match is a number: drop its ".0" ("-0" becomes "0").
+        pieces: list[bytes] = []
+        done = 0
+        for start in starts:
+            if out[start - 2 : start] == b"-0" and out[start - 3 : start - 2] in (b":", b"[", b","):
+                pieces += (out[done : start - 2], b"0")
+            else:
+                pieces.append(out[done:start])
+            done = start + 2
+        pieces.append(out[done:])
+        return b"".join(pieces)
+    # A string may hold a look-alike. In the indented output the same forms are certainly
+    # numbers (they end a line); when both counts agree every match is a number.
+    fixed, count = _INTEGRAL_FLOAT.subn(b"", out)
     lines = orjson.dumps(value, option=orjson.OPT_INDENT_2)
     if count == len(_INTEGRAL_FLOAT_LINE.findall(lines)):
         if b"-0" not in fixed:
@@ -323,16 +351,19 @@ def _integral_floats(out: bytes, value: Any, option: int) -> bytes:
 
 def _exponents(out: bytes, value: Any) -> bytes:
     """``out`` with the exponent forms RFC 8785 writes in full ("1.5e-6" -> "0.0000015")."""
-    numbers = len(_EXPONENT_LINE.findall(orjson.dumps(value, option=orjson.OPT_INDENT_2)))
     starts = sorted(
         m.start() for pattern in (_EXPONENT_SMALL, _EXPONENT_LARGE) for m in pattern.finditer(out)
     )
-    if len(starts) != numbers:
-        return dumps(value)  # a string holds a look-alike of such a number (rare)
+    if not (b"\\" not in out and _outside_strings(out, starts)):
+        numbers = len(_EXPONENT_LINE.findall(orjson.dumps(value, option=orjson.OPT_INDENT_2)))
+        if len(starts) != numbers:
+            return dumps(value)  # a string holds a look-alike of such a number (rare)
     pieces: list[bytes] = []
     done = 0
     for start in starts:
-        begin = max(out.rfind(b":", 0, start), out.rfind(b"[", 0, start), out.rfind(b",", 0, start))
+        begin = start - 1  # the mantissa ends here; it starts after ':', '[' or ','
+        while begin > 0 and out[begin] not in b":[,":
+            begin -= 1
         mantissa = _MANTISSA.fullmatch(out, begin + 1, start)
         if mantissa is None:
             return dumps(value)
