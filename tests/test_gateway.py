@@ -372,6 +372,57 @@ def test_frame_log_rotates_by_size_and_by_time_and_keeps_every_line(tmp_path: Pa
     ]
 
 
+def test_frame_log_wakes_its_writer_once_for_the_lines_of_a_burst_not_once_per_line(
+    tmp_path: Path,
+) -> None:
+    from ocpp_e2e.gateway.config import FrameLogConfig
+    from ocpp_e2e.gateway.framelog import FrameLog
+
+    class PatientLog(FrameLog):
+        HAND_OVER_SECONDS = 3600.0
+
+    async def scenario() -> None:
+        log = PatientLog(FrameLogConfig(tmp_path / "patient.jsonl"))
+        for n in range(50):  # the loop (and the thread) have time between these writes
+            await log.write({"n": n})
+            await asyncio.sleep(0.001)
+        assert (log.lines, log.batches) == (0, 0)  # not woken once per line
+        await log.flush()
+        assert (log.lines, log.batches) == (50, 1)
+        await log.close()
+        log = FrameLog(FrameLogConfig(tmp_path / "frames.jsonl"))
+        for n in range(100):
+            await log.write({"n": n})
+        async with asyncio.timeout(TIMEOUT):  # written after the hand-over delay, unasked
+            while log.lines < 100:
+                await asyncio.sleep(0.01)
+        await log.write({"n": 100})
+        await log.close()
+
+    run(scenario)
+    for name, count in (("patient.jsonl", 50), ("frames.jsonl", 101)):
+        numbers = [json.loads(x)["n"] for x in (tmp_path / name).read_text().splitlines()]
+        assert numbers == list(range(count))
+
+
+def test_frame_log_with_a_full_queue_makes_the_writer_wait_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    from ocpp_e2e.gateway.config import FrameLogConfig
+    from ocpp_e2e.gateway.framelog import FrameLog
+
+    async def scenario() -> None:
+        log = FrameLog(FrameLogConfig(tmp_path / "frames.jsonl", queue=5))
+        for n in range(40):  # eight times the queue: each full queue wakes the writer at once
+            await log.write({"n": n})
+        await log.close()
+        assert log.lines == 40
+
+    run(scenario)
+    numbers = [json.loads(x)["n"] for x in (tmp_path / "frames.jsonl").read_text().splitlines()]
+    assert numbers == list(range(40))
+
+
 def test_upstream_keys_mode_sends_the_gateways_own_key_for_the_station(tmp_path: Path) -> None:
     store = AuthorizationKeyStore(ScryptParameters(n=2**10))
     key = generate_authorization_key()

@@ -8,6 +8,12 @@ reason, and the text it sent instead when it signed or refused the frame).
 Lines are written by one thread, so the event loop never waits for the disk. The queue between
 them is bounded (``queue`` lines): when the disk cannot keep up, the connection whose frame is being
 logged waits for room — frames are delayed, never left out of the log.
+
+The writer thread is woken at most every ``HAND_OVER_SECONDS`` (50 ms) and then writes everything
+queued, not once per line: waking a thread per frame cost the event loop a thread switch and a
+hand-over of the interpreter lock per frame (measured with py-spy: about 9 % of the gateway's time at
+200 frames/s, and milliseconds of waiting whenever the other thread was not scheduled at once).
+A crash of the process loses the lines still queued, as before (normally those of the last 50 ms).
 """
 
 from __future__ import annotations
@@ -44,16 +50,23 @@ def rfc3339(ts: float) -> str:
 class FrameLog:
     """Appends log records to ``config.path``; :meth:`close` writes everything still queued."""
 
+    #: The longest a queued line waits before the writer thread is woken.
+    HAND_OVER_SECONDS = 0.05
+
     def __init__(self, config: FrameLogConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self._clock = clock
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=config.queue)
+        self._wake = threading.Event()
+        self._wake_due: asyncio.TimerHandle | None = None
         self._file: IO[bytes] | None = None
         self._opened = 0.0
         self._size = 0
         self._error: OSError | None = None
         self.lines = 0
         self.rotations = 0
+        #: Times the writer thread was woken and found lines to write.
+        self.batches = 0
         self._thread = threading.Thread(target=self._run, name="ocpp-e2e-frame-log", daemon=True)
         self._open()
         self._thread.start()
@@ -69,15 +82,28 @@ class FrameLog:
         try:
             self._queue.put_nowait(line)
         except queue.Full:
+            self._wake_now()
             await asyncio.to_thread(self._queue.put, line)
+            return
+        if self._wake_due is None:
+            loop = asyncio.get_running_loop()
+            self._wake_due = loop.call_later(self.HAND_OVER_SECONDS, self._wake_now)
+
+    def _wake_now(self) -> None:
+        if self._wake_due is not None:
+            self._wake_due.cancel()
+            self._wake_due = None
+        self._wake.set()
 
     async def flush(self) -> None:
         """Wait until every line queued so far is written to the file."""
+        self._wake_now()
         await asyncio.to_thread(self._queue.join)
 
     async def close(self) -> None:
         """Write what is queued, then close the file."""
         await asyncio.to_thread(self._queue.put, _STOP)
+        self._wake_now()
         await asyncio.to_thread(self._thread.join)
 
     # -- the writer thread
@@ -119,11 +145,17 @@ class FrameLog:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            batch = [item]
+            self._wake.wait()
+            self._wake.clear()
+            batch: list[Any] = []
             with contextlib.suppress(queue.Empty):
                 while len(batch) < 1000:
                     batch.append(self._queue.get_nowait())
+            if not batch:
+                continue
+            if len(batch) == 1000:
+                self._wake.set()  # more may be queued: another round at once
+            self.batches += 1
             stop = False
             for line in batch:
                 if line is _STOP:
