@@ -350,14 +350,16 @@ async def main(args: argparse.Namespace) -> None:
     binary = Path(sys.executable).with_name("ocpp-e2e")
     proc = await asyncio.create_subprocess_exec(
         str(binary), "gateway", "--config", str(config), "--log-level", "warning",
+        "--loop", args.loop,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stderr is not None
     line = (await proc.stderr.readline()).decode()
-    found = re.search(r"listening on port (\d+); metrics on port (\d+)", line)
+    found = re.search(r"listening on port (\d+); metrics on port (\d+); event loop (\w+)", line)
     if found is None:
         raise SystemExit(f"the gateway did not start: {line}")
     gw_port, metrics_port = int(found.group(1)), int(found.group(2))
+    print(f"gateway event loop: {found.group(3)}")
     drain = asyncio.create_task(proc.stderr.read())
     try:
         rss_idle = proc_rss(proc.pid)
@@ -457,4 +459,7 @@ if __name__ == "__main__":
     parser.add_argument("--commands", type=float, default=10.0, help="commands per second")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--loop", default="auto", choices=["auto", "uvloop", "asyncio"], help="the gateway's --loop"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -315,6 +316,26 @@ def test_cli_reports_every_configuration_problem_on_its_own_line_and_exits_2(
     assert "Traceback" not in result.output
     assert f"{path}:1: $.listen.port: -1 is less than the minimum of 0" in result.output
     assert f"{path}:1: $: required member 'stations' is missing" in result.output
+
+
+def test_cli_loop_option_refuses_unknown_loops_and_a_missing_uvloop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ocpp_e2e.cli.gateway import loop_factory
+
+    path = write_config(tmp_path, "listen: {port: 0}\nupstream: {url: ws://x}\n")
+    result = CliRunner().invoke(app, ["gateway", "--config", str(path), "--loop", "trio"])
+    assert result.exit_code == 2
+    assert "error: --loop must be auto, uvloop or asyncio, not 'trio'" in result.output
+    assert loop_factory("asyncio") is None
+    assert loop_factory("auto") is not None  # uvloop is in the dev extra
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if it were not installed
+    assert loop_factory("auto") is None  # auto falls back to the standard loop
+    result = CliRunner().invoke(app, ["gateway", "--config", str(path), "--loop", "uvloop"])
+    assert result.exit_code == 2
+    assert "error: --loop uvloop: uvloop is not installed (pip install 'ocpp-e2e[uvloop]')" in (
+        result.output
+    )
 
 
 def test_cli_check_loads_policies_and_names_them(tmp_path: Path) -> None:

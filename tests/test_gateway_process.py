@@ -124,7 +124,10 @@ shutdown: {{drainSeconds: 2}}
             )  # fmt: skip
             gw = GatewayProcess(proc)
             try:
-                ready = await gw.wait_for(r"listening on port (\d+); metrics on port (\d+)")
+                # uvloop is in the dev extra: --loop auto (the default) takes it, TLS included
+                ready = await gw.wait_for(
+                    r"listening on port (\d+); metrics on port (\d+); event loop uvloop"
+                )
                 port, metrics = int(ready.group(1)), int(ready.group(2))
                 url = connection_url(f"wss://127.0.0.1:{port}/ocpp", "CS-0001")
                 # Without a client certificate the TLS handshake fails; the CSMS never hears of it.
@@ -225,7 +228,7 @@ def test_two_gateway_processes_sharing_redis_refuse_a_frame_replayed_across_them
             async with Csms(make) as csms:
                 procs: list[GatewayProcess] = []
                 ports = []
-                for name in ("a", "b"):
+                for name, loop in (("a", "asyncio"), ("b", "uvloop")):
                     (tmp_path / name).mkdir()
                     config = write_config(
                         tmp_path / name,
@@ -240,13 +243,13 @@ log: {{path: frames.jsonl}}
                     )
                     proc = await asyncio.create_subprocess_exec(
                         str(Path(sys.executable).with_name("ocpp-e2e")), "gateway", "--config",
-                        str(config), stdout=asyncio.subprocess.DEVNULL,
+                        str(config), "--loop", loop, stdout=asyncio.subprocess.DEVNULL,
                         stderr=asyncio.subprocess.PIPE,
                     )  # fmt: skip
                     procs.append(GatewayProcess(proc))
                 try:
-                    for gw in procs:
-                        ready = await gw.wait_for(r"listening on port (\d+)")
+                    for gw, loop in zip(procs, ("asyncio", "uvloop"), strict=True):
+                        ready = await gw.wait_for(rf"listening on port (\d+); .* event loop {loop}")
                         ports.append(int(ready.group(1)))
                     seen_a: asyncio.Queue[str] = asyncio.Queue()
                     url_a = connection_url(f"ws://127.0.0.1:{ports[0]}/ocpp", "CS-0001")

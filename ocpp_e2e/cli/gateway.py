@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -58,14 +59,31 @@ def _setup_logging(fmt: str, level: str) -> None:
     logging.getLogger("websockets").setLevel(logging.WARNING)
 
 
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop ``--loop`` asks for: ``asyncio`` (the standard one), ``uvloop`` (the extra
+    ``uvloop``; an error when it is not installed) or ``auto`` (uvloop when installed)."""
+    if name == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if name == "uvloop":
+            fail("--loop uvloop: uvloop is not installed (pip install 'ocpp-e2e[uvloop]')")
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 async def _run(config_path: Path) -> None:
     from ..gateway import Gateway, load_config
 
     gateway = Gateway(load_config(config_path), manage_gc=True)
     await gateway.start()
     metrics = gateway.ops_port if gateway.ops_port is not None else "none"
+    loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
     print(
-        f"ocpp-e2e gateway: listening on port {gateway.port}; metrics on port {metrics}",
+        f"ocpp-e2e gateway: listening on port {gateway.port}; metrics on port {metrics}; "
+        f"event loop {loop_name}",
         file=sys.stderr,
         flush=True,
     )
@@ -103,6 +121,13 @@ def gateway(
     log_level: Annotated[
         str, typer.Option("--log-level", help="debug, info, warning, error.")
     ] = "info",
+    loop: Annotated[
+        str,
+        typer.Option(
+            "--loop",
+            help="Event loop: auto (uvloop when installed), uvloop or asyncio (the standard one).",
+        ),
+    ] = "auto",
 ) -> None:
     """Run the OCPP security gateway: a WebSocket proxy in front of a CSMS that verifies, decides,
     signs on behalf and logs every frame (see docs/gateway.md). SIGHUP reloads the policies;
@@ -111,6 +136,9 @@ def gateway(
         fail(f"--log-format must be json or text, not {log_format!r}")
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         fail(f"--log-level must be debug, info, warning or error, not {log_level!r}")
+    if loop not in ("auto", "uvloop", "asyncio"):
+        fail(f"--loop must be auto, uvloop or asyncio, not {loop!r}")
+    factory = loop_factory(loop)
     from ..gateway import build_rules, load_config
     from ..replay import MemoryReplayCache
 
@@ -129,8 +157,8 @@ def gateway(
         fail(str(exc))
     _setup_logging(log_format, log_level)
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_run(config))
+        with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(_run(config))
     except OcppE2EError as exc:
         fail(str(exc))
     except OSError as exc:  # the port is taken, a TLS file cannot be read
