@@ -20,6 +20,7 @@ from ._io import fail
 __all__ = [
     "JsonFormatter",
     "gateway",
+    "loop_factory",
     "register",
 ]
 
