@@ -84,6 +84,7 @@ def test_the_traffic_view_renders_in_a_headless_browser_with_findings_marked(
     assert dom.count('<tr id="frame-') == 3
     assert dom.count('class="marked"') == 3
     assert "response-without-call" in dom and ">malformed<" in dom
-    assert '<option value="wallboxpulsar">wallboxpulsar (5)</option>' in dom
+    # each station's option names the OCPP version its frames were read in
+    assert '<option value="wallboxpulsar">wallboxpulsar (5, OCPP 1.6)</option>' in dom
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
     assert console == [], console

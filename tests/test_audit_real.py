@@ -7,6 +7,7 @@ audit mode, so only those are left).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,36 @@ def test_the_report_says_per_station_what_was_inferred_in_every_output() -> None
     page = render_html(audit_logs([path], ReadOptions(), SETTINGS))
     assert "<td>2.0.1 (8)</td>" in page
     assert "side: csms (inferred: it receives BootNotification at line 4)" in page
+
+
+def test_a_gateway_log_of_two_stations_counts_each_stations_frames_per_version(
+    tmp_path: Path,
+) -> None:
+    # real-derived: the frames of the Chromium capture written as the normalized JSON Lines a
+    # gateway logs (each line names the version its connection negotiated)
+    from ocpp_e2e.audit.logs import LogRecord, ReadStats, read_logs
+
+    capture = str(REAL / "captures" / "browser-mixed.pcap")
+    records = [r for r in read_logs([capture], ReadOptions(), ReadStats()) if type(r) is LogRecord]
+    log = tmp_path / "gateway.jsonl"
+    log.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "ts": r.ts.isoformat() if r.ts else None,
+                    "station": r.station,
+                    "direction": r.direction.value,
+                    "ocpp": r.ocpp,
+                    "frame": r.frame,
+                }
+            )
+            + "\n"
+            for r in records
+        )
+    )
+    summary = audit_logs([str(log)], ReadOptions(), SETTINGS).summary.to_dict()
+    assert summary["frames"] == 16
+    assert {s: c["ocpp"] for s, c in summary["stations"].items()} == {
+        "browser-16": {"1.6": 8},
+        "browser-201": {"2.0.1": 8},
+    }
