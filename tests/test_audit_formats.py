@@ -345,3 +345,63 @@ def read_stream_bytes(data: bytes, options: ReadOptions) -> list[LogRecord | Unr
 def test_har_that_is_json_but_not_an_object_with_log_entries_is_an_input_error(text: bytes) -> None:
     with pytest.raises(InputError, match=r"not a HAR file: no log\.entries list"):
         read_stream_bytes(text, ReadOptions(format=LogFormat.HAR))
+
+
+# --------------------------------------------------------------------------- no subprotocol
+
+
+def test_a_capture_without_a_negotiated_subprotocol_takes_the_version_its_frames_tell(
+    tmp_path: Path,
+) -> None:
+    tcp = _Tcp()
+    tcp.handshake()
+    tcp.send(CLIENT, UPGRADE.replace(b"Sec-WebSocket-Protocol: ocpp1.6\r\n", b""))
+    tcp.send(SERVER, ACCEPT.replace(b"Sec-WebSocket-Protocol: ocpp1.6\r\n", b""))
+    station = _ws(client=True)
+    boot = '[2,"1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
+    tcp.send(CLIENT, station.send_data(boot, fin=True))
+    csms = _ws(client=False)
+    answer = '[3,"1",{"currentTime":"2026-03-02T08:00:00Z","interval":60,"status":"Accepted"}]'
+    tcp.send(SERVER, csms.send_data(answer, fin=True))
+    path = tmp_path / "noproto.pcap"
+    tcp.write(path)
+    records, bad, stats = _read(path)
+    assert bad == []
+    assert [(r.station, r.direction, r.ocpp) for r in records] == [
+        ("CS-7", Direction.TO_CSMS, "1.6"),
+        ("CS-7", Direction.TO_STATION, "1.6"),
+    ]
+    assert stats.station_facts[str(path)]["cs-7"]["ocpp"] == (
+        "1.6 (inferred: BootNotification at line 5 fits only OCPP 1.6)"
+    )
+    assert stats.inferred[str(path)]["ocpp"] == stats.station_facts[str(path)]["cs-7"]["ocpp"]
+
+
+def test_a_har_without_subprotocols_infers_each_stations_version_from_its_frames(
+    tmp_path: Path,
+) -> None:
+    # real-derived: Chromium's HAR of a 1.6 and a 2.0.1 station with the chosen subprotocols
+    # taken out of the handshake answers, as a server that negotiates none would leave them
+    har = json.loads(
+        (Path(__file__).parent / "data/audit/real/captures/browser-mixed.har").read_text()
+    )
+    for entry in har["log"]["entries"]:
+        headers = entry["response"]["headers"]
+        entry["response"]["headers"] = [
+            h for h in headers if h["name"].lower() != "sec-websocket-protocol"
+        ]
+    path = tmp_path / "noproto.har"
+    path.write_text(json.dumps(har))
+    records, bad, stats = _read(path)
+    assert bad == [] and len(records) == 16
+    assert {(r.station, r.ocpp) for r in records} == {
+        ("BROWSER-16", "1.6"),
+        ("BROWSER-201", "2.0.1"),
+    }
+    facts = stats.station_facts[str(path)]
+    assert facts["browser-16"]["ocpp"] == (
+        "1.6 (inferred: BootNotification at line 1 fits only OCPP 1.6)"
+    )
+    assert facts["browser-201"]["ocpp"] == (
+        "2.0.1 (inferred: BootNotification at line 9 fits only OCPP 2.0.1 or 2.1)"
+    )

@@ -25,12 +25,15 @@ from ..errors import InputError
 from ..model import Direction
 from ..versions import OCPP_VERSIONS
 from .logs import (
+    FrameVersions,
+    LogFormat,
     LogRecord,
     Piece,
     ReadOptions,
     ReadStats,
     Side,
     UnreadableLine,
+    note_file_from_stations,
 )
 
 __all__ = [
@@ -70,20 +73,23 @@ def version_from_protocol(protocol: str | None) -> str | None:
     return None
 
 
-def connection_version(given: str | None, protocol: str | None) -> tuple[str, str]:
+def connection_version(given: str | None, protocol: str | None) -> tuple[str | None, str]:
     """The OCPP version of one connection and how it is known: given, else the subprotocol the
-    server chose, else 2.0.1 (assumed).
+    server chose; (None, why) when neither tells (the frames then do, per station).
 
     >>> connection_version(None, "ocpp1.6")
     ('1.6', '1.6 (the negotiated subprotocol ocpp1.6)')
+    >>> connection_version(None, None)
+    (None, 'no subprotocol was negotiated')
     """
     if given:
         return given, f"{given} (given)"
     version = version_from_protocol(protocol)
     if version is not None:
         return version, f"{version} (the negotiated subprotocol {protocol})"
-    what = f"the subprotocol {protocol!r} is not an OCPP version" if protocol else "no subprotocol"
-    return "2.0.1", f"2.0.1 (assumed: {what} was negotiated; give --ocpp if it is another)"
+    if protocol:
+        return None, f"the negotiated subprotocol {protocol!r} is not an OCPP version"
+    return None, "no subprotocol was negotiated"
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -119,7 +125,7 @@ def read_har(
     stats.note(source, "side", side)
     number = 0
     sockets = 0
-    versions: set[str] = set()
+    by_frames: FrameVersions | None = None  # connections that negotiated no version
     for entry in entries:
         messages = entry.get("_webSocketMessages") if type(entry) is dict else None
         if type(messages) is not list:
@@ -132,8 +138,10 @@ def read_har(
         station = station_from_url(url) or options.station or "unnamed"
         chosen = _header(response.get("headers"), "sec-websocket-protocol")
         version, how = connection_version(options.ocpp, chosen)
-        versions.add(version)
-        stats.note_station(source, station, "ocpp", how)
+        if version is not None:
+            stats.note_station(source, station, "ocpp", how)
+        elif by_frames is None:
+            by_frames = FrameVersions(source, LogFormat.HAR, options, stats)
         stats.note_station(source, station, "side", side)
         for message in messages:
             number += 1
@@ -161,11 +169,17 @@ def read_har(
                     yield UnreadableLine(source, number, f"time {when} does not exist", "")
                     continue
             direction = out_dir if kind == "send" else in_dir
-            yield LogRecord(source, number, ts, station, direction, version, text)
+            record = LogRecord(source, number, ts, station, direction, version or "", text)
+            if version is None:
+                assert by_frames is not None
+                yield from by_frames.push(record)
+            else:
+                yield record
+    if by_frames is not None:
+        yield from by_frames.finish()
     if not sockets:
         raise InputError(
             "this HAR file holds no WebSocket connection (no entry with _webSocketMessages)",
             source=source,
         )
-    how = "given" if options.ocpp else "the negotiated subprotocol, else assumed"
-    stats.note(source, "ocpp", f"{', '.join(sorted(versions))} ({how})")
+    note_file_from_stations(stats, source, "ocpp")

@@ -72,6 +72,7 @@ __all__ = [
     "READ_BYTES",
     "EvccReader",
     "EverestReader",
+    "FrameVersions",
     "Item",
     "LineReader",
     "LogFormat",
@@ -88,6 +89,7 @@ __all__ = [
     "UnreadableFile",
     "UnreadableLine",
     "make_reader",
+    "note_file_from_stations",
     "open_log",
     "read_jsonl_line",
     "read_logs",
@@ -1136,6 +1138,52 @@ _FORMAT_OCPP = {
 }
 
 
+def note_file_from_stations(stats: ReadStats, source: str, what: str) -> bool:
+    """Note for ``source`` what its stations' facts say of ``what`` (``ocpp``, ``side``): the one
+    station's words, the value all share, or which station has which. False if none says it."""
+    facts = stats.station_facts.get(source, {})
+    texts = {name: f[what] for name, f in facts.items() if what in f}
+    if not texts:
+        return False
+    if len(texts) == 1:
+        stats.note(source, what, next(iter(texts.values())))
+        return True
+    values: dict[str, list[str]] = {}
+    for name, text in texts.items():
+        values.setdefault(text.split(" ", 1)[0], []).append(name)
+    if len(values) == 1:
+        value = next(iter(values))
+        stats.note(
+            source, what, f"{value} (each of its {len(texts)} stations, inferred on its own)"
+        )
+        return True
+    listed = "; ".join(
+        f"{value} for {', '.join(names[:3])}{' and more' if len(names) > 3 else ''}"
+        for value, names in sorted(values.items())
+    )
+    stats.note(source, what, f"{', '.join(sorted(values))} (per station: {listed})")
+    return True
+
+
+class FrameVersions:
+    """The OCPP version of records no subprotocol named (a HAR entry or a captured connection
+    that negotiated none), inferred per station from their frames as in text logs; records are
+    held back meanwhile (at most :data:`INFER_RECORDS`)."""
+
+    def __init__(self, source: str, fmt: LogFormat, options: ReadOptions, stats: ReadStats):
+        self._resolver = _Resolver(source, fmt, options, stats)
+
+    def push(self, record: LogRecord) -> Iterator[Item]:
+        """Take a record whose ``ocpp`` is unknown; yield the records whose version is known."""
+        way = "toCSMS" if record.direction is Direction.TO_CSMS else "toStation"
+        msg = Message(record.line, record.ts, record.station, way, record.frame)
+        return self._resolver.push(msg)
+
+    def finish(self) -> Iterator[Item]:
+        """The records still held, once the input ends."""
+        return self._resolver._release()
+
+
 class _Station:
     """What is known of one station of a log: its OCPP version and the side that wrote it."""
 
@@ -1250,31 +1298,9 @@ class _Resolver:
 
     def _note_file(self, what: str, default: Callable[[], tuple[str, str]] | None) -> None:
         """The file's own line for ``what``: its one station's, or how its stations differ."""
-        facts = self.stats.station_facts.get(self.source, {})
-        texts = {name: f[what] for name, f in facts.items() if what in f}
-        if not texts:
-            if default is not None and self.fmt in _FORMAT_OCPP:
-                self.stats.note(self.source, what, default()[1])
-            return
-        if len(texts) == 1:
-            self.stats.note(self.source, what, next(iter(texts.values())))
-            return
-        values: dict[str, list[str]] = {}
-        for name, text in texts.items():
-            values.setdefault(text.split(" ", 1)[0], []).append(name)
-        if len(values) == 1:
-            value = next(iter(values))
-            self.stats.note(
-                self.source,
-                what,
-                f"{value} (each of its {len(texts)} stations, inferred from its own frames)",
-            )
-            return
-        listed = "; ".join(
-            f"{value} for {', '.join(names[:3])}{' and more' if len(names) > 3 else ''}"
-            for value, names in values.items()
-        )
-        self.stats.note(self.source, what, f"{', '.join(values)} (per station: {listed})")
+        told = note_file_from_stations(self.stats, self.source, what)
+        if not told and default is not None and self.fmt in _FORMAT_OCPP:
+            self.stats.note(self.source, what, default()[1])
 
     def _learn(self, station: _Station, msg: Message) -> None:
         where = f"at line {msg.line}"

@@ -30,7 +30,16 @@ from wsproto.frame_protocol import FrameProtocol, Opcode, ParseFailed
 from ..errors import InputError
 from ..model import Direction
 from .har import connection_version, station_from_url
-from .logs import LogRecord, Piece, ReadOptions, ReadStats, UnreadableLine
+from .logs import (
+    FrameVersions,
+    LogFormat,
+    LogRecord,
+    Piece,
+    ReadOptions,
+    ReadStats,
+    UnreadableLine,
+    note_file_from_stations,
+)
 
 __all__ = [
     "MAX_GAP_BYTES",
@@ -141,7 +150,7 @@ class _Capture:
         self.websockets = 0
         self.others = 0
         self.reported = 0
-        self.versions: set[str] = set()
+        self.by_frames: FrameVersions | None = None  # connections that negotiated no version
 
     def packet(self, number: int, ts: float, linktype: int, buf: bytes) -> Iterator[Piece]:
         ip = _ip_packet(linktype, buf)
@@ -310,9 +319,12 @@ class _Capture:
         rest, _closed = parser.trailing_data
         conn.down.buffer = bytearray(rest)
         protocol = headers.get("sec-websocket-protocol")
-        conn.version, how = connection_version(self.options.ocpp, protocol)
-        self.versions.add(conn.version)
-        self.stats.note_station(self.source, conn.station, "ocpp", how)
+        version, how = connection_version(self.options.ocpp, protocol)
+        conn.version = version or ""
+        if version is not None:
+            self.stats.note_station(self.source, conn.station, "ocpp", how)
+        elif self.by_frames is None:
+            self.by_frames = FrameVersions(self.source, LogFormat.PCAP, self.options, self.stats)
         self.stats.note_station(self.source, conn.station, "side", "both (a capture sees both ends)")
         offer = headers.get("sec-websocket-extensions", "")
         deflate = next(
@@ -357,9 +369,14 @@ class _Capture:
                     if frame.message_finished:
                         text = "".join(side.parts)
                         side.parts = []
-                        yield LogRecord(
+                        record = LogRecord(
                             self.source, number, when, conn.station, direction, conn.version, text
                         )
+                        if conn.version:
+                            yield record
+                        else:
+                            assert self.by_frames is not None
+                            yield from self.by_frames.push(record)
                 elif frame.opcode is Opcode.BINARY:
                     yield UnreadableLine(
                         self.source, number, "a binary WebSocket message (OCPP-J is text)", ""
@@ -374,8 +391,7 @@ class _Capture:
             )
 
     def finish(self) -> Iterator[Piece]:
-        if self.versions:
-            how = "given" if self.options.ocpp else "the negotiated subprotocol"
-            self.stats.note(self.source, "ocpp", f"{', '.join(sorted(self.versions))} ({how})")
+        if self.by_frames is not None:
+            yield from self.by_frames.finish()
+        note_file_from_stations(self.stats, self.source, "ocpp")
         self.stats.note(self.source, "side", "both (a capture sees both ends)")
-        return iter(())
