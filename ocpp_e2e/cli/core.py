@@ -39,6 +39,7 @@ from ._io import (
     read_bytes,
     write_output,
 )
+from ._options import JsonOption, NowOption, OcppOption, StationOption
 
 __all__ = [
     "canonicalize",
@@ -49,15 +50,6 @@ __all__ = [
     "verify",
 ]
 
-OcppOption = Annotated[
-    str, typer.Option("--ocpp", help="OCPP version of the connection: 1.6, 2.0.1 or 2.1.")
-]
-StationOption = Annotated[
-    str,
-    typer.Option(
-        "--station", help="Identity of the charging station whose connection carries the frame."
-    ),
-]
 CallOption = Annotated[
     str | None,
     typer.Option("--call", help="For a CALLRESULT/CALLERROR: file with the CALL frame it answers."),
@@ -301,15 +293,11 @@ AnchorOption = Annotated[
         "--trust-anchor", help="Root certificate(s) (PEM) for signatures with certificates."
     ),
 ]
-NowOption = Annotated[
-    str | None, typer.Option("--now", help="Time of receipt (RFC 3339); default: the system clock.")
-]
 AgeOption = Annotated[int, typer.Option("--max-age", help="maxSignatureAge in seconds.")]
 SkewOption = Annotated[int, typer.Option("--clock-skew", help="clockSkew in seconds.")]
 ReceiverOption = Annotated[
     str | None, typer.Option("--receiver", help="This receiver's id, for destination checks.")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _verify_one(

@@ -32,6 +32,7 @@ from ..esp import (
 from ..frames import parse_frame
 from ..model import Direction
 from ._io import EXIT_FAILED, check_ocpp, fail, parse_now, read_bytes, write_output
+from ._options import NowOption, OcppOption, StationOption
 
 __all__ = [
     "decrypt",
@@ -39,20 +40,11 @@ __all__ = [
     "register",
 ]
 
-OcppOption = Annotated[
-    str, typer.Option("--ocpp", help="OCPP version of the connection: 1.6, 2.0.1 or 2.1.")
-]
-StationOption = Annotated[
-    str, typer.Option("--station", help="Identity of the station whose connection carries it.")
-]
 DirectionOption = Annotated[
     str,
     typer.Option("--direction", help="Which way the outer frame travels: toStation or toCSMS."),
 ]
 OutOption = Annotated[str, typer.Option("--out", "-o", help="Output file, or - for stdout.")]
-NowOption = Annotated[
-    str | None, typer.Option("--now", help="Time (RFC 3339); default: the system clock.")
-]
 KeyOption = Annotated[
     list[Path],
     typer.Option("--key", help="This node's ESP private key (PEM); repeat during a rollover."),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
 from cryptography import x509
@@ -36,6 +37,7 @@ from ..pki import demo as demo_module
 from ..pki.show import certificate_summary
 from ..pki.usages import USAGE_OIDS, sorted_usages
 from ._io import input_errors, password_from_env, renamed, required
+from ._options import JsonOption
 
 __all__ = [
     "app",
@@ -94,7 +96,6 @@ CaPasswordEnv = Annotated[
     str | None,
     typer.Option("--ca-password-env", help="env var holding the CA key's password, if encrypted"),
 ]
-Json = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 
 
 def _validity(days: int | None, hours: int | None, default_days: int) -> timedelta:
@@ -136,6 +137,39 @@ def _load_ca(ca: Path, ca_key: str | None, password_env: str | None) -> Certific
 
 def _write_key(path: Path, key: PrivateKey, password_env: str | None) -> None:
     write_private_key(path, key, password_from_env(password_env))
+
+
+class _LeafFiles(NamedTuple):
+    crt: Path
+    chain: Path
+    key: Path
+    pub: Path
+
+
+def _leaf_files(out: Path, name: str, *, new_key: bool, force: bool) -> _LeafFiles:
+    """NAME.crt.pem, NAME.chain.pem and, for a new key, NAME.key.pem and NAME.pub.pem in ``out``;
+    refused when one exists already (unless ``force``)."""
+    files = _LeafFiles(*(out / f"{name}.{part}.pem" for part in ("crt", "chain", "key", "pub")))
+    _check_free(list(files if new_key else files[:2]), force)
+    return files
+
+
+def _write_leaf(
+    files: _LeafFiles,
+    cert: x509.Certificate,
+    issuer: CertificateAuthority,
+    write_key: Callable[[Path], bytes] | None,
+) -> None:
+    """Write a leaf's certificate and chain and, with ``write_key`` (which writes the new private
+    key to its path and returns the public key's PEM), its key files; say what was written."""
+    files.crt.parent.mkdir(parents=True, exist_ok=True)
+    files.crt.write_bytes(certificate_pem([cert]))
+    files.chain.write_bytes(certificate_pem(issuer.chain_for(cert)))
+    written = [files.crt, files.chain]
+    if write_key is not None:
+        files.pub.write_bytes(write_key(files.key))
+        written += [files.key, files.pub]
+    _echo_written(written)
 
 
 def _echo_written(paths: list[Path]) -> None:
@@ -264,15 +298,12 @@ def issue(
     """
     with input_errors():
         issuer = _load_ca(ca, ca_key, ca_password_env)
-        crt, chain = out / f"{name}.crt.pem", out / f"{name}.chain.pem"
-        key_path, pub_path = out / f"{name}.key.pem", out / f"{name}.pub.pem"
+        files = _leaf_files(out, name, new_key=public_key is None, force=force)
         new_key: PrivateKey | None = None
         if public_key is None:
-            _check_free([crt, chain, key_path, pub_path], force)
             new_key = generate_private_key(key_type)
             pub: PublicKey = new_key.public_key()
         else:
-            _check_free([crt, chain], force)
             pub, _der = load_public_key_file(public_key)
         cert = issuer.issue(
             pub,
@@ -281,15 +312,13 @@ def issue(
             valid_for=_validity(days, hours, 365),
             not_before=_time(not_before, "--not-before"),
         )
-        out.mkdir(parents=True, exist_ok=True)
-        crt.write_bytes(certificate_pem([cert]))
-        chain.write_bytes(certificate_pem(issuer.chain_for(cert)))
-        written = [crt, chain]
-        if new_key is not None:
-            _write_key(key_path, new_key, password_env)
-            pub_path.write_bytes(public_key_to_pem(new_key))
-            written += [key_path, pub_path]
-        _echo_written(written)
+
+        def write_key(path: Path) -> bytes:
+            assert new_key is not None
+            _write_key(path, new_key, password_env)
+            return public_key_to_pem(new_key)
+
+        _write_leaf(files, cert, issuer, write_key if new_key is not None else None)
 
 
 @app.command("issue-key-agreement")
@@ -320,14 +349,11 @@ def issue_key_agreement(
 
     with input_errors():
         issuer = _load_ca(ca, ca_key, ca_password_env)
-        crt, chain = out / f"{name}.crt.pem", out / f"{name}.chain.pem"
-        key_path, pub_path = out / f"{name}.key.pem", out / f"{name}.pub.pem"
+        files = _leaf_files(out, name, new_key=public_key is None, force=force)
         if public_key is None:
-            _check_free([crt, chain, key_path, pub_path], force)
             new_key = generate_esp_key("X25519")
             esp_public = new_key.public
         else:
-            _check_free([crt, chain], force)
             new_key = None
             try:
                 text = public_key.read_bytes().decode("ascii")
@@ -345,15 +371,13 @@ def issue_key_agreement(
             valid_for=_validity(days, hours, 365),
             not_before=_time(not_before, "--not-before"),
         )
-        out.mkdir(parents=True, exist_ok=True)
-        crt.write_bytes(certificate_pem([cert]))
-        chain.write_bytes(certificate_pem(issuer.chain_for(cert)))
-        written = [crt, chain]
-        if new_key is not None:
-            write_esp_private_key(key_path, new_key)
-            pub_path.write_bytes(new_key.public.to_pem())
-            written += [key_path, pub_path]
-        _echo_written(written)
+
+        def write_esp_key(path: Path) -> bytes:
+            assert new_key is not None
+            write_esp_private_key(path, new_key)
+            return new_key.public.to_pem()
+
+        _write_leaf(files, cert, issuer, write_esp_key if new_key is not None else None)
 
 
 @app.command("revoke")
@@ -442,7 +466,7 @@ def verify(
         bool,
         typer.Option("--require-revocation", help="fail without a CRL (72-hour certs exempt)"),
     ] = False,
-    json_out: Json = False,
+    json_out: JsonOption = False,
     old_anchor: Annotated[list[Path] | None, typer.Option("--anchor", hidden=True)] = None,
 ) -> None:
     """Validate a chain against trust anchors; print identity and effective usages, or why not.
@@ -485,7 +509,7 @@ def verify(
 @app.command("show")
 def show(
     certificate: Annotated[Path, typer.Argument(help="certificate file (PEM, may hold several)")],
-    json_out: Json = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Summarize certificates: identity, usage names (not OIDs), validity, CA constraints, key id.
 

@@ -21,6 +21,7 @@ from ..policy.lifecycle import PolicyStore
 from ..policy.lint import lint_policy_text
 from ..policy.model import read_policy_file
 from ._io import EXIT_FAILED, check_ocpp, fail, parse_now, read_bytes, renamed, write_output
+from ._options import JsonOption, NowOption, OcppOption, StationOption
 
 __all__ = [
     "check",
@@ -37,18 +38,10 @@ app = typer.Typer(
 )
 
 PolicyOption = Annotated[Path, typer.Option("--policy", help="Policy file (.yaml, .yml or .json).")]
-StationOption = Annotated[
-    str, typer.Option("--station", help="Identity of the station whose connection carries frames.")
-]
-OcppOption = Annotated[str, typer.Option("--ocpp", help="OCPP version: 1.6, 2.0.1 or 2.1.")]
 KeyringOption = Annotated[
     Path | None,
     typer.Option("--keyring", help="Keyring to verify with instead of the policy's own keys."),
 ]
-NowOption = Annotated[
-    str | None, typer.Option("--now", help="Time of receipt, RFC 3339 (default: the system clock).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 FramesArgument = Annotated[
     list[str],
     typer.Argument(help="Files with one frame each, or one frame per line; - for stdin."),

@@ -36,6 +36,7 @@ from ..tariffs.session import Session
 from ..verify import Verifier
 from ._io import emit, read_input, read_json, renamed, write_json
 from ._io import input_errors as _input_errors
+from ._options import JsonOption
 
 __all__ = [
     "app",
@@ -55,7 +56,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 KeyOpt = Annotated[str, typer.Option("--key", help="Private key: PEM path, file: or envvar: URI.")]
 CertOpt = Annotated[
     Path | None,
@@ -153,7 +153,7 @@ def verify_cmd(
     tariff: Annotated[Path, typer.Argument(help="Signed tariff JSON; - for stdin.")],
     trust_anchor: AnchorOpt = None,
     keyring: KeyringOpt = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Verify a signed tariff: exit 0 when accepted, 1 when rejected. Reports signers and digest.
 
@@ -242,7 +242,7 @@ def _cost_text(cost: dict[str, Any]) -> str:
 def cost_cmd(
     tariff: Annotated[Path, typer.Option("--tariff", help="Tariff JSON (signed or not).")],
     session: Annotated[Path, typer.Option("--session", help="Session record JSON; - for stdin.")],
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Bill a session under a tariff, line by line, with exact decimals.
 
@@ -312,7 +312,7 @@ def verify_receipt_cmd(
             "--trust-anchor now. Repeatable.",
         ),
     ] = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Verify a receipt's signatures; with --tariff also that the tariff is accepted, is the one
     the receipt names, and implies exactly this bill; with the receipt's meter records
@@ -409,7 +409,7 @@ def session_from_log_cmd(
         str | None, typer.Option("--evse-kind", help="AC or DC, for evseKind conditions.")
     ] = None,
     out: OutOpt = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Build the session record of a transaction from captured frames (2.0.1/2.1
     TransactionEvent; 1.6 StartTransaction/MeterValues/StopTransaction), ready for `tariff cost`.

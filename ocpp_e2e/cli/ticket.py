@@ -30,6 +30,7 @@ from ..tickets.model import parse_timestamp
 from ._io import emit, read_input, read_json, renamed, required, write_json
 from ._io import fail as _fail
 from ._io import input_errors as _input_errors
+from ._options import JsonOption
 
 __all__ = [
     "app",
@@ -45,8 +46,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
 @app.command("issue")
@@ -88,7 +87,7 @@ def issue_cmd(
         Path | None,
         typer.Option("--certificates", help="Issuer certificate chain PEM, leaf first (required)."),
     ] = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
     old_chain: Annotated[Path | None, typer.Option("--chain", hidden=True)] = None,
 ) -> None:
     """Sign a ChargingTicket for a fresh holder key, and write both out.
@@ -158,7 +157,7 @@ def issue_cmd(
 @app.command("challenge")
 def challenge_cmd(
     ledger: Annotated[Path, typer.Option(help="The station's ledger file (created if missing).")],
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
     station: Annotated[
         str | None, typer.Option("--station", help="This station's identity (required).")
     ] = None,
@@ -249,7 +248,7 @@ def verify_cmd(
             help="This station's ESP private key (repeat): decrypt an encrypted presentation."
         ),
     ] = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
     station: Annotated[
         str | None, typer.Option("--station", help="This station's identity (required).")
     ] = None,
