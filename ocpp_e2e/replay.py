@@ -110,6 +110,23 @@ class MemoryReplayCache:
         return len(self._entries)
 
 
+def _seen_or_recorded(
+    db: sqlite3.Connection, key_id: str, digest: bytes, t_exp: float, t_now: float
+) -> bool:
+    """In an open write transaction: True when (key_id, digest) is recorded and not expired;
+    otherwise record it until ``t_exp`` and return False."""
+    row = db.execute(
+        "SELECT expires FROM replay WHERE key_id = ? AND digest = ?", (key_id, digest)
+    ).fetchone()
+    if row is not None and row[0] >= t_now:
+        return True
+    db.execute(
+        "INSERT OR REPLACE INTO replay (key_id, digest, expires) VALUES (?, ?, ?)",
+        (key_id, digest, t_exp),
+    )
+    return False
+
+
 class SQLiteReplayCache:
     """A replay cache in one SQLite file; survives restarts and is shared by processes.
 
@@ -186,16 +203,9 @@ class SQLiteReplayCache:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute(
-                "SELECT expires FROM replay WHERE key_id = ? AND digest = ?", (key_id, digest)
-            ).fetchone()
-            if row is not None and row[0] >= t_now:
+            if _seen_or_recorded(db, key_id, digest, t_exp, t_now):
                 db.execute("COMMIT")
                 return True
-            db.execute(
-                "INSERT OR REPLACE INTO replay (key_id, digest, expires) VALUES (?, ?, ?)",
-                (key_id, digest, t_exp),
-            )
             self._writes += 1
             if self._writes % self.SWEEP_EVERY == 0:
                 db.execute(
@@ -226,13 +236,9 @@ class SQLiteReplayCache:
             raise ReplayCacheUnavailable(
                 f"replay cache {self.path}: {self._queued} checks already waiting (locked?)"
             )
-        if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="ocpp-e2e-replay"
-            )
         self._queued += 1
         try:
-            future = self._executor.submit(self.check_and_add, key_id, input_digest, expires, now)
+            future = self._worker().submit(self.check_and_add, key_id, input_digest, expires, now)
             return await asyncio.wrap_future(future)
         finally:
             self._queued -= 1
@@ -256,17 +262,10 @@ class SQLiteReplayCache:
             except sqlite3.OperationalError:
                 return None  # locked: the worker thread waits for it, within the caller's bound
             try:
-                row = db.execute(
-                    "SELECT expires FROM replay WHERE key_id = ? AND digest = ?", (key_id, digest)
-                ).fetchone()
-                if row is not None and row[0] >= t_now:
-                    db.execute("COMMIT")
-                    return True
-                db.execute(
-                    "INSERT OR REPLACE INTO replay (key_id, digest, expires) VALUES (?, ?, ?)",
-                    (key_id, digest, t_exp),
-                )
+                seen = _seen_or_recorded(db, key_id, digest, t_exp, t_now)
                 db.execute("COMMIT")
+                if seen:
+                    return True
             except sqlite3.Error:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
@@ -280,11 +279,15 @@ class SQLiteReplayCache:
 
     def _maintain(self, t_now: float) -> None:
         """Sweep expired entries and checkpoint the WAL, in the worker thread."""
+        self._worker().submit(self._sweep, t_now)
+
+    def _worker(self) -> concurrent.futures.ThreadPoolExecutor:
+        """The cache's one worker thread (started on first use)."""
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="ocpp-e2e-replay"
             )
-        self._executor.submit(self._sweep, t_now)
+        return self._executor
 
     def _sweep(self, t_now: float) -> None:
         with self._lock:
