@@ -11,10 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from ocpp_e2e.audit import logs
+from ocpp_e2e.audit.findings import SEVERITY, Finding, FindingKind
 from ocpp_e2e.audit.logs import LogRecord, ReadOptions, ReadStats, read_stream
-from ocpp_e2e.audit.run import AuditSettings, build_auditor
+from ocpp_e2e.audit.report import render_html
+from ocpp_e2e.audit.run import AuditSettings, Listing, audit_logs, build_auditor
+from ocpp_e2e.cli import app
 from ocpp_e2e.keys import KeySigner, generate_private_key, load_spki, public_key_to_pem
 from ocpp_e2e.model import Direction
 from ocpp_e2e.sign import sign_frame
@@ -112,3 +116,63 @@ def test_format_detection_holds_at_most_detect_bytes_of_lines(
     scored = int(m.group(2))
     assert scored < logs.DETECT_LINES
     assert scored * len(line) <= logs.BLOCK_BYTES + 2000
+
+
+def _finding(line: int, detail: str = "x") -> Finding:
+    kind = FindingKind.UNANSWERED_CALL
+    return Finding(kind, SEVERITY[kind], "log", line, detail)
+
+
+def test_the_listing_keeps_the_first_findings_in_input_order_whatever_order_they_come_in() -> None:
+    listing = Listing(3)
+    listing.extend([(0, 9, _finding(9)), (0, 5, _finding(5, "a")), (0, 5, _finding(5, "b"))])
+    listing.extend([(1, 1, _finding(1)), (0, 2, _finding(2))])  # held: 5 < 2 * 3
+    listing.extend([(0, 7, _finding(7))])  # 6 held: cut to the first 3
+    listing.extend([(0, 1, _finding(1))])
+    assert [(f.line, f.detail) for f in listing.first()] == [(1, "x"), (2, "x"), (5, "a")]
+    assert listing.seen == 7
+
+
+def test_findings_beyond_max_findings_are_counted_and_the_report_says_they_are_not_listed(
+    tmp_path: Path,
+) -> None:
+    # 30 unsigned requests where the policy wants a station's signature: 30 findings.
+    log = tmp_path / "unsigned.jsonl"
+    log.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "ts": f"2026-03-02T08:00:{i:02d}Z",
+                    "station": "cs-1",
+                    "direction": "toCSMS",
+                    "frame": json.dumps([2, f"m{i}", "Heartbeat", {}]),
+                }
+            )
+            + "\n"
+            for i in range(30)
+        )
+    )
+    settings = AuditSettings(policy=_policy(tmp_path), max_findings=10)
+    report = audit_logs([str(log)], ReadOptions(), settings)
+    assert [f.line for f in report.findings] == list(range(1, 11))
+    summary = report.summary.to_dict()
+    assert (summary["findings"], summary["findingsNotListed"]) == (30, 20)
+    assert summary["byKind"] == {"unsigned-required": 30}
+    assert report.exit_status == 1
+    html = render_html(report)
+    assert "The table holds the first 10 of 30 findings; 20 were counted but not kept" in html
+    everything = audit_logs([str(log)], ReadOptions(), AuditSettings(policy=_policy(tmp_path)))
+    assert len(everything.findings) == 30
+    assert "findingsNotListed" not in everything.summary.to_dict()
+
+
+def test_max_findings_below_one_is_a_usage_error(tmp_path: Path) -> None:
+    log = tmp_path / "one.jsonl"
+    log.write_text(
+        '{"station":"cs-1","direction":"toCSMS","frame":"[2,\\"1\\",\\"Heartbeat\\",{}]"}\n'
+    )
+    result = CliRunner().invoke(
+        app, ["audit", str(log), "--policy", _policy(tmp_path), "--max-findings", "0"]
+    )
+    assert result.exit_code == 2
+    assert "--max-findings must be at least 1, not 0" in result.output

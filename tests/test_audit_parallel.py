@@ -297,7 +297,7 @@ def _cli(args: list[str]) -> Any:
 @pytest.fixture
 def chosen(monkeypatch: pytest.MonkeyPatch) -> list[Cluster | None]:
     """The cluster each CLI run chose; the audit itself runs in this process."""
-    from ocpp_e2e.cli import audit as cli_audit
+    from ocpp_e2e.audit import run as audit_run  # the command imports audit_logs when it runs
 
     seen: list[Cluster | None] = []
 
@@ -306,7 +306,7 @@ def chosen(monkeypatch: pytest.MonkeyPatch) -> list[Cluster | None]:
         assert logs == [DAY]  # no log was taken for an address, nor an address for a log
         return audit_logs(logs, options, settings, **kw)
 
-    monkeypatch.setattr(cli_audit, "audit_logs", run)
+    monkeypatch.setattr(audit_run, "audit_logs", run)
     return seen
 
 

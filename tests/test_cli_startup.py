@@ -199,3 +199,17 @@ def test_values_are_converted_as_typer_converts_them(
     if args[:1] == ["--number"] and len(args) > 2:  # common values: no pydantic adapter built
         converted = [p for p in command.params if p._runtime_param and p.name != "ranged"]
         assert converted and all(not p._runtime_param._typer for p in converted)
+
+
+def test_the_audit_commands_help_imports_neither_cryptography_nor_the_audit_engine() -> None:
+    loaded = _modules_after(
+        "import contextlib, io, sys\n"
+        "sys.argv = ['ocpp-e2e', 'audit', '--help']\n"
+        "from ocpp_e2e.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        main()\n    except SystemExit as exc:\n        assert exc.code == 0\n"
+    )
+    assert "ocpp_e2e.cli.audit" in loaded
+    assert not {"cryptography", "jsonschema", "pydantic"} & {m.split(".")[0] for m in loaded}
+    for module in ("run", "engine", "report", "cluster"):
+        assert f"ocpp_e2e.audit.{module}" not in loaded

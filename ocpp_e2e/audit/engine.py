@@ -220,6 +220,9 @@ class FrameAuditor:
         # Frames without a capture time are decided at this time (freshness is not judged).
         self.clock = clock or datetime.now(UTC)
         self.grace = grace
+        #: Whether results carry their :class:`FrameRow` (the report's traffic view); an audit
+        #: that keeps no rows saves formatting a row for every frame.
+        self.rows = True
         self._extra: list[Finding] = []
         self._info: tuple[str | None, str | None, int | None] = (None, None, None)
         self._last: dict[str, tuple[datetime, int]] = {}
@@ -231,12 +234,15 @@ class FrameAuditor:
         earlier CALLs of its station that went unanswered)."""
         self._info = (None, None, None)
         result = self._audit(seq, record)
-        result = result._replace(
-            row=FrameRow(
-                record.source, record.line, _ts(record.ts), record.direction.value, *self._info
-            ),
-            ocpp=record.ocpp,
-        )
+        if self.rows:
+            result = result._replace(
+                row=FrameRow(
+                    record.source, record.line, _ts(record.ts), record.direction.value, *self._info
+                ),
+                ocpp=record.ocpp,
+            )
+        else:
+            result = result._replace(ocpp=record.ocpp)
         if self._extra:
             result = result._replace(findings=result.findings + tuple(self._extra))
             self._extra = []

@@ -569,6 +569,7 @@ def _shown(text: str) -> str:
 _JSONL_MEMBERS = frozenset({"ts", "station", "direction", "ocpp", "frame", "gateway"})
 _DIRECTIONS = {"toCSMS": Direction.TO_CSMS, "toStation": Direction.TO_STATION}
 _NAMES = (b'"ts"', b'"station"', b'"direction"', b'"ocpp"', b'"frame"')
+_FRAME_NAME = re.compile(rb'"frame"[ \t\r\n]*:[ \t\r\n]*')
 _DECODER = json.JSONDecoder()
 _WS = re.compile(r"[ \t\n\r]*")
 
@@ -642,7 +643,8 @@ def read_jsonl_line(source: str, number: int, raw: bytes, ocpp: str) -> Item | N
         return _bad_line(source, number, raw, "not a JSON object")
     frame = obj.get("frame")
     frame_text: Any = frame
-    if type(frame) is list or b"\\u" in raw or any(raw.count(n) > 1 for n in _NAMES):
+    rest = _around_frame(raw, frame) if type(frame) is str else raw
+    if type(frame) is list or b"\\u" in rest or any(rest.count(n) > 1 for n in _NAMES):
         # The exact text of the array, and members that a parser would silently merge.
         text = raw.decode("utf-8")
         members = _object_members(text)
@@ -671,6 +673,29 @@ def read_jsonl_line(source: str, number: int, raw: bytes, ocpp: str) -> Item | N
         obj.get("ocpp", ocpp),
         frame_text,
     )
+
+
+def _around_frame(raw: bytes, frame: str) -> bytes:
+    r"""The line without the text of its ``frame`` string, when that text is written as orjson
+    writes it (as JSON Lines writers do); else the whole line.
+
+    The frame is most of a line, and no member name can hide inside a string (its quotes are
+    escaped), so the checks for repeated or escaped member names need only the rest.
+
+    >>> _around_frame(b'{"ts":"x","frame":"[2,\\"1\\"]","station":"a"}', '[2,"1"]')
+    b'{"ts":"x","frame":,"station":"a"}'
+    >>> _around_frame(b'{"frame" : "[2,\\u0022\\"]"}', '[2,"\\"]')
+    b'{"frame" : "[2,\\u0022\\"]"}'
+    """
+    at = raw.find(b'"frame"')
+    head = _FRAME_NAME.match(raw, at) if at >= 0 else None
+    if head is None:
+        return raw
+    text = orjson.dumps(frame)
+    start = head.end()
+    if not raw.startswith(text, start):
+        return raw
+    return raw[:start] + raw[start + len(text) :]
 
 
 def _bad_line(source: str, number: int, raw: bytes, reason: str) -> UnreadableLine:

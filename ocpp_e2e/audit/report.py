@@ -71,10 +71,13 @@ def render_html(report: AuditReport, *, title: str = "") -> str:
     # "<" escaped so that no "</script>" in a finding can end the data block.
     embedded = orjson.dumps(payload).decode("utf-8").replace("<", "\\u003c")
     truncated = ""
-    if len(report.findings) > len(shown):
-        truncated = (
-            f"The table holds the first {len(shown)} of {len(report.findings)} findings; "
-            "use --json for all of them."
+    if data["findings"] > len(shown):
+        truncated = f"The table holds the first {len(shown)} of {data['findings']} findings; "
+        truncated += (
+            f"{summary.unlisted} were counted but not kept (--max-findings); --json lists the "
+            f"first {len(report.findings)}."
+            if summary.unlisted
+            else "use --json for all of them."
         )
     files = ", ".join(f"{name} ({fmt})" for name, fmt in data["files"].items()) or "no input"
     listed = len(summary.rows)

@@ -41,7 +41,7 @@ from .engine import (
     FrameAuditor,
     unreadable_result,
 )
-from .findings import Finding
+from .findings import MAX_FINDINGS, Finding
 from .logs import (
     Item,
     LogRecord,
@@ -66,6 +66,7 @@ __all__ = [
     "AuditSettings",
     "AuditUnit",
     "End",
+    "Listing",
     "Placed",
     "PolicyDecide",
     "Work",
@@ -90,7 +91,8 @@ class AuditSettings:
     """What every worker needs to build its :class:`FrameAuditor` (picklable: paths, not keys).
 
     ``policy`` is the policy file; ``csms_identity`` the CSMS's own id for ``destination`` checks
-    of frames sent to the CSMS. Trusted meter keys for signed meter values (OCMF):
+    of frames sent to the CSMS; ``max_findings`` how many findings the report lists at most (the
+    first in input order; the summary counts all of them). Trusted meter keys for signed meter values (OCMF):
     ``meter_keys`` (public key files), ``meter_keyrings`` (meter keyring files) and
     ``meter_certificates`` (chain files with the ``meterSigning`` usage, validated against the
     policy's trust anchors at ``meter_trust_time``, by default when the audit starts).
@@ -105,6 +107,7 @@ class AuditSettings:
     meter_keyrings: tuple[str, ...] = ()
     meter_certificates: tuple[str, ...] = ()
     meter_trust_time: datetime | None = None
+    max_findings: int = MAX_FINDINGS
 
 
 class PolicyDecide:
@@ -216,6 +219,7 @@ class AuditUnit:
         out: list[Placed] = []
         audit, add, ocpp = self.auditor.audit, self.summary.add, self.ocpp
         keep = self.summary.keep > len(self.summary.rows)
+        self.auditor.rows = keep  # rows are formatted only while the traffic view takes them
         if isinstance(piece, RawLines):
             source = piece.source
             items: Iterable[Item | None] = (
@@ -278,16 +282,18 @@ def audit_logs(
     for path in files:  # a name given by mistake is a usage error before any work
         if path != "-" and "://" not in path and not os.path.exists(path):
             raise InputError("cannot open log file (No such file or directory)", source=path)
+    if settings.max_findings < 1:
+        raise InputError(f"--max-findings must be at least 1, not {settings.max_findings}")
+    listing = Listing(settings.max_findings)
     if cluster is None:
         stats = ReadStats()
-        placed, ends = _single(
-            _work(files, options, stats), settings, options.default_ocpp, progress
-        )
+        ends = _single(_work(files, options, stats), settings, options.default_ocpp, progress, listing)
     else:
         from .cluster import audit_on_cluster
 
         build_auditor(settings)  # a policy or meter key that does not load fails here, at once
         placed, ends, stats = audit_on_cluster(files, options, settings, cluster, progress=progress)
+        listing.extend(placed)
     summary = Summary(keep=settings.keep_frames)
     late: list[Finding] = []
     for part, records, unreadable, finished in ends:
@@ -299,11 +305,41 @@ def audit_logs(
     late.sort(key=lambda f: f.station or "")
     for finding in late:
         summary.add_late(finding)
-    placed.sort(key=lambda p: (p[0], p[1]))  # stable: a frame's findings keep their order
-    findings = [f for _, _, f in placed]
-    findings.extend(late)
+    findings = listing.first()
+    findings.extend(late[: max(0, settings.max_findings - len(findings))])
+    summary.unlisted = listing.seen + len(late) - len(findings)
     summary.finish(stats)
     return AuditReport(findings, summary)
+
+
+def _place(placed: Placed) -> tuple[int, int]:
+    return placed[0], placed[1]
+
+
+class Listing:
+    """The first ``limit`` findings in input order, whatever order they come in (a CALL's
+    ``unanswered-call`` comes after later frames; Dask partitions come in any order), held in
+    memory bounded by ``2 * limit`` findings."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen = 0
+        self._held: list[Placed] = []
+
+    def extend(self, placed: list[Placed]) -> None:
+        self.seen += len(placed)
+        self._held.extend(placed)
+        if len(self._held) >= 2 * self.limit:
+            self._cut()
+
+    def _cut(self) -> None:
+        self._held.sort(key=_place)  # stable: a frame's findings keep their order
+        del self._held[self.limit :]
+
+    def first(self) -> list[Finding]:
+        """The findings kept, in input order."""
+        self._cut()
+        return [f for _, _, f in self._held]
 
 
 def input_files(paths: Iterable[str]) -> list[str]:
@@ -358,16 +394,16 @@ def _single(
     settings: AuditSettings,
     ocpp: str,
     progress: Callable[[int], None] | None,
-) -> tuple[list[Placed], list[End]]:
+    listing: Listing,
+) -> list[End]:
     unit = AuditUnit(settings, ocpp)
-    placed: list[Placed] = []
     done = 0
     for piece in work:
-        placed.extend(unit.take(piece))
+        listing.extend(unit.take(piece))
         if progress is not None:
             done += work_size(piece[1])
             progress(done)
-    return placed, [unit.finish()]
+    return [unit.finish()]
 
 
 def work_size(piece: RawLines | list[Item]) -> int:

@@ -56,6 +56,8 @@ class Summary:
     #: (file index, station, verdict, row)
     keep: int = 0
     rows: list[tuple[int, str, str, FrameRow]] = field(default_factory=list)
+    #: findings counted here but not listed in the report (beyond ``AuditSettings.max_findings``)
+    unlisted: int = 0
 
     def keep_row(self, index: int, result: FrameResult) -> None:
         """Keep a frame for the traffic view (file ``index`` among the inputs)."""
@@ -160,6 +162,7 @@ class Summary:
             "last": _minute(minutes[-1]) if minutes else None,
             "verdicts": {v: self.verdicts[v] for v in VERDICTS},
             "findings": sum(self.kinds.values()),
+            **({"findingsNotListed": self.unlisted} if self.unlisted else {}),
             "failing": self.failing,
             "byKind": dict(sorted(self.kinds.items())),
             "bySeverity": dict(sorted(self.severities.items())),

@@ -12,15 +12,14 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from ..audit.findings import MAX_FINDINGS
 from ..audit.logs import LogFormat, ReadOptions, Side
-from ..audit.report import HTML_MAX_FRAMES, json_lines
-from ..audit.run import AuditSettings, audit_logs
-from ..audit.structured import parse_fields
 from ..errors import OcppE2EError
 from ._io import check_ocpp, fail, write_output
 
-if TYPE_CHECKING:  # imported when used: a start pays only for what the audit needs
+if TYPE_CHECKING:  # imported when used: --help, or a start, pays only for what it needs
     from ..audit.cluster import Cluster
+    from ..audit.run import AuditSettings
     from ..audit.summary import AuditReport
 
 __all__ = [
@@ -244,6 +243,15 @@ def audit(
     show: Annotated[
         int, typer.Option("--show", help="Findings listed in the terminal at most.")
     ] = 50,
+    max_findings: Annotated[
+        int,
+        typer.Option(
+            "--max-findings",
+            help="Findings the report lists at most (the first in input order); the summary "
+            "counts all of them and says how many are not listed. Bounds the audit's memory: "
+            "at most twice this many findings are held (under 1 KiB each).",
+        ),
+    ] = MAX_FINDINGS,
 ) -> None:
     """Verify every frame of the logs, decide it under the policy and report the findings."""
     if not 0 < grace <= 86_400:
@@ -252,11 +260,18 @@ def audit(
         check_ocpp(ocpp)
     if workers < 1:
         fail(f"--workers must be at least 1, not {workers}")
+    if max_findings < 1:
+        fail(f"--max-findings must be at least 1, not {max_findings}")
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         fail(f"--tz: unknown time zone {tz!r} (use an IANA name such as Europe/Berlin)")
     console = Console(stderr=json_out)
+    # The audit's own modules, imported when it runs (not to show its help).
+    from ..audit.report import HTML_MAX_FRAMES, json_lines
+    from ..audit.run import AuditSettings
+    from ..audit.structured import parse_fields
+
     try:
         options = ReadOptions(
             format=fmt,
@@ -274,6 +289,7 @@ def audit(
             meter_certificates=tuple(str(p) for p in meter_cert or ()),
             keep_frames=HTML_MAX_FRAMES if html_out is not None else 0,
             grace_seconds=grace,
+            max_findings=max_findings,
         )
         cluster = _cluster(dask, scheduler, workers, scratch)
         if cluster is not None and not json_out:
@@ -330,6 +346,8 @@ def _run(
     cluster: Cluster | None,
     console: Console,
 ) -> AuditReport:
+    from ..audit.run import audit_logs
+
     if not console.is_terminal:
         return audit_logs(logs, options, settings, cluster=cluster)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -361,6 +379,12 @@ def _print(report: AuditReport, console: Console, show: int) -> None:
         console.print(f"    {f.detail}", highlight=False, markup=False)
     if len(report.findings) > show:
         console.print(f"… and {len(report.findings) - show} more (use --json or --html for all)")
+    if report.summary.unlisted:
+        console.print(
+            f"{report.summary.unlisted} more finding(s) are counted below but not listed "
+            "anywhere (over --max-findings)",
+            highlight=False,
+        )
     summary = Table(title="Audit summary", show_header=False)
     summary.add_column("what")
     summary.add_column("count", justify="right")
