@@ -13,9 +13,12 @@ class Base64Error(ValueError):
     """A string that is not canonical base64/base64url."""
 
 
+_STD_TO_URL = bytes.maketrans(b"+/", b"-_")
+
+
 def b64url_encode(data: bytes) -> str:
     """Encode without padding. ``b64url_encode(b"\\xff") == "_w"``."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_STD_TO_URL, b"=").decode("ascii")
 
 
 _URL_TO_STD = bytes.maketrans(b"-_", b"+/")
@@ -59,6 +62,11 @@ def b64url_decode(text: str) -> bytes:
     problem = b64url_problem(text)
     if problem is not None:
         raise Base64Error(problem)
+    return b64url_decode_checked(text)
+
+
+def b64url_decode_checked(text: str) -> bytes:
+    """Decode ``text`` that :func:`b64url_problem` found canonical (no second check)."""
     # Only the alphabet is left and the padding is exact: the standard decoder cannot differ.
     return binascii.a2b_base64(text.encode("ascii").translate(_URL_TO_STD) + _PAD[len(text) % 4])
 

@@ -21,11 +21,8 @@ def utcnow() -> datetime:
 
 def format_timestamp(when: datetime) -> str:
     """``2026-11-22T10:00:00.000Z`` (UTC, milliseconds), the SPEC §1 timestamp form."""
-    when = when.astimezone(UTC)
-    return (
-        f"{when.year:04d}-{when.month:02d}-{when.day:02d}T{when.hour:02d}:{when.minute:02d}:"
-        f"{when.second:02d}.{when.microsecond // 1000:03d}Z"
-    )
+    # isoformat ends in "+00:00" for UTC; it writes the year with four digits, as SPEC §1 does.
+    return when.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_spec_timestamp(text: str) -> datetime:

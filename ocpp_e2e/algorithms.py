@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -114,7 +115,7 @@ class _EdDSA(Algorithm):
         return _ed25519.sign(key, data)
 
     def _verify(self, key: PublicKey, signature: bytes, data: bytes) -> None:
-        assert isinstance(key, ed25519.Ed25519PublicKey)
+        key = cast(ed25519.Ed25519PublicKey, key)  # verify() checked that it fits
         # RFC 8032 §5.1.7: S must be below the group order (no malleable encodings).
         if int.from_bytes(signature[32:], "little") >= _L or not _ed25519.verify(
             key, signature, data

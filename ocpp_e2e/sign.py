@@ -170,23 +170,16 @@ def _sign_plain(
         carrier = "top" if where == "top" else "customData"
     sigs: list[Any] = list(existing or [])
     payload = signing_payload(result)
-    pieces: dict[str, bytes] | None = None
+    runs: list[bytes] | None = None
     if safe:
-        # Member by member: the members other than the carriers are also those of the signed
-        # object, written once for both.
-        pieces = {k: _dumps_parsed(v, True) for k, v in payload.items() if k != "customData"}
-        payload_jcs = _object_jcs(
-            pieces
-            if "customData" not in payload
-            else {**pieces, "customData": _dumps_parsed(payload["customData"], True)}
-        )
+        # The members other than the carriers are written in at most three runs (those before
+        # "customData", between it and "signatures", after it): the same bytes serve the
+        # signing input and the signed object.
+        runs = _runs(payload)
+        payload_jcs = _assemble(runs, payload)
     else:
         payload_jcs = _dumps_parsed(payload, safe)
-    context_jcs = (
-        _dumps_parsed(dict(context), True)
-        if all(type(k) is str and type(v) is str for k, v in context.items())
-        else dumps(dict(context))
-    )
+    context_jcs = _strings_jcs(context)
     when = format_timestamp(timestamp or utcnow())
     for signer in _signers(signers):
         if len(sigs) >= MAX_SIGNATURES:
@@ -224,7 +217,7 @@ def _sign_plain(
         previous = _dumps_parsed(sigs, safe and description is None) if chained else None
         # The signature object is built here of strings, true and lists of strings; only a
         # caller's description goes through the checking writer.
-        sig_jcs = _dumps_parsed(sig, True) if description is None else dumps(sig)
+        sig_jcs = _strings_jcs(sig) if description is None else dumps(sig)
         data = _signing_input(context_jcs, payload_jcs, sig_jcs, previous)
         sig["value"] = b64url_encode(signer.sign(data))
         sigs.append(sig)
@@ -237,29 +230,52 @@ def _sign_plain(
         elif not isinstance(custom, dict):
             raise SigningError("customData is not an object")
         result["customData"] = {**custom, "signatures": sigs}
-    if jcs_out is not None and pieces is not None:
+    if jcs_out is not None and runs is not None:
         # The new signatures hold strings, true and lists of strings; a caller's description
         # goes through the checking writer.
-        plain = description is None
-        for carrier_name in ("customData", "signatures"):
-            if carrier_name in result:
-                pieces[carrier_name] = _dumps_parsed(result[carrier_name], plain)
-        jcs_out.append(_object_jcs(pieces))
+        jcs_out.append(_assemble(runs, result, description is None))
     return result
 
 
-def _utf16(name: str) -> bytes:
-    return name.encode("utf-16-be")
+_CARRIERS = ("customData", "signatures")  # in RFC 8785 order
 
 
-def _object_jcs(members: Mapping[str, bytes]) -> bytes:
-    """The RFC 8785 form of an object from the RFC 8785 forms of its members' values: the names
-    in UTF-16 order, written by orjson as RFC 8785 writes strings."""
-    return (
-        b"{"
-        + b",".join([orjson.dumps(k) + b":" + members[k] for k in sorted(members, key=_utf16)])
-        + b"}"
-    )
+def _runs(obj: dict[str, Any]) -> list[bytes]:
+    """The RFC 8785 forms of the members of ``obj`` other than the carriers, as three runs of
+    ``"name":value`` pairs: names before "customData", between it and "signatures", after it."""
+    parts: list[dict[str, Any]] = [{}, {}, {}]
+    for k, v in obj.items():
+        if k not in _CARRIERS:
+            parts[(k > "customData") + (k > "signatures") if k.isascii() else _run_of(k)][k] = v
+    return [_dumps_parsed(part, True)[1:-1] if part else b"" for part in parts]
+
+
+def _run_of(name: str) -> int:
+    code_units = name.encode("utf-16-be")
+    return sum(code_units > carrier.encode("utf-16-be") for carrier in _CARRIERS)
+
+
+def _assemble(runs: list[bytes], obj: dict[str, Any], plain: bool = True) -> bytes:
+    """The RFC 8785 form of ``obj`` from :func:`_runs` of its other members and its carriers."""
+    pieces = [runs[0]]
+    for carrier, run in zip(_CARRIERS, runs[1:], strict=True):
+        if carrier in obj:
+            pieces.append(b'"' + carrier.encode() + b'":' + _dumps_parsed(obj[carrier], plain))
+        pieces.append(run)
+    return b"{" + b",".join([piece for piece in pieces if piece]) + b"}"
+
+
+def _strings_jcs(obj: Mapping[str, Any]) -> bytes:
+    """The RFC 8785 form of a CONTEXT or of a signature object built here: with ASCII member
+    names and values that are strings, true or lists of strings (no number to rewrite, no name
+    to order by UTF-16), orjson's sorted writing is it; anything else goes through the checking
+    writer."""
+    if all(
+        type(k) is str and k.isascii() and (type(v) is str or v is True or type(v) is list)
+        for k, v in obj.items()
+    ) and all(type(x) is str for v in obj.values() if type(v) is list for x in v):
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    return dumps(dict(obj))
 
 
 def sign_frame(

@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from ._b64 import Base64Error, b64_decode, b64url_decode
+from ._b64 import Base64Error, b64_decode, b64url_decode, b64url_decode_checked
 from ._der import UNREADABLE_CERTIFICATE, certificate_spki
 from ._time import utcnow
 from .canonical import _dumps_parsed, parse
@@ -569,7 +569,7 @@ def _check_members(sig: Any, require_nonce: bool) -> tuple[str, str, bytes, str,
     return (
         sig["keyId"],
         sig["algorithm"],
-        b64url_decode(sig["value"]),
+        b64url_decode_checked(sig["value"]),  # member_problem found it canonical
         ts_text,
         datetime.fromisoformat(ts_text),
     )

@@ -198,3 +198,33 @@ def test_a_frame_signed_twice_keeps_both_signatures_in_canonical_order() -> None
     )
     assert twice.encode() == rfc8785.dumps(orjson.loads(twice))
     assert len(orjson.loads(twice)[2]["customData"]["signatures"]) == 2
+
+
+@pytest.mark.parametrize("ocpp", ["2.0.1", "1.6"])
+@pytest.mark.parametrize(
+    "custom", [None, {"vendorId": "org.ocpp-e2e"}, {"vendorId": "com.acme", "v": [1.0, "x"]}]
+)
+def test_members_on_every_side_of_the_carriers_are_written_in_rfc8785_order(
+    ocpp: str, custom: dict[str, Any] | None
+) -> None:
+    body: dict[str, Any] = {
+        "tbc": False,  # after "signatures"
+        "seqNo": 1.0,  # between "customData" and "signatures"
+        "evseId": 2,
+        "a\U0001f602": {"\uffff": 1, "\U0001f602": 2},  # before "customData"
+        "c\ue000": 0.0,  # after "customData" in UTF-16 order too
+        "signaturesX": "s",
+        "z": [1.5e-6, 1234.0],
+    }
+    if custom is not None:
+        body["customData"] = custom
+    wire = sign_frame(
+        orjson.dumps([2, "9", "DataTransfer", body]),
+        _SIGNER,
+        ocpp=ocpp,
+        station="cs-1",
+        timestamp=NOW,
+    )
+    assert wire.encode() == rfc8785.dumps(orjson.loads(wire))
+    result = Verifier(_ring()).verify_frame(wire, ocpp=ocpp, station="cs-1", now=NOW)
+    assert [s.outcome for s in result.verification.signatures] == [Outcome.VALID]
