@@ -248,8 +248,7 @@ class _Capture:
                     not bytes(side.buffer[:4]).startswith(_HTTP_METHODS[:1])
                     and len(side.buffer) >= 4
                 ):
-                    conn.state = "other"
-                    self.others += 1
+                    self._other(conn)
                     return
                 if not self._request(conn):
                     return
@@ -259,26 +258,33 @@ class _Capture:
                 return
         yield from self._frames(conn, upward, number, ts)
 
-    def _request(self, conn: _Connection) -> bool:
-        parser = h11.Connection(h11.SERVER)
-        parser.receive_data(bytes(conn.up.buffer))
+    def _other(self, conn: _Connection) -> bool:
+        """The connection is not an OCPP WebSocket: counted, and its bytes no longer read."""
+        conn.state = "other"
+        self.others += 1
+        return False
+
+    def _http_event(self, parser: h11.Connection, conn: _Connection, data: bytearray) -> Any:
+        """The first HTTP event of ``data``; None when more bytes are needed or they are not
+        HTTP (then the connection is :meth:`_other`)."""
+        parser.receive_data(bytes(data))
         try:
             event = parser.next_event()
         except h11.RemoteProtocolError:
-            conn.state = "other"
-            self.others += 1
-            return False
-        if event is h11.NEED_DATA:
+            self._other(conn)
+            return None
+        return None if event is h11.NEED_DATA else event
+
+    def _request(self, conn: _Connection) -> bool:
+        parser = h11.Connection(h11.SERVER)
+        event = self._http_event(parser, conn, conn.up.buffer)
+        if event is None:
             return False
         if not isinstance(event, h11.Request):
-            conn.state = "other"
-            self.others += 1
-            return False
+            return self._other(conn)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers}
         if headers.get("upgrade", "").lower() != "websocket":
-            conn.state = "other"
-            self.others += 1
-            return False
+            return self._other(conn)
         conn.requested = True
         conn.request_target = event.target.decode("latin-1")
         conn.station = station_from_url(conn.request_target) or self.options.station or "unnamed"
@@ -298,24 +304,12 @@ class _Capture:
                 headers=[("Host", "x"), ("Connection", "Upgrade"), ("Upgrade", "websocket")],
             )
         )
-        parser.receive_data(bytes(conn.down.buffer))
-        try:
-            event = parser.next_event()
-        except h11.RemoteProtocolError:
-            conn.state = "other"
-            self.others += 1
+        event = self._http_event(parser, conn, conn.down.buffer)
+        if event is None:
             return False
-        if event is h11.NEED_DATA:
-            return False
-        status = getattr(event, "status_code", 0)
-        if status != 101:
-            conn.state = "other"
-            self.others += 1
-            return False
-        headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1")
-            for k, v in event.headers  # type: ignore[union-attr]
-        }
+        if getattr(event, "status_code", 0) != 101:
+            return self._other(conn)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers}
         rest, _closed = parser.trailing_data
         conn.down.buffer = bytearray(rest)
         protocol = headers.get("sec-websocket-protocol")
@@ -325,7 +319,9 @@ class _Capture:
             self.stats.note_station(self.source, conn.station, "ocpp", how)
         elif self.by_frames is None:
             self.by_frames = FrameVersions(self.source, LogFormat.PCAP, self.options, self.stats)
-        self.stats.note_station(self.source, conn.station, "side", "both (a capture sees both ends)")
+        self.stats.note_station(
+            self.source, conn.station, "side", "both (a capture sees both ends)"
+        )
         offer = headers.get("sec-websocket-extensions", "")
         deflate = next(
             (

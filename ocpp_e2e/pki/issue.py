@@ -330,7 +330,17 @@ class CertificateAuthority:
     def _builder(
         self, subject: x509.Name, public_key: PublicKey, start: datetime, end: datetime
     ) -> x509.CertificateBuilder:
-        key = _certifiable(public_key)
+        return self._builder_of(subject, _certifiable(public_key), start, end)
+
+    def _builder_of(
+        self,
+        subject: x509.Name,
+        key: _CertPublicKey | x25519.X25519PublicKey,
+        start: datetime,
+        end: datetime,
+    ) -> x509.CertificateBuilder:
+        """A certificate of ``key`` (checked by the caller) issued by this CA, no extensions but
+        the key identifiers."""
         ski = x509.SubjectKeyIdentifier.from_public_key(key)
         return (
             x509.CertificateBuilder()
@@ -414,19 +424,8 @@ class CertificateAuthority:
         if not granted:
             raise PKIError(f"leaf '{identity}' needs at least one usage")
         start, end = self._validity(not_before, valid_for)
-        builder = (
-            self._builder(_name(common_name or identity), public_key, start, end)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(sign=True), critical=True)
-            .add_extension(_eku(granted), critical=False)
-            .add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.UniformResourceIdentifier(IDENTITY_PREFIX + identity)]
-                ),
-                critical=False,
-            )
-        )
-        return self._sign(builder)
+        builder = self._builder(_name(common_name or identity), public_key, start, end)
+        return self._sign(_leaf(builder, _key_usage(sign=True), _eku(granted), identity))
 
     def issue_key_agreement(
         self,
@@ -453,30 +452,9 @@ class CertificateAuthority:
                 "does not hold it (issue the CA with key agreement)"
             )
         start, end = self._validity(not_before, valid_for)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name or identity))
-            .issuer_name(self.certificate.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(end)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._public),
-                critical=False,
-            )
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(agree=True), critical=True)
-            .add_extension(_eku((), key_agreement=True), critical=False)
-            .add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.UniformResourceIdentifier(IDENTITY_PREFIX + identity)]
-                ),
-                critical=False,
-            )
-        )
-        return self._sign(builder)
+        builder = self._builder_of(_name(common_name or identity), public_key, start, end)
+        usage = _key_usage(agree=True)
+        return self._sign(_leaf(builder, usage, _eku((), key_agreement=True), identity))
 
     def issue_crl(
         self,
@@ -597,6 +575,27 @@ def create_root(
             raise PKIError("a root restricted by usages needs at least one; omit usages for all")
         builder = builder.add_extension(_eku(granted, key_agreement), critical=False)
     return CertificateAuthority(_sign_certificate(builder, signer), signer)
+
+
+def _leaf(
+    builder: x509.CertificateBuilder,
+    usage: x509.KeyUsage,
+    eku: x509.ExtendedKeyUsage,
+    identity: str,
+) -> x509.CertificateBuilder:
+    """The extensions of every leaf (SPEC §5): not a CA, its key usage and EKU, and its identity
+    as the SAN URI ``urn:ocpp-e2e:<identity>``."""
+    return (
+        builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(eku, critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.UniformResourceIdentifier(IDENTITY_PREFIX + identity)]
+            ),
+            critical=False,
+        )
+    )
 
 
 def _key_usage(*, sign: bool = False, agree: bool = False, certify: bool = False) -> x509.KeyUsage:
