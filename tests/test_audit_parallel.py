@@ -9,6 +9,7 @@ import pickle
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -342,6 +343,8 @@ def test_each_spelling_of_dask_chooses_its_cluster(
     result = _cli(["--json", *args])
     assert result.exit_code == 1, result.output  # the example day violates its policy
     assert chosen == [expected]
+    deprecated = "warning: --scheduler is deprecated and goes away in the next release; use --dask"
+    assert (deprecated in result.stderr) == ("--scheduler" in args)
     assert json.loads(result.stdout.splitlines()[-1])["frames"] > 0
 
 
@@ -372,7 +375,7 @@ def test_each_spelling_of_dask_chooses_its_cluster(
         ),
         (
             ["--dask", "tcp://a:8786", "--scheduler", "tcp://b:8786"],
-            "--dask tcp://a:8786 and --scheduler tcp://b:8786 name two clusters; give one --dask",
+            "--scheduler is the old spelling of --dask; give --dask only",
         ),
         (
             ["--dask", "tcp://sched:8786"],
@@ -433,3 +436,74 @@ def test_dask_without_an_address_audits_on_a_local_cluster_like_one_process() ->
     assert [_without_timing(x) for x in local.stdout.splitlines()] == [
         _without_timing(x) for x in one.stdout.splitlines()
     ]
+
+
+# --------------------------------------------------------------------------- one pass, progress
+
+
+def test_one_partition_audits_in_one_pass_without_shards_like_one_process(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    paths = [str(DATA / "steve.log"), str(DATA / "sample.jsonl"), DAY]
+    options = ReadOptions(side=Side.CSMS)
+    alone: list[int] = []
+    one = _report(paths, options, progress=alone.append)
+    seen: list[int] = []
+    one_pass = replace(cluster, partitions=1)
+    assert _report(paths, options, cluster=one_pass, progress=seen.append) == one
+    assert seen == sorted(seen) and seen[-1] == alone[-1]  # every item audited, counted once
+    assert cluster.scratch is not None and not Path(cluster.scratch).exists()  # nothing routed
+    assert _report(paths, options, cluster=replace(cluster, partitions=3)) == one
+
+
+def test_a_worker_killed_in_the_one_pass_audit_is_replaced_and_the_report_is_exact(
+    cluster: Cluster, dask_cluster: Any, tmp_path: Path
+) -> None:
+    one = _report([DAY], ReadOptions())
+    sentinel = tmp_path / "killed"
+    dask_cluster.register_plugin(_Patch("die-once", str(sentinel)), name="patch")
+    assert _report([DAY], ReadOptions(), cluster=replace(cluster, partitions=1)) == one
+    assert sentinel.read_text() == "killed once"
+
+
+def test_a_task_outside_a_worker_tells_nobody_its_progress() -> None:
+    from ocpp_e2e.audit.cluster import audit_files
+
+    placed, end, stats, items = audit_files([DAY], ReadOptions(), SETTINGS, "some-topic")
+    assert items == stats.lines > 0 and end[1] > 0 and placed
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.topics: dict[str, Any] = {}
+
+    def subscribe_topic(self, topic: str, handler: Any) -> None:
+        self.topics[topic] = handler
+
+    def unsubscribe_topic(self, topic: str) -> None:
+        del self.topics[topic]
+
+
+def test_progress_sums_the_most_each_task_reported_and_stops_at_the_total() -> None:
+    from ocpp_e2e.audit.cluster import _Progress
+
+    client, shown = _Client(), list[int]()
+    with _Progress(client, shown.append) as progress:
+        event = client.topics[progress.topic]
+        event((0.0, ["partition 0", 100]))
+        event((0.1, ["partition 1", 50]))
+        event((0.2, ["partition 0", 30]))  # partition 0 again, on the worker that replaced it
+        event((0.3, ["partition 0", 120]))
+        progress.finish(400)
+        event((0.4, ["partition 1", 60]))  # late: the total is already shown
+    assert shown == [100, 150, 170, 400]
+    assert client.topics == {}
+
+
+def test_no_progress_asked_means_no_topic() -> None:
+    from ocpp_e2e.audit.cluster import _Progress
+
+    client = _Client()
+    with _Progress(client, None) as progress:
+        assert progress.topic == "" and client.topics == {}
+        progress.finish(10)

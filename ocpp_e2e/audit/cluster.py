@@ -11,10 +11,14 @@ order, so the work is partitioned by station in two passes:
    them with its own :class:`~ocpp_e2e.audit.run.AuditUnit`; it returns only the findings (with
    their place in the input) and its :class:`~ocpp_e2e.audit.summary.Summary`.
 
+With a single partition (a cluster of one worker) there is nothing to route: one task reads the
+files in order and audits them, as one process would, without shards (one pass).
+
 The client merges the summaries and sorts the findings by place, exactly as the single-process
 audit does, so the report is the same whatever the number of workers. A worker that dies is
 replaced by Dask and its task runs again: routing rewrites whole shards and auditing only reads,
-so a retried task gives the same result. Memory per task is bounded: routing holds at most
+so a retried task gives the same result. Audit tasks report how many items they have audited as they go
+(Dask events, one a second), which the client sums for its progress display. Memory per task is bounded: routing holds at most
 :data:`~ocpp_e2e.audit.run.BATCH_BYTES` of lines per partition before writing them, auditing one
 batch at a time plus the per-station state of its partition (pending calls, replay entries).
 
@@ -32,6 +36,8 @@ import os
 import pickle
 import shutil
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +64,8 @@ __all__ = [
 
 #: Partitions per worker: several, so that one large station does not leave the others idle.
 PARTS_PER_WORKER = 4
+#: Seconds between two progress reports of a task.
+PROGRESS_SECONDS = 1.0
 #: Bytes of pieces a routing task buffers per partition before appending them to the shard.
 SHARD_FLUSH_BYTES = 4 << 20
 #: Bytes a routing task buffers over all its partitions: past this, every buffer is written out
@@ -73,16 +81,21 @@ class Cluster:
     ``workers`` processes (default: one per core) is started for the audit and stopped after it.
     ``scratch`` is the folder (path or fsspec URL) where routed shards are written; it must be
     reachable from every worker: by default a temporary folder on this machine, which only a
-    local cluster can use.
+    local cluster can use. ``partitions`` is the number of station partitions (one audit task
+    each): by default :data:`PARTS_PER_WORKER` per worker, and 1 on a cluster of one worker,
+    whose single task then reads and audits the files in one pass, without routing.
     """
 
     address: str | None = None
     workers: int | None = None
     scratch: str | None = None
+    partitions: int | None = None
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
             raise InputError(f"--workers must be at least 1, not {self.workers}")
+        if self.partitions is not None and self.partitions < 1:
+            raise InputError(f"partitions must be at least 1, not {self.partitions}")
         if self.address is not None and self.scratch is None:
             raise InputError(
                 f"a remote Dask cluster ({self.address}) cannot read this machine's temporary "
@@ -141,16 +154,23 @@ def audit_on_cluster(
                     processes=True,
                     dashboard_address=":0",
                     silence_logs=50,
+                    preload=[__name__],  # the audit's imports happen as the workers start
                 )
             client = Client(dask_cluster)  # type: ignore[no-untyped-call]
         else:
             try:
                 client = Client(cluster.address)  # type: ignore[no-untyped-call]
             except OSError as exc:
-                raise InputError(f"cannot reach the Dask scheduler at {cluster.address}: {exc}") from exc
+                raise InputError(
+                    f"cannot reach the Dask scheduler at {cluster.address}: {exc}"
+                ) from exc
             count = max(1, len(client.scheduler_info().get("workers", {})))
         with client:
-            return _run(client, as_completed, paths, options, settings, count, scratch, progress)
+            parts = _partitions(cluster, count)
+            with _Progress(client, progress) as shown:
+                if parts == 1:
+                    return _one_pass(client, paths, options, settings, shown)
+                return _run(client, as_completed, paths, options, settings, parts, scratch, shown)
     finally:
         if dask_cluster is not None:
             dask_cluster.close()
@@ -159,17 +179,25 @@ def audit_on_cluster(
             shutil.rmtree(scratch_root, ignore_errors=True)
 
 
+def _partitions(cluster: Cluster, workers: int) -> int:
+    """How many station partitions (audit tasks) an audit on ``workers`` workers uses.
+
+    >>> _partitions(Cluster(), 1), _partitions(Cluster(), 2), _partitions(Cluster(partitions=3), 2)
+    (1, 8, 3)
+    """
+    return cluster.partitions or (1 if workers == 1 else workers * PARTS_PER_WORKER)
+
+
 def _run(
     client: Any,
     as_completed: Any,
     paths: Sequence[str],
     options: ReadOptions,
     settings: AuditSettings,
-    count: int,
+    parts: int,
     scratch: str,
-    progress: Callable[[int], None] | None,
+    shown: _Progress,
 ) -> tuple[list[Placed], list[End], ReadStats]:
-    parts = count * PARTS_PER_WORKER
     routing = [
         client.submit(
             route_file,
@@ -197,6 +225,8 @@ def _run(
             settings,
             options.default_ocpp,
             urls,
+            shown.topic,
+            f"partition {part}",
             key=f"ocpp-e2e-audit-{part}-{uuid.uuid4().hex}",
             pure=False,
         )
@@ -204,15 +234,54 @@ def _run(
     ]
     placed: list[Placed] = []
     ends: list[End] = []
-    done = 0
     for future in as_completed(auditing):
-        part_placed, end, items = _result(future)
+        part_placed, end = _result(future)
         placed.extend(part_placed)
         ends.append(end)
-        done += items
-        if progress is not None:
-            progress(done)
+    shown.finish(sum(r.items for r in routed))
     return placed, ends, stats
+
+
+def _one_pass(
+    client: Any,
+    paths: Sequence[str],
+    options: ReadOptions,
+    settings: AuditSettings,
+    shown: _Progress,
+) -> tuple[list[Placed], list[End], ReadStats]:
+    """One partition: a single task reads and audits every file in order (nothing to route)."""
+    future = client.submit(
+        audit_files,
+        paths,
+        options,
+        settings,
+        shown.topic,
+        key=f"ocpp-e2e-audit-all-{uuid.uuid4().hex}",
+        pure=False,
+    )
+    placed, end, stats, items = _result(future)
+    shown.finish(items)
+    return placed, [end], stats
+
+
+def audit_files(
+    paths: Sequence[str], options: ReadOptions, settings: AuditSettings, topic: str = ""
+) -> tuple[list[Placed], End, ReadStats, int]:
+    """The whole audit in one task, as one process runs it (a cluster of one partition);
+    returns its findings, its unit's end, the read counts and the items audited."""
+    from .run import _single, _work
+
+    stats = ReadStats()
+    tell = _Teller(topic, "all")
+    done = [0]
+
+    def count(items: int) -> None:
+        done[0] = items
+        tell(items)
+
+    placed, ends = _single(_work(paths, options, stats), settings, options.default_ocpp, count)
+    tell(done[0], last=True)
+    return placed, ends[0], stats, done[0]
 
 
 def _result(future: Any) -> Any:
@@ -278,19 +347,95 @@ def route_file(index: int, path: str, options: ReadOptions, parts: int, scratch:
 
 
 def audit_partition(
-    settings: AuditSettings, ocpp: str, urls: Sequence[str]
-) -> tuple[list[Placed], End, int]:
+    settings: AuditSettings, ocpp: str, urls: Sequence[str], topic: str = "", name: str = ""
+) -> tuple[list[Placed], End]:
     """Pass 2: audit one partition's shards in input order with one unit."""
     from .run import AuditUnit, work_size
 
+    tell = _Teller(topic, name)
     unit = AuditUnit(settings, ocpp)
     placed: list[Placed] = []
     items = 0
     for url in urls:
         for work in read_shard(url):
-            items += work_size(work[1])
             placed.extend(unit.take(work))
-    return placed, unit.finish(), items
+            items += work_size(work[1])
+            tell(items)
+    tell(items, last=True)
+    return placed, unit.finish()
+
+
+def dask_setup(worker: object) -> None:
+    """Dask preload hook (``dask worker --preload ocpp_e2e.audit.cluster``): import the audit
+    as the worker starts, so that its first task does not pay for it."""
+    from . import run  # noqa: F401
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Teller:
+    """A task's progress: the items it has audited, sent as a Dask event on ``topic`` at most
+    every :data:`PROGRESS_SECONDS` and once at the end, under the task's ``name`` (the same for a
+    retried task). Outside a Dask worker, or without a topic, it tells nobody."""
+
+    def __init__(self, topic: str, name: str) -> None:
+        self.topic, self.name = topic, name
+        self.next = time.monotonic() + PROGRESS_SECONDS
+
+    def __call__(self, done: int, *, last: bool = False) -> None:
+        if not self.topic or (not last and time.monotonic() < self.next):
+            return
+        self.next = time.monotonic() + PROGRESS_SECONDS
+        from distributed import get_worker
+
+        try:
+            worker = get_worker()
+        except ValueError:  # not in a worker: nobody to tell
+            return
+        worker.log_event(self.topic, [self.name, done])
+
+
+class _Progress:
+    """The client's side of :class:`_Teller`: the sum, over the tasks reporting on one topic, of
+    the most each has reported (a retried task starts again from 0 and is not counted twice),
+    given to ``progress`` only when it grows and never past the ``total`` given at the end."""
+
+    def __init__(self, client: Any, progress: Callable[[int], None] | None) -> None:
+        self.client, self.progress = client, progress
+        self.topic = f"ocpp-e2e-progress-{uuid.uuid4().hex}" if progress is not None else ""
+        self.most: dict[str, int] = {}
+        self.shown = 0
+        self.finished = False
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> _Progress:
+        if self.topic:
+            self.client.subscribe_topic(self.topic, self._event)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.topic:
+            self.client.unsubscribe_topic(self.topic)
+
+    def _event(self, event: tuple[float, list[Any]]) -> None:
+        name, done = event[1]
+        with self.lock:
+            if self.finished:
+                return
+            self.most[name] = max(done, self.most.get(name, 0))
+            self._show(sum(self.most.values()))
+
+    def finish(self, total: int) -> None:
+        """Every task is done: show ``total``, and nothing after it."""
+        with self.lock:
+            self.finished = True
+            self._show(total)
+
+    def _show(self, done: int) -> None:
+        if done > self.shown and self.progress is not None:
+            self.shown = done
+            self.progress(done)
 
 
 # --------------------------------------------------------------------------- shards

@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from ..audit.findings import MAX_FINDINGS
 from ..audit.logs import LogFormat, ReadOptions, Side
 from ..errors import OcppE2EError
-from ._io import check_ocpp, fail, write_output
+from ._io import check_ocpp, fail, renamed, write_output
 
 if TYPE_CHECKING:  # imported when used: --help, or a start, pays only for what it needs
     from ..audit.cluster import Cluster
@@ -315,10 +315,7 @@ def _cluster(
     dask: str | None, scheduler: str | None, workers: int, scratch: str | None
 ) -> Cluster | None:
     """Where the audit runs: one process, a local Dask cluster, or the one at an address."""
-    if scheduler is not None:  # the old spelling of --dask ADDRESS, kept for one release
-        if dask not in (None, _LOCAL, scheduler):
-            fail(f"--dask {dask} and --scheduler {scheduler} name two clusters; give one --dask")
-        dask = scheduler
+    dask = renamed(dask, scheduler, "--dask", "--scheduler")  # hidden, for one release
     if dask is not None and dask != _LOCAL:
         problem = _address_problem(dask)
         if problem is not None:
