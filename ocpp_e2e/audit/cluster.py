@@ -51,12 +51,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PARTS_PER_WORKER",
+    "PROGRESS_SECONDS",
     "ROUTE_BUFFER_BYTES",
     "SHARD_FLUSH_BYTES",
     "Cluster",
     "Routed",
+    "audit_files",
     "audit_on_cluster",
     "audit_partition",
+    "dask_setup",
     "merge_stats",
     "read_shard",
     "route_file",
