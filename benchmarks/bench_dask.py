@@ -8,7 +8,9 @@ writes them), ``--stations`` stations spread over all of them, ``--frames`` fram
 ``MeterValues`` CALLs (Ed25519, ~700 bytes; 3 KB-class payloads are in bench_audit) each followed
 by its unsigned CALLRESULT, so pairing works across the fleet. Then, in each round and in turn:
 
-- ``one process``: the single-process audit;
+- ``one process``: the single-process audit, in a fresh process of its own (as ``ocpp-e2e audit``
+  runs it; timed inside it, imports excluded), so that it does not share its interpreter with
+  the clusters' schedulers and clients that live in this one;
 - ``dask 1 worker``: a cluster of one worker, which audits in one pass (one task, no routing);
 - ``dask 1 worker, 2 passes``: the same worker forced through the route and audit passes with
   4 partitions (the engine every larger cluster runs: its overhead on one core);
@@ -147,6 +149,29 @@ def _phases(stream: list[dict[str, Any]], start: float, end: float) -> dict[str,
     return phases
 
 
+def one_process(names: list[str], policy: Path, out: Path) -> tuple[float, float]:
+    """The single-process audit in a fresh Python process: (wall seconds, CPU seconds) of
+    ``audit_logs`` alone; its JSON Lines report goes to ``out``."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, __file__, "--one-process", str(policy), str(out), *names],
+        check=True, capture_output=True, text=True,
+    )
+    wall, cpu = json.loads(done.stdout.splitlines()[-1])
+    return float(wall), float(cpu)
+
+
+def _one_process_child(policy: str, out: str, names: list[str]) -> None:
+    settings = replace(AuditSettings(policy=policy), clock=datetime.now(UTC))
+    cpu, t = time.process_time(), time.perf_counter()
+    report = audit_logs(names, ReadOptions(), settings)
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    Path(out).write_text("\n".join(json_lines(report)))
+    print(json.dumps([wall, cpu]))
+
+
 def engine_steps(names: list[str], settings: AuditSettings, folder: Path) -> None:
     """CPU seconds, in this process, of the two-pass engine's own steps against the audit."""
     options = ReadOptions()
@@ -180,7 +205,11 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--embedded", action="store_true", help="also time Cluster(workers=1), started by the audit")
+    parser.add_argument("--one-process", nargs="+", help=argparse.SUPPRESS)  # the child's run
     args = parser.parse_args()
+    if args.one_process:
+        _one_process_child(args.one_process[0], args.one_process[1], args.one_process[2:])
+        return
 
     import logging
 
@@ -235,6 +264,19 @@ def main() -> None:
         reference: list[str] | None = None
         for r in range(args.rounds):
             for label, cluster, client in runs:
+                if label == "one process":
+                    out = folder / "one-process.jsonl"
+                    seconds, cpu = one_process(names, policy, out)
+                    lines = _strip(out.read_text().splitlines())
+                    if reference is None:
+                        reference = lines
+                    assert lines == reference, "the single-process reports differ"
+                    frames = json.loads(out.read_text().splitlines()[-1])["frames"]
+                    rates[label].append(frames / seconds)
+                    cpus[label].append(cpu)
+                    print(f"round {r + 1}: {label:25s} {frames / seconds:7.0f} frames/s "
+                          f"({seconds:5.1f} s wall, {cpu:5.1f} s CPU)  load {os.getloadavg()[0]:.2f}")
+                    continue
                 cpu = _cpu(clients)
                 start = time.time()
                 t = time.perf_counter()

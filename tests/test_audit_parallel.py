@@ -469,8 +469,8 @@ def test_a_worker_killed_in_the_one_pass_audit_is_replaced_and_the_report_is_exa
 def test_a_task_outside_a_worker_tells_nobody_its_progress() -> None:
     from ocpp_e2e.audit.cluster import audit_files
 
-    placed, end, stats, items = audit_files([DAY], ReadOptions(), SETTINGS, "some-topic")
-    assert items == stats.lines > 0 and end[1] > 0 and placed
+    placed, end, stats, items, unlisted = audit_files([DAY], ReadOptions(), SETTINGS, "a-topic")
+    assert items == stats.lines > 0 and end[1] > 0 and placed and unlisted == 0
 
 
 class _Client:
@@ -507,3 +507,17 @@ def test_no_progress_asked_means_no_topic() -> None:
     with _Progress(client, None) as progress:
         assert progress.topic == "" and client.topics == {}
         progress.finish(10)
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_tasks_send_at_most_max_findings_and_the_report_is_the_same(
+    cluster: Cluster, partitions: int
+) -> None:
+    settings = replace(SETTINGS, max_findings=2)
+    paths = [str(DATA / "sample.jsonl"), DAY]
+    one = [_without_timing(x) for x in json_lines(audit_logs(paths, ReadOptions(), settings))]
+    assert json.loads(one[-1])["findingsNotListed"] > 0 and len(one) == 3
+    on_dask = audit_logs(
+        paths, ReadOptions(), settings, cluster=replace(cluster, partitions=partitions)
+    )
+    assert [_without_timing(x) for x in json_lines(on_dask)] == one

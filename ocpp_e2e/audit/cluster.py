@@ -131,8 +131,10 @@ def audit_on_cluster(
     cluster: Cluster,
     *,
     progress: Callable[[int], None] | None = None,
-) -> tuple[list[Placed], list[End], ReadStats]:
-    """Audit ``paths`` on ``cluster``; return the placed findings, the units' ends and the counts.
+) -> tuple[list[Placed], list[End], ReadStats, int]:
+    """Audit ``paths`` on ``cluster``; return the placed findings, the units' ends, the counts
+    and how many findings the tasks did not send (each sends at most its first
+    ``settings.max_findings``: no other can be among the report's first).
 
     The caller (:func:`ocpp_e2e.audit.run.audit_logs`) merges them as it merges a single unit's.
     """
@@ -200,7 +202,7 @@ def _run(
     parts: int,
     scratch: str,
     shown: _Progress,
-) -> tuple[list[Placed], list[End], ReadStats]:
+) -> tuple[list[Placed], list[End], ReadStats, int]:
     routing = [
         client.submit(
             route_file,
@@ -237,12 +239,14 @@ def _run(
     ]
     placed: list[Placed] = []
     ends: list[End] = []
+    unlisted = 0
     for future in as_completed(auditing):
-        part_placed, end = _result(future)
+        part_placed, end, part_unlisted = _result(future)
         placed.extend(part_placed)
         ends.append(end)
+        unlisted += part_unlisted
     shown.finish(sum(r.items for r in routed))
-    return placed, ends, stats
+    return placed, ends, stats, unlisted
 
 
 def _one_pass(
@@ -251,7 +255,7 @@ def _one_pass(
     options: ReadOptions,
     settings: AuditSettings,
     shown: _Progress,
-) -> tuple[list[Placed], list[End], ReadStats]:
+) -> tuple[list[Placed], list[End], ReadStats, int]:
     """One partition: a single task reads and audits every file in order (nothing to route)."""
     future = client.submit(
         audit_files,
@@ -262,17 +266,18 @@ def _one_pass(
         key=f"ocpp-e2e-audit-all-{uuid.uuid4().hex}",
         pure=False,
     )
-    placed, end, stats, items = _result(future)
+    placed, end, stats, items, unlisted = _result(future)
     shown.finish(items)
-    return placed, [end], stats
+    return placed, [end], stats, unlisted
 
 
 def audit_files(
     paths: Sequence[str], options: ReadOptions, settings: AuditSettings, topic: str = ""
-) -> tuple[list[Placed], End, ReadStats, int]:
+) -> tuple[list[Placed], End, ReadStats, int, int]:
     """The whole audit in one task, as one process runs it (a cluster of one partition);
-    returns its findings, its unit's end, the read counts and the items audited."""
-    from .run import _single, _work
+    returns its first findings, its unit's end, the read counts, the items audited and how many
+    findings it did not send."""
+    from .run import Listing, _single, _work
 
     stats = ReadStats()
     tell = _Teller(topic, "all")
@@ -282,9 +287,12 @@ def audit_files(
         done[0] = items
         tell(items)
 
-    placed, ends = _single(_work(paths, options, stats), settings, options.default_ocpp, count)
+    listing = Listing(settings.max_findings)
+    work = _work(paths, options, stats)
+    ends = _single(work, settings, options.default_ocpp, count, listing)
     tell(done[0], last=True)
-    return placed, ends[0], stats, done[0]
+    placed = listing.placed()
+    return placed, ends[0], stats, done[0], listing.seen - len(placed)
 
 
 def _result(future: Any) -> Any:
@@ -351,21 +359,23 @@ def route_file(index: int, path: str, options: ReadOptions, parts: int, scratch:
 
 def audit_partition(
     settings: AuditSettings, ocpp: str, urls: Sequence[str], topic: str = "", name: str = ""
-) -> tuple[list[Placed], End]:
-    """Pass 2: audit one partition's shards in input order with one unit."""
-    from .run import AuditUnit, work_size
+) -> tuple[list[Placed], End, int]:
+    """Pass 2: audit one partition's shards in input order with one unit; return its first
+    ``settings.max_findings`` findings, its unit's end and how many findings it did not send."""
+    from .run import AuditUnit, Listing, work_size
 
     tell = _Teller(topic, name)
     unit = AuditUnit(settings, ocpp)
-    placed: list[Placed] = []
+    listing = Listing(settings.max_findings)
     items = 0
     for url in urls:
         for work in read_shard(url):
-            placed.extend(unit.take(work))
+            listing.extend(unit.take(work))
             items += work_size(work[1])
             tell(items)
     tell(items, last=True)
-    return placed, unit.finish()
+    placed = listing.placed()
+    return placed, unit.finish(), listing.seen - len(placed)
 
 
 def dask_setup(worker: object) -> None:

@@ -287,13 +287,18 @@ def audit_logs(
     listing = Listing(settings.max_findings)
     if cluster is None:
         stats = ReadStats()
-        ends = _single(_work(files, options, stats), settings, options.default_ocpp, progress, listing)
+        ends = _single(
+            _work(files, options, stats), settings, options.default_ocpp, progress, listing
+        )
     else:
         from .cluster import audit_on_cluster
 
         build_auditor(settings)  # a policy or meter key that does not load fails here, at once
-        placed, ends, stats = audit_on_cluster(files, options, settings, cluster, progress=progress)
+        placed, ends, stats, unlisted = audit_on_cluster(
+            files, options, settings, cluster, progress=progress
+        )
         listing.extend(placed)
+        listing.seen += unlisted  # the findings past max_findings that tasks did not send
     summary = Summary(keep=settings.keep_frames)
     late: list[Finding] = []
     for part, records, unreadable, finished in ends:
@@ -338,8 +343,12 @@ class Listing:
 
     def first(self) -> list[Finding]:
         """The findings kept, in input order."""
+        return [f for _, _, f in self.placed()]
+
+    def placed(self) -> list[Placed]:
+        """The findings kept, in input order, with their places (what a Dask task sends back)."""
         self._cut()
-        return [f for _, _, f in self._held]
+        return self._held
 
 
 def input_files(paths: Iterable[str]) -> list[str]:
