@@ -308,3 +308,22 @@ def test_the_pkcs11_row_loads_its_module_on_first_use_and_refuses_a_password() -
 
     with pytest.raises(KeyLoadError, match=r"^pkcs11: a token key has a PIN, not a password"):
         load_signer("pkcs11:token=t;object=k", b"secret")
+
+
+# --------------------------------------------------------------------------- front modules
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("ocpp_e2e", "Verifier"), ("ocpp_e2e.audit", "audit_logs"),
+     ("ocpp_e2e.integrations", "subprotocol_for")],
+)  # fmt: skip
+def test_a_front_module_loads_a_name_once_and_keeps_it(module: str, name: str) -> None:
+    # The package kept a loaded name; audit and integrations imported it again on every use.
+    import importlib
+
+    front = importlib.import_module(module)
+    value = getattr(front, name)
+    assert front.__dict__[name] is value
+    with pytest.raises(AttributeError, match=f"^module '{module}' has no attribute 'nope'$"):
+        front.nope

@@ -61,7 +61,7 @@ from .._time import utc_of as _to_datetime
 from ..context import normalize_station
 from ..errors import InputError
 from ..model import Direction
-from ..versions import OCPP_VERSIONS
+from ..versions import OCPP_VERSIONS, profile
 from .infer import VersionVotes, call_of, writer_side
 
 __all__ = [
@@ -213,10 +213,8 @@ class ReadOptions:
     fields: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.ocpp is not None and self.ocpp not in OCPP_VERSIONS:
-            raise InputError(
-                f"unknown OCPP version {self.ocpp!r}; use one of {', '.join(OCPP_VERSIONS)}"
-            )
+        if self.ocpp is not None:
+            profile(self.ocpp)
 
     @property
     def default_ocpp(self) -> str:
