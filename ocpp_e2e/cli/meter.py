@@ -22,7 +22,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import OcppE2EError
-from ..frames import MessageType, parse_frame
+from ..frames import OCPP_VERSIONS, MessageType, parse_frame
 from ..keys import load_private_key
 from ..meter import (
     BilledEnergy,
@@ -125,7 +125,8 @@ def verify(
     ocpp: Annotated[
         str | None,
         typer.Option(
-            "--ocpp", help="The input holds OCPP-J frames of this version: 1.6, 2.0.1, 2.1."
+            "--ocpp",
+            help=f"The input holds OCPP-J frames of this version: {', '.join(OCPP_VERSIONS)}.",
         ),
     ] = None,
     key: Annotated[

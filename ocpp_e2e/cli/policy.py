@@ -122,8 +122,8 @@ def lint(
         list[str] | None,
         typer.Option(
             "--ocpp",
-            help="OCPP version in use (repeat for several; default 1.6, 2.0.1 and 2.1): "
-            "actions, kinds and where paths are checked against its official JSON schemas.",
+            help="OCPP version in use (repeat for several; default "
+            f"{', '.join(OCPP_VERSIONS)}): actions, kinds and where paths are checked against its official JSON schemas.",
         ),
     ] = None,
     as_json: JsonOption = False,
