@@ -7,6 +7,7 @@ import io
 import json
 import re
 import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ocpp_e2e.audit import logs
+from ocpp_e2e.audit.engine import AuditReplayCache
 from ocpp_e2e.audit.findings import SEVERITY, Finding, FindingKind
 from ocpp_e2e.audit.logs import LogRecord, ReadOptions, ReadStats, read_stream
 from ocpp_e2e.audit.report import render_html
@@ -176,3 +178,29 @@ def test_max_findings_below_one_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--max-findings must be at least 1, not 0" in result.output
+
+
+def test_the_audit_replay_cache_tells_key_ids_and_digests_apart_in_less_memory() -> None:
+    cache = AuditReplayCache()
+    digest = bytes(range(32))
+    assert cache.check_and_add("kid-a", digest, T0, T0) is False
+    assert cache.check_and_add("kid-a", digest, T0, T0) is True
+    assert cache.check_and_add("kid-b", digest, T0, T0) is False  # same input, other key
+    assert cache.check_and_add("kid-a", bytes(32), T0, T0) is False
+    assert len(cache) == 3
+
+    def held(add: Callable[[int], object]) -> int:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for i in range(20_000):
+                add(i)
+            return tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+
+    pairs: set[tuple[str, bytes]] = set()  # what it kept before: (key id, digest) pairs
+    as_pairs = held(lambda i: pairs.add(("kid-a" * 9, i.to_bytes(32, "big"))))
+    as_keys = held(lambda i: cache.check_and_add("kid-a" * 9, i.to_bytes(32, "big"), T0, T0))
+    assert as_keys < 0.85 * as_pairs, (as_keys / 20_000, as_pairs / 20_000)
