@@ -2,7 +2,7 @@
 plain ``ocpp`` CSMS, against the same stations connected to that CSMS directly.
 
 Run: ``nice -n 19 .venv/bin/python benchmarks/bench_gateway.py [--stations 1000] [--rate 100]
-[--commands 10] [--rounds 3] [--seconds 10]``
+[--commands 10] [--rounds 3] [--seconds 10] [--loop auto|uvloop|asyncio]``
 
 What users send:
 
