@@ -168,3 +168,6 @@ def test_both_backends_sign_alike(backend: str) -> None:
     # RFC 8032 signatures are deterministic: the same bytes whichever library makes them.
     assert signer.sign(MESSAGE) == private().sign(MESSAGE)
     assert signer.sign(b"x" * 5000) == private().sign(b"x" * 5000)
+    # Above the limit the libsodium backend signs through cryptography: the same bytes again.
+    for size in (_ed25519.SODIUM_SIGN_LIMIT - 1, _ed25519.SODIUM_SIGN_LIMIT, 30_000):
+        assert signer.sign(b"y" * size) == private().sign(b"y" * size)
