@@ -6,9 +6,10 @@ integers beyond ±(2^53−1), nesting deeper than 32, more than 1 MiB), with an 
 that names the JSON path, line and column.
 
 Two readers share one contract. The fast one lets orjson parse and proves with cheap whole-text
-checks that nothing SPEC §2 refuses can be present; whenever it cannot prove that (an escape
-sequence, a long digit run, an exponent, deep nesting, a parse error...) the precise pure-Python
-reader below decides and produces the error message. Tests assert that both agree.
+checks (and, for the few long or tiny number literals, a check of each) that nothing SPEC §2
+refuses can be present; whenever it cannot prove that (a duplicate member, a literal that does
+not survive a double, an integer beyond ±(2^53−1), deep nesting, a parse error...) the precise
+pure-Python reader below decides and produces the error message. Tests assert that both agree.
 
 >>> loads(b'{"b": 1, "a": [true, null]}')
 {'b': 1, 'a': [True, None]}
