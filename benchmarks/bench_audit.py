@@ -94,7 +94,7 @@ def main() -> None:
         sample = generate(log, args.frames, signer)
         print(f"generated {args.frames} signed frames in {time.perf_counter() - t:.1f} s ({log.stat().st_size >> 20} MiB gzip)")
         bare = bare_rate(signer, sample)
-        settings = AuditSettings(policy=str(policy))
+        settings = AuditSettings(policy=str(policy), now=datetime.now(UTC))
         rates = {}
         for workers in (1, 2):
             start = time.perf_counter()

@@ -42,7 +42,6 @@ import resource
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -164,7 +163,7 @@ def one_process(names: list[str], policy: Path, out: Path) -> tuple[float, float
 
 
 def _one_process_child(policy: str, out: str, names: list[str]) -> None:
-    settings = replace(AuditSettings(policy=policy), clock=datetime.now(UTC))
+    settings = AuditSettings(policy=policy, now=datetime.now(UTC))
     cpu, t = time.process_time(), time.perf_counter()
     report = audit_logs(names, ReadOptions(), settings)
     wall, cpu = time.perf_counter() - t, time.process_time() - cpu
@@ -232,7 +231,7 @@ def main() -> None:
         size = sum(os.path.getsize(n) for n in names)
         print(f"fleet log: {args.frames} frames, {args.stations} stations, {args.files} files, "
               f"{size / 1e6:.1f} MB gzip (written in {time.perf_counter() - t:.0f} s)")
-        settings = replace(AuditSettings(policy=str(policy)), clock=datetime.now(UTC))
+        settings = AuditSettings(policy=str(policy), now=datetime.now(UTC))
         engine_steps(names, settings, folder)
         clusters = {}
         for n in (1, 2):

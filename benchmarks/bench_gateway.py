@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +223,7 @@ class Station:
             json.dumps([2, message_id, "MeterValues", payload]),
             [self.signer],
             ocpp="2.0.1",
-            station=self.identity,
+            station=self.identity, timestamp=datetime.now(UTC),
         )
         done = asyncio.get_running_loop().create_future()
         self.waiting[message_id] = done

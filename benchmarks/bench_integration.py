@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def _timed(cp: Any, spent: list[float]) -> Any:
 
 def _guard(name: str, cache: Any) -> Guard:
     policy = load_policy(POLICIES / f"{name}-policy.yaml")
-    return Guard(policy, policy.verifier(), replay_cache=cache)
+    return Guard(policy, policy.verifier(), replay_cache=cache, clock=lambda: datetime.now(UTC))
 
 
 async def _run(config: str, rounds: int, folder: Path) -> tuple[list[float], list[float]]:

@@ -287,7 +287,7 @@ def audit(data: bytes) -> None:
 
     path = _audit_dir() / "log"
     path.write_bytes(data)
-    settings = AuditSettings(policy=str(POLICIES / "csms-station-messages.yaml"))
+    settings = AuditSettings(policy=str(POLICIES / "csms-station-messages.yaml"), now=datetime.now(UTC))
     for options in (
         ReadOptions(),
         ReadOptions(format=LogFormat.OCPP_LIB, side=Side.CSMS),
@@ -347,7 +347,7 @@ def _ticket_seeds() -> list[bytes]:
         scope=TicketScope.from_dict({"stations": ["station-*"]}),
         limits=TicketLimits.from_dict({"maxSessions": 3}),
         not_before=NOW - timedelta(hours=1),
-        valid_for=timedelta(hours=2),
+        valid_for=timedelta(hours=2), now=datetime.now(UTC),
     )
     challenge = _ticket_verifier().ledger.issue_challenge("station-1", now=NOW).value
     presented = present_ticket(

@@ -11,12 +11,17 @@ _DURATION = re.compile(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?")
 
 
 class CalendarRangeError(ValueError):
-    """A date-time or duration of the right form that lies beyond the calendar Python can
-    represent (years 1..9999 in UTC, durations under 999,999,999 days)."""
+    """A ``PTnHnMnS`` duration of the right form that is longer than a ``timedelta`` can hold
+    (999,999,999 days): raised by :func:`parse_duration` only, so that a policy linter can tell
+    "too long" from "not a duration". Date-times beyond the calendar (years outside 1..9999 in
+    UTC) are plain ValueErrors from :func:`parse_rfc3339`, like any other impossible date.
 
+    >>> parse_duration("PT99999999999999999999H")
+    Traceback (most recent call last):
+    ...
+    ocpp_e2e._time.CalendarRangeError: duration 'PT99999999999999999999H' is beyond the calendar
+    """
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def format_timestamp(when: datetime) -> str:

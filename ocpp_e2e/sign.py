@@ -1,8 +1,10 @@
 """Signing (SPEC §1, §3): add signatures to frames and structures.
 
+>>> from datetime import UTC, datetime
 >>> from ocpp_e2e.keys import KeySigner, generate_private_key
 >>> signer = KeySigner(generate_private_key("Ed25519"))
->>> text = sign_frame('[2,"1","Reset",{"type":"Immediate"}]', signer, ocpp="2.0.1", station="CS-1")
+>>> text = sign_frame('[2,"1","Reset",{"type":"Immediate"}]', signer, ocpp="2.0.1", station="CS-1",
+...                   timestamp=datetime(2026, 11, 22, 10, tzinfo=UTC))
 >>> '"customData"' in text
 True
 """
@@ -19,7 +21,7 @@ from typing import Any
 import orjson
 
 from ._b64 import b64_encode, b64url_encode
-from ._time import format_timestamp, utcnow
+from ._time import format_timestamp
 from .canonical import _dumps_parsed, dumps, parse
 from .context import (
     VENDOR_ID,
@@ -110,7 +112,7 @@ def sign_object(
     nonce: bool = False,
     destination: str | None = None,
     chained: bool = False,
-    timestamp: datetime | None = None,
+    timestamp: datetime,
     embed_public_key: bool = False,
     name: str | None = None,
     description: Mapping[str, str] | None = None,
@@ -150,7 +152,7 @@ def _sign_plain(
     nonce: bool = False,
     destination: str | None = None,
     chained: bool = False,
-    timestamp: datetime | None = None,
+    timestamp: datetime,
     embed_public_key: bool = False,
     name: str | None = None,
     description: Mapping[str, str] | None = None,
@@ -180,7 +182,7 @@ def _sign_plain(
     else:
         payload_jcs = _dumps_parsed(payload, safe)
     context_jcs = _strings_jcs(context)
-    when = format_timestamp(timestamp or utcnow())
+    when = format_timestamp(timestamp)
     for signer in _signers(signers):
         if len(sigs) >= MAX_SIGNATURES:
             raise SigningError(f"an object carries at most {MAX_SIGNATURES} signatures")
@@ -287,7 +289,7 @@ def sign_frame(
     call: PendingCall | Frame | str | bytes | list[Any] | None = None,
     destination: str | None = None,
     chained: bool = False,
-    timestamp: datetime | None = None,
+    timestamp: datetime,
     embed_public_key: bool = False,
     name: str | None = None,
 ) -> str:

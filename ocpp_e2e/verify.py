@@ -1,11 +1,15 @@
 """Verification (SPEC §1–§4): every signature of a frame or structure gets an outcome and a reason.
 
+>>> from datetime import UTC, datetime, timedelta
 >>> from ocpp_e2e.keys import KeySigner, Keyring, generate_private_key
 >>> from ocpp_e2e.sign import sign_frame
 >>> key = generate_private_key("Ed25519")
 >>> ring = Keyring(); _ = ring.add(key.public_key(), name="ops-1")
->>> text = sign_frame('[2,"1","Reset",{"type":"Immediate"}]', KeySigner(key), ocpp="2.0.1", station="cs-1")
->>> result = Verifier(ring).verify_frame(text, ocpp="2.0.1", station="cs-1")
+>>> sent = datetime(2026, 11, 22, 10, tzinfo=UTC)
+>>> text = sign_frame('[2,"1","Reset",{"type":"Immediate"}]', KeySigner(key), ocpp="2.0.1",
+...                   station="cs-1", timestamp=sent)
+>>> result = Verifier(ring).verify_frame(text, ocpp="2.0.1", station="cs-1",
+...                                      now=sent + timedelta(seconds=2))
 >>> [s.outcome.value for s in result.verification.signatures]
 ['valid']
 """
@@ -25,7 +29,6 @@ from cryptography.hazmat.primitives import serialization
 
 from ._b64 import Base64Error, b64_decode, b64url_decode, b64url_decode_checked
 from ._der import UNREADABLE_CERTIFICATE, certificate_spki
-from ._time import utcnow
 from .canonical import _dumps_parsed, parse
 from .context import (
     PendingCall,
@@ -153,7 +156,7 @@ class Verifier:
         ocpp: str,
         station: str,
         call: PendingCall | None = None,
-        now: datetime | None = None,
+        now: datetime,
         identity: str | None = None,
         check_freshness: bool = True,
     ) -> FrameVerification:
@@ -204,7 +207,7 @@ class Verifier:
             payload,
             ctx,
             frame.jcs_safe,
-            now or utcnow(),
+            now,
             True,
             check_freshness,
             identity,
@@ -218,7 +221,7 @@ class Verifier:
         obj: Mapping[str, Any] | bytes | str,
         *,
         context: Mapping[str, Any],
-        now: datetime | None = None,
+        now: datetime,
         require_nonce: bool = False,
         check_freshness: bool = False,
     ) -> Verification:
@@ -239,7 +242,7 @@ class Verifier:
             signing_payload(value),
             dict(context),
             safe,
-            now or utcnow(),
+            now,
             require_nonce,
             check_freshness,
             None,

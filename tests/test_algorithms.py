@@ -153,24 +153,24 @@ def test_a_truncated_ml_dsa_public_key_is_refused() -> None:
 
 @pytest.mark.parametrize("alg", CERTIFIABLE)
 def test_the_pki_certifies_keys_of_every_row_that_allows_certificates(alg: str) -> None:
-    root = create_root(generate_private_key(alg), "root", valid_for=timedelta(days=1))
+    root = create_root(generate_private_key(alg), "root", valid_for=timedelta(days=1), not_before=datetime.now(UTC).replace(microsecond=0))
     cert = root.issue(
         generate_private_key(alg).public_key(),
         "cs-1",
         ["chargingStation"],
-        valid_for=timedelta(hours=1),
+        valid_for=timedelta(hours=1), not_before=datetime.now(UTC).replace(microsecond=0),
     )
     assert cert.public_key() is not None
 
 
 def test_the_pki_refuses_to_certify_an_ml_dsa_key_and_says_why() -> None:
-    root = create_root(generate_private_key("ES256"), "root", valid_for=timedelta(days=1))
+    root = create_root(generate_private_key("ES256"), "root", valid_for=timedelta(days=1), not_before=datetime.now(UTC).replace(microsecond=0))
     with pytest.raises(PKIError) as caught:
         root.issue(
             generate_private_key("ML-DSA-65").public_key(),
             "cs-1",
             ["chargingStation"],
-            valid_for=timedelta(hours=1),
+            valid_for=timedelta(hours=1), not_before=datetime.now(UTC).replace(microsecond=0),
         )
     assert str(caught.value) == (
         "ML-DSA-65 keys cannot be certified: X.509 tooling does not support them yet (SPEC §1); "
@@ -180,7 +180,7 @@ def test_the_pki_refuses_to_certify_an_ml_dsa_key_and_says_why() -> None:
 
 def test_an_ml_dsa_key_cannot_be_a_root() -> None:
     with pytest.raises(PKIError, match="ML-DSA-65 keys cannot be certified"):
-        create_root(generate_private_key("ML-DSA-65"), "root", valid_for=timedelta(days=1))
+        create_root(generate_private_key("ML-DSA-65"), "root", valid_for=timedelta(days=1), not_before=datetime.now(UTC).replace(microsecond=0))
 
 
 def test_cli_keygen_makes_an_ml_dsa_key_and_pki_issue_refuses_it(tmp_path: Path) -> None:

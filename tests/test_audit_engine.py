@@ -68,7 +68,7 @@ POLICY = {
 def auditor(tmp_path: Path) -> FrameAuditor:
     path = tmp_path / "policy.json"
     path.write_text(json.dumps(POLICY))
-    return build_auditor(AuditSettings(policy=str(path), csms_identity="csms-1"))
+    return build_auditor(AuditSettings(policy=str(path), csms_identity="csms-1", now=datetime.now(UTC)))
 
 
 def _rec(

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -32,7 +33,7 @@ def _data(page: str) -> dict[str, object]:
 
 
 def test_the_report_embeds_every_frame_per_station_with_its_pairing() -> None:
-    settings = AuditSettings(policy=POLICY, keep_frames=100)
+    settings = AuditSettings(policy=POLICY, keep_frames=100, now=datetime.now(UTC))
     report = audit_logs(LOGS, ReadOptions(), settings)
     traffic = _data(render_html(report))["traffic"]
     assert isinstance(traffic, dict)
@@ -51,7 +52,7 @@ def test_the_report_embeds_every_frame_per_station_with_its_pairing() -> None:
 
 
 def test_the_traffic_view_keeps_only_the_first_frames_in_input_order() -> None:
-    report = audit_logs(LOGS, ReadOptions(), AuditSettings(policy=POLICY, keep_frames=4))
+    report = audit_logs(LOGS, ReadOptions(), AuditSettings(policy=POLICY, keep_frames=4, now=datetime.now(UTC)))
     page = render_html(report)
     traffic = _data(page)["traffic"]
     assert isinstance(traffic, dict)

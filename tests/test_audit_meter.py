@@ -120,7 +120,7 @@ def settings(tmp_path: Path) -> AuditSettings:
     policy.write_text(json.dumps(PERMIT_ALL))
     key = tmp_path / "meter-100.pem"
     key.write_bytes(_pem(METER))
-    return AuditSettings(policy=str(policy), meter_keys=(str(key),))
+    return AuditSettings(policy=str(policy), meter_keys=(str(key),), now=datetime.now(UTC))
 
 
 def _audit(log: str, settings: AuditSettings, workers: int = 1) -> list[Finding]:
@@ -185,7 +185,7 @@ def test_record_of_an_unknown_key_without_trusted_keys_is_meter_untrusted(tmp_pa
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps(PERMIT_ALL))
     log = _log(tmp_path, [("cs-1", _meter_values(1, _record("T1", "B", "100.25")))])
-    findings = _audit(log, AuditSettings(policy=str(policy)))
+    findings = _audit(log, AuditSettings(policy=str(policy), now=datetime.now(UTC)))
     assert _kinds(findings) == [("meter-untrusted", "error", 1)]
     assert "unknown-key: no trusted" in findings[0].detail
 
@@ -283,7 +283,7 @@ def test_meter_findings_do_not_carry_the_policys_denial(tmp_path: Path) -> None:
     policy.write_text(json.dumps(PERMIT_ALL | {"rules": []}))
     tampered = _record("T1", "B", "100.25").replace('"RV":100.25', '"RV":10.25')
     findings = _audit(
-        _log(tmp_path, [("cs-1", _meter_values(1, tampered))]), AuditSettings(policy=str(policy))
+        _log(tmp_path, [("cs-1", _meter_values(1, tampered))]), AuditSettings(policy=str(policy), now=datetime.now(UTC))
     )
     assert [(f.kind.value, f.decision) for f in findings] == [
         ("unsigned-required", "deny"),
@@ -331,7 +331,7 @@ def test_meter_certificate_with_meter_signing_makes_its_key_trusted(tmp_path: Pa
     settings = AuditSettings(
         policy=str(_anchored_policy(tmp_path)),
         meter_certificates=(str(KEYS / "meter-1.chain.pem"),),
-        meter_trust_time=T0,
+        meter_trust_time=T0, now=datetime.now(UTC),
     )
     report = audit_logs([log], ReadOptions(), settings)
     assert _kinds(report.findings) == [("meter-transaction", "error", 1)]  # only: no end reading
@@ -340,7 +340,7 @@ def test_meter_certificate_with_meter_signing_makes_its_key_trusted(tmp_path: Pa
 def test_certificate_without_meter_signing_is_refused_naming_the_file(tmp_path: Path) -> None:
     chain = str(KEYS / "station-1.chain.pem")
     settings = AuditSettings(
-        policy=str(_anchored_policy(tmp_path)), meter_certificates=(chain,), meter_trust_time=T0
+        policy=str(_anchored_policy(tmp_path)), meter_certificates=(chain,), meter_trust_time=T0, now=datetime.now(UTC)
     )
     with pytest.raises(
         KeyLoadError,

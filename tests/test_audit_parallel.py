@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from ocpp_e2e.model import Direction
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data" / "audit"
-SETTINGS = AuditSettings(policy=str(ROOT / "examples" / "audit" / "policy.yaml"))
+SETTINGS = AuditSettings(policy=str(ROOT / "examples" / "audit" / "policy.yaml"), now=datetime.now(UTC))
 TO_CS, TO_CSMS = Direction.TO_STATION, Direction.TO_CSMS
 
 
@@ -176,7 +177,7 @@ def test_a_policy_that_does_not_load_is_an_input_error_before_the_cluster_starts
     bad = tmp_path / "policy.yaml"
     bad.write_text("type: nothing\n")
     with pytest.raises(InputError, match=r"policy\.yaml"):
-        audit_logs([str(DATA / "sample.jsonl")], ReadOptions(), AuditSettings(str(bad)), workers=2)
+        audit_logs([str(DATA / "sample.jsonl")], ReadOptions(), AuditSettings(str(bad), now=datetime.now(UTC)), workers=2)
 
 
 def test_workers_give_a_local_cluster_that_agrees_with_one_process_and_leaves_no_thread() -> None:

@@ -28,7 +28,7 @@ from ocpp_e2e.model import Direction
 ROOT = Path(__file__).parent.parent
 DATA = ROOT / "tests" / "data" / "audit"
 POLICY = str(ROOT / "examples" / "audit" / "policy.yaml")
-SETTINGS = AuditSettings(policy=POLICY)
+SETTINGS = AuditSettings(policy=POLICY, now=datetime.now(UTC))
 runner = CliRunner()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from ocpp_e2e.audit.logs import LogFormat, ReadOptions
 from ocpp_e2e.audit.run import AuditSettings, audit_logs
 
 REAL = Path(__file__).parent / "data" / "audit" / "real"
-SETTINGS = AuditSettings(policy=str(REAL / "pairing-policy.json"))
+SETTINGS = AuditSettings(policy=str(REAL / "pairing-policy.json"), now=datetime.now(UTC))
 
 # file, options, format, frames, unreadable lines, other lines, stations, OCPP version, findings
 CASES: list[tuple[str, dict[str, Any], str, int, int, int, set[str], str | None, dict[str, int]]] = [

@@ -6,6 +6,7 @@ import gzip
 import json
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "audit"
 LOG = str(EXAMPLE / "day.jsonl.gz")
 POLICY = str(EXAMPLE / "policy.yaml")
-SETTINGS = AuditSettings(policy=POLICY)
+SETTINGS = AuditSettings(policy=POLICY, now=datetime.now(UTC))
 PLANTED = [
     ("invalid", "cs-0001", "MeterValues"),
     ("replayed", "cs-0002", "Reset"),

@@ -310,7 +310,7 @@ def test_malformed_when_a_send_names_a_reply_key() -> None:
 def test_malformed_when_an_answer_has_no_pending_request() -> None:
     opened = open_(seal().text)
     answer = encrypt_frame(
-        '[3,"42",{}]', ocpp="2.0.1", station="cs-1", direction="toCSMS", answering=opened.answer_to
+        '[3,"42",{}]', ocpp="2.0.1", station="cs-1", direction="toCSMS", answering=opened.answer_to, now=datetime.now(UTC)
     )
     result = EspReceiver([CSMS_REPLY]).decrypt_frame(
         answer.text, ocpp="2.0.1", station="cs-1", direction="toCSMS", now=NOW
@@ -354,7 +354,7 @@ def test_wrong_recipient_when_an_answer_is_not_for_the_key_the_request_named() -
     pending = EspPending(sealed.pending.call, sealed.pending.request_ciphertext, X.key_id)
     opened = open_(sealed.text)
     answer = encrypt_frame(
-        '[3,"42",{}]', ocpp="2.0.1", station="cs-1", direction="toCSMS", answering=opened.answer_to
+        '[3,"42",{}]', ocpp="2.0.1", station="cs-1", direction="toCSMS", answering=opened.answer_to, now=datetime.now(UTC)
     )
     result = EspReceiver([CSMS_REPLY, X]).decrypt_frame(
         answer.text, ocpp="2.0.1", station="cs-1", direction="toCSMS", pending=pending, now=NOW
@@ -564,7 +564,7 @@ def test_encrypt_refuses_an_answer_with_another_id() -> None:
             ocpp="2.0.1",
             station="cs-1",
             direction="toCSMS",
-            answering=opened.answer_to,
+            answering=opened.answer_to, now=datetime.now(UTC),
         )
 
 

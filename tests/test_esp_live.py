@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ class StationCp(ChargePoint201):
 
 def guard(name: str, events: list[DecisionEvent]) -> Guard:
     policy = load_policy(DATA / f"{name}-policy.yaml")
-    return Guard(policy, policy.verifier(), replay_cache=MemoryReplayCache(), hooks=[events.append])
+    return Guard(policy, policy.verifier(), replay_cache=MemoryReplayCache(), hooks=[events.append], clock=lambda: datetime.now(UTC))
 
 
 def csms_esp() -> EspSettings:

@@ -173,7 +173,7 @@ def test_a_sub_ca_issues_key_agreement_only_when_granted() -> None:
 def test_only_x25519_keys_get_key_agreement_certificates() -> None:
     with pytest.raises(PKIError, match="X25519"):
         ROOT.issue_key_agreement(
-            generate_private_key().public_key(), "cs-1", valid_for=timedelta(days=1)
+            generate_private_key().public_key(), "cs-1", valid_for=timedelta(days=1), not_before=datetime.now(UTC).replace(microsecond=0)
         )  # type: ignore[arg-type]
 
 
@@ -212,7 +212,7 @@ def test_a_certified_reply_key_is_accepted_and_names_its_identity() -> None:
             ChainValidator(
                 [
                     create_root(
-                        generate_private_key(), "other", valid_for=timedelta(days=9)
+                        generate_private_key(), "other", valid_for=timedelta(days=9), not_before=datetime.now(UTC).replace(microsecond=0)
                     ).certificate
                 ]
             ),

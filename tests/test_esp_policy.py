@@ -95,7 +95,7 @@ def test_encrypted_is_checked_when_loading(match: dict[str, Any], fragment: str)
 
 def test_the_guard_tells_the_policy_which_frames_arrived_encrypted() -> None:
     station_key, csms_key = generate_esp_key(), generate_esp_key()
-    guard = Guard(POLICY, POLICY.verifier(), replay_cache=MemoryReplayCache())
+    guard = Guard(POLICY, POLICY.verifier(), replay_cache=MemoryReplayCache(), clock=lambda: datetime.now(UTC))
     settings = EspSettings(
         EspReceiver(
             [station_key],
@@ -113,7 +113,7 @@ def test_the_guard_tells_the_policy_which_frames_arrived_encrypted() -> None:
         station="CS-1",
         direction="toStation",
         recipient=station_key.public,
-        reply_to=csms_key.public,
+        reply_to=csms_key.public, now=datetime.now(UTC),
     )
 
     async def scenario() -> tuple[Any, Any, str]:
@@ -133,7 +133,7 @@ def test_the_guard_tells_the_policy_which_frames_arrived_encrypted() -> None:
 
 def test_an_enforcing_guard_needs_a_replay_cache_for_envelopes_too() -> None:
     key = generate_esp_key()
-    guard = Guard(POLICY, POLICY.verifier(), replay_cache=MemoryReplayCache())
+    guard = Guard(POLICY, POLICY.verifier(), replay_cache=MemoryReplayCache(), clock=lambda: datetime.now(UTC))
     settings = EspSettings(EspReceiver([key]), peer_keys=EspKeyring(), reply_key=key)
     with pytest.raises(ConnectionSetupError, match="replay cache for encrypted frames"):
         EspConnection(guard.connection("CS-1", ocpp="2.0.1", side=STATION), settings)

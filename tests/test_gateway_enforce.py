@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def signed(value: list[Any], *names: str, call: str | None = None) -> str:
     text = json.dumps(value)
     for name in names:
         text = sign_frame(text, [signer(name)], ocpp="2.0.1", station=ID, call=call,
-                          chained=text.count('"signatures"') > 0)  # fmt: skip
+                          chained=text.count('"signatures"') > 0, timestamp=datetime.now(UTC))  # fmt: skip
     return text
 
 
@@ -140,7 +141,7 @@ def _chain_without_first() -> list[str]:
 def _unknown_key() -> list[str]:
     stranger = KeySigner(generate_private_key("Ed25519"))
     text = json.dumps([2, "a1", "SetChargingProfile", profile()])
-    return [sign_frame(text, [stranger], ocpp="2.0.1", station=ID)]
+    return [sign_frame(text, [stranger], ocpp="2.0.1", station=ID, timestamp=datetime.now(UTC))]
 
 
 FIRMWARE = {
@@ -222,7 +223,7 @@ def test_refused_answers_are_replaced_by_a_callerror_to_the_caller_and_valid_one
                 answer = json.dumps([3, f"g{n}", {"status": "Accepted"}])
                 if who is not None:
                     answer = sign_frame(
-                        answer, [signer(who)], ocpp="2.0.1", station=ID, call=command
+                        answer, [signer(who)], ocpp="2.0.1", station=ID, call=command, timestamp=datetime.now(UTC)
                     )
                 await ws.send(answer)
                 got = await csms.next()
@@ -249,7 +250,7 @@ def test_station_reports_liveness_pass_unsigned_meter_values_need_the_station_si
             await ws.send(json.dumps(meter))
             refused = json.loads(await recv_text(ws))
             assert refused[:3] == [4, "m1", "SecurityError"]
-            good = sign_frame(json.dumps(meter), [signer("station-1")], ocpp="2.0.1", station=ID)
+            good = sign_frame(json.dumps(meter), [signer("station-1")], ocpp="2.0.1", station=ID, timestamp=datetime.now(UTC))
             await ws.send(good)
             assert await csms.next() == good
 
@@ -274,14 +275,14 @@ def test_gateway_signs_on_behalf_and_adds_a_chained_signature_to_signed_frames(
         async with setup(tmp_path, sign=SIGN_RULES) as (csms, _gateway, ws, upstream):
             await upstream.send('[2,"r1","Reset",{"type":"Immediate"}]')
             got = await recv_text(ws)
-            checked = verifier.verify_frame(got, ocpp="2.0.1", station=ID)
+            checked = verifier.verify_frame(got, ocpp="2.0.1", station=ID, now=datetime.now(UTC))
             assert [(r.outcome, r.identity) for r in checked.verification.signatures] == [
                 (Outcome.VALID, "ops-1")
             ]
             command = signed([2, "g1", "SetChargingProfile", profile()], "grid-operator")
             await upstream.send(command)
             relayed = await recv_text(ws)
-            checked = verifier.verify_frame(relayed, ocpp="2.0.1", station=ID)
+            checked = verifier.verify_frame(relayed, ocpp="2.0.1", station=ID, now=datetime.now(UTC))
             sigs = checked.verification.signatures
             assert [(r.outcome, r.identity) for r in sigs] == [
                 (Outcome.VALID, "dso-example"),
@@ -290,7 +291,7 @@ def test_gateway_signs_on_behalf_and_adds_a_chained_signature_to_signed_frames(
             assert json.loads(relayed)[3]["customData"]["signatures"][1]["chained"] is True
             # The station binds its answer to the CALL as it received it (SPEC §3 R): it passes.
             answer = sign_frame('[3,"g1",{"status":"Accepted"}]', [signer("station-1")],
-                                ocpp="2.0.1", station=ID, call=relayed)  # fmt: skip
+                                ocpp="2.0.1", station=ID, call=relayed, timestamp=datetime.now(UTC))  # fmt: skip
             await ws.send(answer)
             assert await csms.next() == answer
 
@@ -382,7 +383,7 @@ def test_ocpp_package_csms_and_station_through_the_gateway_signing_and_refusing(
     tmp_path: Path,
 ) -> None:
     policy = load_policy(STATION_POLICY)
-    guard = Guard(policy, policy.verifier(replay_cache=MemoryReplayCache()))
+    guard = Guard(policy, policy.verifier(replay_cache=MemoryReplayCache()), clock=lambda: datetime.now(UTC))
     signing = Signing([SignRule([signer("station-1")], kinds=[Kind.RESPONSE, Kind.ERROR])])
 
     async def scenario() -> None:
@@ -528,11 +529,11 @@ stations:
         build_rules(config, MemoryReplayCache(), previous=rules)
     assert "the new version is refused (signed upgrade)" in str(caught.value)
     assert guard.policy.version == 1
-    one = sign_policy(second, [signer("policy-admin-1")])
+    one = sign_policy(second, [signer("policy-admin-1")], timestamp=datetime.now(UTC))
     policy_path.write_text(json.dumps(one))  # one admin of two: refused too
     with pytest.raises(GatewayConfigError):
         build_rules(config, MemoryReplayCache(), previous=rules)
-    both = sign_policy(one, [signer("policy-admin-2")])
+    both = sign_policy(one, [signer("policy-admin-2")], timestamp=datetime.now(UTC))
     policy_path.write_text(json.dumps(both))
     reloaded = build_rules(config, MemoryReplayCache(), previous=rules)
     assert reloaded.rules("depot", Direction.TO_STATION).guard is guard  # connections keep it

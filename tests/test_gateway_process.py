@@ -12,7 +12,7 @@ import signal
 import ssl
 import sys
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ GATEWAY_DATA = Path(__file__).resolve().parent / "data" / "gateway"
 def tls_material(folder: Path) -> dict[str, Path]:
     """A private root and TLS certificates for the gateway, the CSMS, a station and the gateway's
     upstream client identity, all issued by ocpp_e2e.pki."""
-    root = create_root(generate_private_key("ES256"), "test TLS root", valid_for=timedelta(days=2))
+    root = create_root(generate_private_key("ES256"), "test TLS root", valid_for=timedelta(days=2), not_before=datetime.now(UTC).replace(microsecond=0))
     out = {"root": folder / "root.pem"}
     out["root"].write_bytes(certificate_pem([root.certificate]))
     leaves: dict[str, dict[str, Any]] = {
@@ -221,7 +221,7 @@ def test_two_gateway_processes_sharing_redis_refuse_a_frame_replayed_across_them
     with redis_server() as redis_url:
 
         async def scenario() -> None:
-            guard = Guard(csms_policy, csms_policy.verifier(), replay_cache=MemoryReplayCache())
+            guard = Guard(csms_policy, csms_policy.verifier(), replay_cache=MemoryReplayCache(), clock=lambda: datetime.now(UTC))
             make = lambda ident, version, ws: ChargePoint201(  # noqa: E731
                 ident, ws, side=CSMS, signing=grid, guard=guard
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from ocpp_e2e.replay import MemoryReplayCache
 
 def make_guard(name: str = "csms", **kwargs: Any) -> Guard:
     policy = load_policy(DATA / f"{name}-policy.yaml")
+    kwargs.setdefault("clock", lambda: datetime.now(UTC))
     return Guard(policy, policy.verifier(), replay_cache=MemoryReplayCache(), **kwargs)
 
 
@@ -159,9 +161,9 @@ def test_request_digest_binds_the_first_signature_not_later_ones() -> None:
     from ocpp_e2e.sign import sign_frame
 
     text = '[2, "1", "Reset", {"type": "Immediate"}]'
-    first = sign_frame(text, signer("csms-operator"), ocpp="2.0.1", station="cs-1")
-    again = sign_frame(text, signer("csms-operator"), ocpp="2.0.1", station="cs-1")
-    relayed = sign_frame(first, signer("relay-node"), ocpp="2.0.1", station="cs-1", chained=True)
+    first = sign_frame(text, signer("csms-operator"), ocpp="2.0.1", station="cs-1", timestamp=datetime.now(UTC))
+    again = sign_frame(text, signer("csms-operator"), ocpp="2.0.1", station="cs-1", timestamp=datetime.now(UTC))
+    relayed = sign_frame(first, signer("relay-node"), ocpp="2.0.1", station="cs-1", chained=True, timestamp=datetime.now(UTC))
     r = [request_digest(parse_frame(t)) for t in (text, first, again, relayed)]
     assert len(set(r[:3])) == 3  # unsigned, and two identical commands with different nonces
     assert r[3] == r[1]  # a relay only appends: both ends compute the same R
@@ -172,6 +174,7 @@ def _signed_reset(**kwargs: Any) -> str:
 
     from ocpp_e2e.sign import sign_frame
 
+    kwargs.setdefault("timestamp", datetime.now(UTC))
     return sign_frame(
         '[2, "1", "Reset", {"type": "Immediate"}]',
         kwargs.pop("by", signer("csms-operator")),
@@ -214,6 +217,6 @@ def test_a_frame_denied_for_its_action_alone_does_not_blame_its_signatures() -> 
     text = '[2, "1", "DataTransfer", {"vendorId": "x"}]'
     from ocpp_e2e.sign import sign_frame
 
-    action = run(conn.receive(sign_frame(text, stranger, ocpp="2.0.1", station="CS-1")))
+    action = run(conn.receive(sign_frame(text, stranger, ocpp="2.0.1", station="CS-1", timestamp=datetime.now(UTC))))
     assert isinstance(action, Answer)
     assert action.reason == "no rule permits DataTransfer request; default deny"

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,7 @@ class Station(ChargePoint201):
 def unsigned_guard(settings: GuardSettings | None = None, hooks: Any = ()) -> Guard:
     policy = loads_policy(UNSIGNED_POLICY, fmt="yaml", source="unsigned")
     return Guard(
-        policy, policy.verifier(), replay_cache=MemoryReplayCache(), settings=settings, hooks=hooks
+        policy, policy.verifier(), replay_cache=MemoryReplayCache(), settings=settings, hooks=hooks, clock=lambda: datetime.now(UTC)
     )
 
 
@@ -212,7 +213,7 @@ def test_the_size_limit_of_unsigned_frames_is_a_setting() -> None:
 def test_a_signed_frame_with_an_integer_beyond_2_53_is_refused_as_not_i_json() -> None:
     frame = '[2, "s1", "ClearChargingProfile", {"chargingProfileId": 1}]'
     signed = json.loads(
-        sign_frame(frame, signer("csms-operator"), ocpp="2.0.1", station=STATION_ID)
+        sign_frame(frame, signer("csms-operator"), ocpp="2.0.1", station=STATION_ID, timestamp=datetime.now(UTC))
     )
     signed[3]["chargingProfileId"] = 2**60
 
@@ -239,7 +240,7 @@ def test_only_configured_frames_are_signed_the_rest_leave_as_the_application_wro
             "    signers: none\n"
         )
         csms_policy = loads_policy(text, fmt="yaml", source="csms")
-        csms_guard = Guard(csms_policy, csms_policy.verifier(), replay_cache=MemoryReplayCache())
+        csms_guard = Guard(csms_policy, csms_policy.verifier(), replay_cache=MemoryReplayCache(), clock=lambda: datetime.now(UTC))
         signing = Signing(
             [SignRule([signer("csms-operator")], actions=["Reset"], kinds=[Kind.REQUEST])]
         )
@@ -339,7 +340,7 @@ def test_a_relay_cannot_move_a_renumbered_signed_answer_to_an_identical_later_co
             csms_policy,
             csms_policy.verifier(),
             replay_cache=MemoryReplayCache(),
-            hooks=[events.append],
+            hooks=[events.append], clock=lambda: datetime.now(UTC),
         )
         csms = Csms(
             lambda i, v, ws: ChargePoint201(
@@ -348,7 +349,7 @@ def test_a_relay_cannot_move_a_renumbered_signed_answer_to_an_identical_later_co
         )
         station_policy = load_policy(DATA / "station-policy.yaml")
         station_guard = Guard(
-            station_policy, station_policy.verifier(), replay_cache=MemoryReplayCache()
+            station_policy, station_policy.verifier(), replay_cache=MemoryReplayCache(), clock=lambda: datetime.now(UTC)
         )
         async with csms:
             mover = AnswerMover(csms)
@@ -385,13 +386,13 @@ def test_a_relay_cannot_move_a_renumbered_signed_answer_to_an_identical_later_co
 def test_a_replayed_command_is_refused_with_the_replay_named_first(tmp_path: Path) -> None:
     station_policy = load_policy(DATA / "station-policy.yaml")
     cache = SQLiteReplayCache(tmp_path / "replay.sqlite")
-    guard = Guard(station_policy, station_policy.verifier(), replay_cache=cache)
+    guard = Guard(station_policy, station_policy.verifier(), replay_cache=cache, clock=lambda: datetime.now(UTC))
     signed = json.loads(
         sign_frame(
             '[2, "r1", "Reset", {"type": "Immediate"}]',
             signer("csms-operator"),
             ocpp="2.0.1",
-            station=STATION_ID,
+            station=STATION_ID, timestamp=datetime.now(UTC),
         )
     )
 

@@ -12,7 +12,7 @@ import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ def make_guard(
         policy.verifier(),
         replay_cache=cache if cache is not None else MemoryReplayCache(),
         hooks=hooks or [],
-        settings=settings,
+        settings=settings, clock=lambda: datetime.now(UTC),
     )
 
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +77,11 @@ def test_a_signed_upgrade_and_a_local_file_replace_the_policy_of_a_running_conne
     events: list[DecisionEvent] = []
     policy = load_policy(QUORUM)
     guard = Guard(
-        policy, policy.verifier(), replay_cache=MemoryReplayCache(), hooks=[events.append]
+        policy, policy.verifier(), replay_cache=MemoryReplayCache(), hooks=[events.append], clock=lambda: datetime.now(UTC)
     )
     v2 = version_2_without_heartbeats()
-    signed = sign_policy(v2, [signer("policy-admin-1"), signer("policy-admin-2")])
-    only_one = sign_policy({**v2, "version": 3}, signer("policy-admin-1"))
+    signed = sign_policy(v2, [signer("policy-admin-1"), signer("policy-admin-2")], timestamp=datetime.now(UTC))
+    only_one = sign_policy({**v2, "version": 3}, signer("policy-admin-1"), timestamp=datetime.now(UTC))
 
     async def scenario() -> None:
         async with guarded_csms(guard) as ws:
@@ -113,7 +113,7 @@ def test_a_signed_upgrade_and_a_local_file_replace_the_policy_of_a_running_conne
 
 def test_a_broken_local_file_leaves_the_active_policy_in_place(tmp_path: Path) -> None:
     policy = load_policy(QUORUM)
-    guard = Guard(policy, policy.verifier(), replay_cache=MemoryReplayCache())
+    guard = Guard(policy, policy.verifier(), replay_cache=MemoryReplayCache(), clock=lambda: datetime.now(UTC))
     broken = tmp_path / "broken.yaml"
     broken.write_text("type: SignaturePolicy\nid: x\nversion: 0\nrules: []\n")
     try:
@@ -150,11 +150,11 @@ def test_each_frame_is_judged_wholly_under_one_configuration_while_swaps_happen(
         source="v2",
     )
     events: list[DecisionEvent] = []
-    guard = Guard(v1, v1.verifier(), replay_cache=SlowCache(), hooks=[events.append])
+    guard = Guard(v1, v1.verifier(), replay_cache=SlowCache(), hooks=[events.append], clock=lambda: datetime.now(UTC))
     conn = guard.connection(STATION_ID, ocpp="2.0.1", side=CSMS)
     station = signer("station-1")
     frames = [
-        sign_frame(f'[2, "m{i}", "Heartbeat", {{}}]', station, ocpp="2.0.1", station=STATION_ID)
+        sign_frame(f'[2, "m{i}", "Heartbeat", {{}}]', station, ocpp="2.0.1", station=STATION_ID, timestamp=datetime.now(UTC))
         for i in range(60)
     ]
 

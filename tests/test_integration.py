@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ def guard(tmp_path: Path, name: str, events: list[DecisionEvent], *, audit: bool
         text = text.replace("mode: enforce", "mode: audit")
     policy = loads_policy(text, fmt="yaml", source=name)
     cache = SQLiteReplayCache(tmp_path / f"{name}-replay.sqlite")
-    return Guard(policy, policy.verifier(replay_cache=cache), hooks=[events.append])
+    return Guard(policy, policy.verifier(replay_cache=cache), hooks=[events.append], clock=lambda: datetime.now(UTC))
 
 
 # --------------------------------------------------------------------------- station handlers
@@ -430,7 +431,7 @@ def test_chained_signature_of_the_relaying_node_is_verified_at_the_station(tmp_p
     relay = signer("relay-node")
 
     def endorse(message: str) -> list[str]:
-        return [sign_frame(message, relay, ocpp="2.0.1", station=STATION_ID, chained=True)]
+        return [sign_frame(message, relay, ocpp="2.0.1", station=STATION_ID, chained=True, timestamp=datetime.now(UTC))]
 
     async def scenario() -> None:
         async with (
@@ -465,7 +466,7 @@ def test_relay_that_drops_the_grid_signature_leaves_a_malformed_chain_and_is_ref
 
     def endorse_then_drop(message: str) -> list[str]:
         value = json.loads(
-            sign_frame(message, relay, ocpp="2.0.1", station=STATION_ID, chained=True)
+            sign_frame(message, relay, ocpp="2.0.1", station=STATION_ID, chained=True, timestamp=datetime.now(UTC))
         )
         del value[3]["customData"]["signatures"][0]
         return [json.dumps(value)]
@@ -548,7 +549,7 @@ def test_unsigned_response_raises_response_refused_in_enforce_mode(tmp_path: Pat
 def test_enforce_mode_without_a_replay_cache_is_refused(tmp_path: Path) -> None:
     policy = load_policy(DATA / "station-policy.yaml")
     with pytest.raises(Exception, match="needs a replay cache that survives restarts"):
-        Guard(policy, policy.verifier())
+        Guard(policy, policy.verifier(), clock=lambda: datetime.now(UTC))
 
 
 # --------------------------------------------------------------------------- OCPP 1.6 onboarding

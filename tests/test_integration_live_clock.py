@@ -147,7 +147,7 @@ def boot(
     csms_policy = loads_policy((DATA / "csms-policy.yaml").read_text(), fmt="yaml", source="csms")
     csms_guard = Guard(
         csms_policy,
-        csms_policy.verifier(replay_cache=SQLiteReplayCache(tmp_path / "csms-replay.sqlite")),
+        csms_policy.verifier(replay_cache=SQLiteReplayCache(tmp_path / "csms-replay.sqlite")), clock=lambda: datetime.now(UTC),
     )
     answers = iter(rfc3339(system + offset) for offset in offsets)
 
@@ -357,12 +357,14 @@ def test_documented_station_boots_sets_its_clock_and_takes_a_grid_command(
     exec(compile(block, "docs/integration.md", "exec"), namespace)  # our own docs
     clock: TrustedClock = namespace["guard"].clock
     events: list[DecisionEvent] = []
-    # One minute ahead keeps the CSMS's signatures (real time) within maxSignatureAge afterwards.
-    ahead = timedelta(minutes=1)
+    # The station's clock goes 20 s ahead of the CSMS's: the CSMS's signatures (real time) stay
+    # within maxSignatureAge afterwards, and the station's, dated by its trusted clock, within
+    # the CSMS's clockSkew (PT30S).
+    ahead = timedelta(seconds=20)
     csms_policy = loads_policy((DATA / "csms-policy.yaml").read_text(), fmt="yaml", source="csms")
     csms_guard = Guard(
         csms_policy,
-        csms_policy.verifier(replay_cache=SQLiteReplayCache(tmp_path / "csms-replay.sqlite")),
+        csms_policy.verifier(replay_cache=SQLiteReplayCache(tmp_path / "csms-replay.sqlite")), clock=lambda: datetime.now(UTC),
     )
     signing = Signing(
         [

@@ -335,7 +335,7 @@ def test_certificate_without_meter_signing_is_refused() -> None:
 
 def test_certificate_under_an_unknown_root_is_refused(tmp_path: Path) -> None:
     other = create_root(
-        ec.generate_private_key(ec.SECP256R1()), "other root", valid_for=timedelta(days=1)
+        ec.generate_private_key(ec.SECP256R1()), "other root", valid_for=timedelta(days=1), not_before=datetime.now(UTC).replace(microsecond=0)
     )
     anchor = tmp_path / "other-root.pem"
     anchor.write_bytes(certificate_pem([other.certificate]))

@@ -566,9 +566,9 @@ def _pki_chain(meter_key, usages):
     from ocpp_e2e.pki import ChainValidator, create_root
 
     root = create_root(
-        ec.generate_private_key(ec.SECP256R1()), "Meter Root", valid_for=timedelta(days=30)
+        ec.generate_private_key(ec.SECP256R1()), "Meter Root", valid_for=timedelta(days=30), not_before=datetime.now(UTC).replace(microsecond=0)
     )
-    leaf = root.issue(meter_key.public_key(), "meter-M-100", usages, valid_for=timedelta(days=10))
+    leaf = root.issue(meter_key.public_key(), "meter-M-100", usages, valid_for=timedelta(days=10), not_before=datetime.now(UTC).replace(microsecond=0))
     chain = [c.public_bytes(Encoding.DER) for c in root.chain_for(leaf)]
     return chain, ChainValidator([root.certificate])
 

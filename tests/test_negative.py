@@ -932,7 +932,7 @@ def _secp256k1_signed_frame(now: datetime) -> tuple[str, bytes, bytes]:
     from ocpp_e2e.pki.usages import USAGE_OIDS
 
     root_key = generate_private_key("ES256")
-    root = create_root(root_key, "root", valid_for=timedelta(days=2))
+    root = create_root(root_key, "root", valid_for=timedelta(days=2), not_before=datetime.now(UTC).replace(microsecond=0))
     k1 = ec.generate_private_key(ec.SECP256K1())
     # The PKI refuses to certify such a key, so build the certificate by hand (another CA's).
     start = root.certificate.not_valid_before_utc

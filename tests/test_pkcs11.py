@@ -307,10 +307,10 @@ def test_a_token_key_issues_a_ticket_under_a_certificate(token_keys: dict[str, K
 
     from ocpp_e2e.keys import load_spki
 
-    root = create_root(generate_private_key("ES256"), "root", valid_for=timedelta(days=30))
+    root = create_root(generate_private_key("ES256"), "root", valid_for=timedelta(days=30), not_before=datetime.now(UTC).replace(microsecond=0))
     with Pkcs11Signer(uri("key-Ed25519")) as bare:
         cert = root.issue(
-            load_spki(bare.public_key_der), "emp-1", ["ticketIssuing"], valid_for=timedelta(days=1)
+            load_spki(bare.public_key_der), "emp-1", ["ticketIssuing"], valid_for=timedelta(days=1), not_before=datetime.now(UTC).replace(microsecond=0)
         )
     chain = [c.public_bytes(serialization.Encoding.DER) for c in root.chain_for(cert)]
     with Pkcs11Signer(uri("key-Ed25519"), certificates=chain) as signer:
@@ -318,7 +318,7 @@ def test_a_token_key_issues_a_ticket_under_a_certificate(token_keys: dict[str, K
             signer,
             scope=TicketScope(operators=("DE*GEF",)),
             limits=TicketLimits(max_sessions=1),
-            valid_for=timedelta(hours=1),
+            valid_for=timedelta(hours=1), now=datetime.now(UTC),
         )
     ticket = issued.ticket
     assert ticket["issuer"] == "emp-1"
@@ -331,13 +331,13 @@ def test_a_token_key_issues_a_ticket_under_a_certificate(token_keys: dict[str, K
 
 def test_a_token_ca_refuses_an_ml_dsa_leaf(token_keys: dict[str, Keyring]) -> None:
     with Pkcs11Signer(uri("key-ES384")) as ca_key:
-        root = create_root(ca_key, "hsm-root", valid_for=timedelta(days=30))
+        root = create_root(ca_key, "hsm-root", valid_for=timedelta(days=30), not_before=datetime.now(UTC).replace(microsecond=0))
         with pytest.raises(PKIError, match="ML-DSA-65 keys cannot be certified"):
             root.issue(
                 generate_private_key("ML-DSA-65").public_key(),
                 "pq-1",
                 ["chargingStation"],
-                valid_for=timedelta(days=1),
+                valid_for=timedelta(days=1), not_before=datetime.now(UTC).replace(microsecond=0),
             )
 
 
@@ -391,7 +391,7 @@ def test_cli_pki_revokes_with_a_ca_key_in_the_token(token: Path, tmp_path: Path)
         app, ["keygen", "--algorithm", "ES384", "--out", ca_uri]
     ).exit_code == 0
     with Pkcs11Signer(ca_uri) as ca_key:
-        root = create_root(ca_key, "cli-root", valid_for=timedelta(days=30))
+        root = create_root(ca_key, "cli-root", valid_for=timedelta(days=30), not_before=datetime.now(UTC).replace(microsecond=0))
     crt = tmp_path / "cli-root.crt.pem"
     from ocpp_e2e.pki import certificate_pem
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import stat
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -307,7 +307,7 @@ def test_revoking_twice_is_refused() -> None:
         match=f"serial {cert.serial_number:x} is already revoked by CA 'sub-ca' "
         "since 2030-06-01T12:00:00Z",
     ):
-        state.revoke(ca, cert)
+        state.revoke(ca, cert, at=datetime.now(UTC))
 
 
 def test_revoking_a_certificate_of_another_ca_is_refused() -> None:
@@ -317,13 +317,13 @@ def test_revoking_a_certificate_of_another_ca_is_refused() -> None:
         PKIError,
         match="'dso-1' was not issued by CA 'sub-ca'; revoke it with the CA that issued it",
     ):
-        RevocationState.empty(ca).revoke(ca, other_cert)
+        RevocationState.empty(ca).revoke(ca, other_cert, at=datetime.now(UTC))
 
 
 def test_unknown_revocation_reason_is_refused() -> None:
     ca, cert = _issued()
     with pytest.raises(PKIError, match="unknown revocation reason 'stolen'"):
-        RevocationState.empty(ca).revoke(ca, cert, reason="stolen")
+        RevocationState.empty(ca).revoke(ca, cert, reason="stolen", at=datetime.now(UTC))
 
 
 def test_state_file_of_another_ca_is_refused(tmp_path: Path) -> None:
@@ -331,7 +331,7 @@ def test_state_file_of_another_ca_is_refused(tmp_path: Path) -> None:
     other, _ = _issued()
     path = tmp_path / "x.revoked.json"
     state = RevocationState.empty(ca)
-    state.revoke(ca, cert)
+    state.revoke(ca, cert, at=datetime.now(UTC))
     state.save(path)
     with pytest.raises(PKIError, match="this state belongs to another CA"):
         RevocationState.load(path, other)

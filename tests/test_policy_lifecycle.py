@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,7 @@ def test_signing_a_broken_policy_is_refused() -> None:
     from ocpp_e2e.errors import PolicyError
 
     with pytest.raises(PolicyError):
-        sign_policy(next_version(extra=1), ADMIN_1)
+        sign_policy(next_version(extra=1), ADMIN_1, timestamp=datetime.now(UTC))
 
 
 def test_store_installs_locally_and_upgrades_with_admins(tmp_path: Path) -> None:

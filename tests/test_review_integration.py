@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def _reset_with_17_signatures() -> str:
         '[2,"r-17","Reset",{"type":"Immediate"}]',
         signer("csms-operator"),
         ocpp="2.0.1",
-        station="cs-0001",
+        station="cs-0001", timestamp=datetime.now(UTC),
     )
     frame: list[Any] = json.loads(text)
     sigs = frame[3]["customData"]["signatures"]

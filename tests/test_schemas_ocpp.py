@@ -126,7 +126,7 @@ def test_a_top_level_carrier_would_break_the_schema(
     """Why SPEC §1 puts 2.x signatures in customData: the schemas forbid unknown top-level members."""
     ctx = {"ocpp": ocpp_version, "station": STATION, "action": "Reset", "kind": "request"}
     signed = sign_object(
-        {"type": "Immediate"}, signers["Ed25519"], context=ctx, carrier="top", nonce=True
+        {"type": "Immediate"}, signers["Ed25519"], context=ctx, carrier="top", nonce=True, timestamp=datetime.now(UTC)
     )
     with pytest.raises(jsonschema.ValidationError, match="Additional properties"):
         validator(ocpp_version, "ResetRequest").validate(signed)

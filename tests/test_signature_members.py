@@ -196,5 +196,10 @@ def test_the_signer_refuses_what_the_verifier_would_call_malformed(
 ) -> None:
     with pytest.raises(SigningError, match=f"^the signature would be malformed: {reason}$"):
         sign_object(
-            TARIFF, SIGNER, context=structure_context("Tariff"), carrier="customData", **options
+            TARIFF,
+            SIGNER,
+            context=structure_context("Tariff"),
+            carrier="customData",
+            timestamp=datetime.now(UTC),
+            **options,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -166,7 +167,7 @@ def test_receipt_with_an_unusable_session_fails_amounts_and_energy(
         verifier,
         tariff=tariff,
         meter_verifier=MeterVerifier(ring),
-        meter_records=chain["records"].read_text().splitlines(),
+        meter_records=chain["records"].read_text().splitlines(), now=datetime.now(UTC),
     )
     failed = [c.name for c in result.checks if not c.ok]
     assert "amounts" in failed and "energy" in failed

@@ -95,35 +95,35 @@ def test_certificate_without_tariff_signing_cannot_sign(anchors: ChainValidator)
         r"its usages are csmsOperator, tariffSigning is required",
     ):
         sign_tariff(
-            load("per-minute.tariff.json"), example_signer("csms-operator"), certificates=anchors
+            load("per-minute.tariff.json"), example_signer("csms-operator"), certificates=anchors, timestamp=datetime.now(UTC)
         )
 
 
 def test_certificate_signer_needs_trust_anchors() -> None:
     with pytest.raises(SigningError, match=r"give the trust anchors"):
-        sign_tariff(load("per-minute.tariff.json"), example_signer("tariff-signer"))
+        sign_tariff(load("per-minute.tariff.json"), example_signer("tariff-signer"), timestamp=datetime.now(UTC))
 
 
 def test_certificate_from_a_foreign_root_cannot_sign(anchors: ChainValidator) -> None:
     key = generate_private_key()
-    root = create_root(generate_private_key(), "foreign-root", valid_for=timedelta(days=1))
+    root = create_root(generate_private_key(), "foreign-root", valid_for=timedelta(days=1), not_before=datetime.now(UTC).replace(microsecond=0))
     cert = root.issue(
         key.public_key(),
         identity="fake-tariffs",
         usages=["tariffSigning"],
-        valid_for=timedelta(hours=1),
+        valid_for=timedelta(hours=1), not_before=datetime.now(UTC).replace(microsecond=0),
     )
     signer = KeySigner(key, certificates=[cert.public_bytes(Encoding.DER)])
     with pytest.raises(SigningError, match=r"the signer's certificate chain is not trusted"):
-        sign_tariff(load("per-minute.tariff.json"), signer, certificates=anchors)
+        sign_tariff(load("per-minute.tariff.json"), signer, certificates=anchors, timestamp=datetime.now(UTC))
 
 
 def test_bare_key_with_keyring_role_tariff_signing_can_sign_and_verify() -> None:
     key = generate_private_key("ES256")
     ring = Keyring()
     ring.add(key.public_key(), name="price-desk", roles=["tariffSigning"])
-    signed = sign_tariff(load("per-kwh.tariff.json"), KeySigner(key), keyring=ring)
-    result = verify_tariff(signed, Verifier(ring))
+    signed = sign_tariff(load("per-kwh.tariff.json"), KeySigner(key), keyring=ring, timestamp=datetime.now(UTC))
+    result = verify_tariff(signed, Verifier(ring), now=datetime.now(UTC))
     assert result.verdict is TariffVerdict.ACCEPTED
     assert [(s.identity, sorted(s.roles)) for s in result.signers] == [
         ("price-desk", ["tariffSigning"])
@@ -137,19 +137,19 @@ def test_bare_key_without_the_role_cannot_sign() -> None:
     with pytest.raises(
         SigningError, match=r"keyring entry ops may not sign tariffs: its roles are csms-admin"
     ):
-        sign_tariff(load("per-kwh.tariff.json"), KeySigner(key), keyring=ring)
+        sign_tariff(load("per-kwh.tariff.json"), KeySigner(key), keyring=ring, timestamp=datetime.now(UTC))
 
 
 def test_bare_key_outside_the_keyring_cannot_sign() -> None:
     with pytest.raises(SigningError, match=r"has no certificate and no keyring entry"):
         sign_tariff(
-            load("per-kwh.tariff.json"), KeySigner(generate_private_key()), keyring=Keyring()
+            load("per-kwh.tariff.json"), KeySigner(generate_private_key()), keyring=Keyring(), timestamp=datetime.now(UTC)
         )
 
 
 def test_invalid_tariff_type_is_not_signed(anchors: ChainValidator) -> None:
     with pytest.raises(TariffError, match=r"\$: 'currency' is a required property"):
-        sign_tariff({"tariffId": "t"}, example_signer("tariff-signer"), certificates=anchors)
+        sign_tariff({"tariffId": "t"}, example_signer("tariff-signer"), certificates=anchors, timestamp=datetime.now(UTC))
 
 
 # --------------------------------------------------------------------------- verification
@@ -158,7 +158,7 @@ def test_invalid_tariff_type_is_not_signed(anchors: ChainValidator) -> None:
 def test_verification_reports_signer_usages_and_digest(
     signed: dict[str, Any], verifier: Verifier
 ) -> None:
-    result = verify_tariff(signed, verifier)
+    result = verify_tariff(signed, verifier, now=datetime.now(UTC))
     assert result.verdict is TariffVerdict.ACCEPTED
     assert result.reason == "signed by tariffs-example"
     assert result.digest == tariff_digest(signed)
@@ -169,7 +169,7 @@ def test_verification_reports_signer_usages_and_digest(
 def test_tampered_tariff_is_rejected(signed: dict[str, Any], verifier: Verifier) -> None:
     tampered = copy.deepcopy(signed)
     tampered["chargingTime"]["prices"][0]["priceMinute"] = 0.65
-    result = verify_tariff(tampered, verifier)
+    result = verify_tariff(tampered, verifier, now=datetime.now(UTC))
     assert result.verdict is TariffVerdict.REJECTED
     assert result.reason.startswith(
         "signature 0 (tariffs-example) is invalid: the signature does not verify"
@@ -179,13 +179,13 @@ def test_tampered_tariff_is_rejected(signed: dict[str, Any], verifier: Verifier)
 def test_tampered_step_size_is_rejected(signed: dict[str, Any], verifier: Verifier) -> None:
     tampered = copy.deepcopy(signed)
     tampered["chargingTime"]["prices"][0]["customData"]["stepSize"] = 60
-    assert verify_tariff(tampered, verifier).verdict is TariffVerdict.REJECTED
+    assert verify_tariff(tampered, verifier, now=datetime.now(UTC)).verdict is TariffVerdict.REJECTED
 
 
 def test_tariff_signed_by_a_key_without_tariff_signing_is_rejected(verifier: Verifier) -> None:
     forged = sign_object(load("per-minute.tariff.json"), example_signer("csms-operator"),
-                         context=structure_context("Tariff"), carrier="customData")  # fmt: skip
-    result = verify_tariff(forged, verifier)
+                         context=structure_context("Tariff"), carrier="customData", timestamp=datetime.now(UTC))  # fmt: skip
+    result = verify_tariff(forged, verifier, now=datetime.now(UTC))
     assert result.verdict is TariffVerdict.REJECTED
     assert result.reason == (
         "no signer with usage or role tariffSigning: "
@@ -194,7 +194,7 @@ def test_tariff_signed_by_a_key_without_tariff_signing_is_rejected(verifier: Ver
 
 
 def test_unsigned_tariff_is_rejected(verifier: Verifier) -> None:
-    result = verify_tariff(load("per-minute.tariff.json"), verifier)
+    result = verify_tariff(load("per-minute.tariff.json"), verifier, now=datetime.now(UTC))
     assert (result.verdict, result.reason) == (TariffVerdict.REJECTED, "the tariff is not signed")
 
 
@@ -204,17 +204,17 @@ def test_signature_by_an_unknown_key_is_rejected() -> None:
         load("per-kwh.tariff.json"),
         KeySigner(key),
         context=structure_context("Tariff"),
-        carrier="customData",
+        carrier="customData", timestamp=datetime.now(UTC),
     )
-    result = verify_tariff(forged, Verifier(Keyring()))
+    result = verify_tariff(forged, Verifier(Keyring()), now=datetime.now(UTC))
     assert result.verdict is TariffVerdict.REJECTED
     assert "signature 0 is unknown-key" in result.reason
 
 
 def test_signature_made_for_another_structure_type_is_rejected(verifier: Verifier) -> None:
     moved = sign_object(load("per-minute.tariff.json"), example_signer("tariff-signer"),
-                        context=structure_context("CostReceipt"), carrier="customData")  # fmt: skip
-    result = verify_tariff(moved, verifier)
+                        context=structure_context("CostReceipt"), carrier="customData", timestamp=datetime.now(UTC))  # fmt: skip
+    result = verify_tariff(moved, verifier, now=datetime.now(UTC))
     assert result.verdict is TariffVerdict.REJECTED and "is invalid" in result.reason
 
 
@@ -225,7 +225,7 @@ def test_signatures_in_both_carriers_are_rejected(
     with pytest.raises(
         TariffError, match=r"Additional properties are not allowed \('signatures' was unexpected\)"
     ):
-        verify_tariff(both, verifier)
+        verify_tariff(both, verifier, now=datetime.now(UTC))
 
 
 def test_tariff_bytes_with_duplicate_members_are_refused_before_verification(
@@ -233,7 +233,7 @@ def test_tariff_bytes_with_duplicate_members_are_refused_before_verification(
 ) -> None:
     where = r"^tariff: \$ \(line 1, column 29\): "
     with pytest.raises(IJSONError, match=where + r'duplicate member name "tariffId"'):
-        verify_tariff(b'{"tariffId": "a", "tariffId": "b", "currency": "EUR"}', verifier)
+        verify_tariff(b'{"tariffId": "a", "tariffId": "b", "currency": "EUR"}', verifier, now=datetime.now(UTC))
 
 
 # --------------------------------------------------------------------------- receipts
@@ -258,7 +258,7 @@ def test_receipt_names_the_tariff_by_id_and_digest(
 def test_receipt_verifies_and_matches_the_bill_the_tariff_implies(
     receipt: dict[str, Any], signed: dict[str, Any], verifier: Verifier
 ) -> None:
-    result = verify_receipt(receipt, verifier, tariff=signed)
+    result = verify_receipt(receipt, verifier, tariff=signed, now=datetime.now(UTC))
     assert result.valid and result.recomputed
     assert result.reason == "signed by cs-0001; the cost is exactly what the tariff implies"
 
@@ -266,7 +266,7 @@ def test_receipt_verifies_and_matches_the_bill_the_tariff_implies(
 def test_tampered_receipt_is_invalid(receipt: dict[str, Any], verifier: Verifier) -> None:
     tampered = copy.deepcopy(receipt)
     tampered["cost"]["totalInclTax"] = "34.80"
-    result = verify_receipt(tampered, verifier)
+    result = verify_receipt(tampered, verifier, now=datetime.now(UTC))
     assert not result.valid and "is invalid" in result.reason
 
 
@@ -275,8 +275,8 @@ def test_receipt_with_a_wrong_bill_is_invalid_even_when_signed(
 ) -> None:
     unsigned = build_receipt(signed, load("session-39min.json"), receipt_id="r-2", issued_at=WHEN)
     unsigned["cost"]["lines"][0]["billedQuantity"] = "2340"
-    resigned = sign_receipt(unsigned, example_signer("station-1"))
-    result = verify_receipt(resigned, verifier, tariff=signed)
+    resigned = sign_receipt(unsigned, example_signer("station-1"), timestamp=datetime.now(UTC))
+    result = verify_receipt(resigned, verifier, tariff=signed, now=datetime.now(UTC))
     assert not result.valid
     assert result.reason == (
         "the receipt's cost is not what the tariff implies: first difference at "
@@ -286,7 +286,7 @@ def test_receipt_with_a_wrong_bill_is_invalid_even_when_signed(
 
 def test_receipt_for_another_tariff_is_invalid(receipt: dict[str, Any], verifier: Verifier) -> None:
     other = load("per-kwh.tariff.json")
-    result = verify_receipt(receipt, verifier, tariff=other)
+    result = verify_receipt(receipt, verifier, tariff=other, now=datetime.now(UTC))
     assert not result.valid and result.reason.startswith(
         "the receipt names tariff per-minute-15 with digest"
     )
@@ -294,7 +294,7 @@ def test_receipt_for_another_tariff_is_invalid(receipt: dict[str, Any], verifier
 
 def test_unsigned_receipt_is_invalid(signed: dict[str, Any], verifier: Verifier) -> None:
     unsigned = build_receipt(signed, load("session-39min.json"), receipt_id="r-3", issued_at=WHEN)
-    result = verify_receipt(unsigned, verifier)
+    result = verify_receipt(unsigned, verifier, now=datetime.now(UTC))
     assert (result.valid, result.reason) == (False, "the receipt is not signed")
 
 
@@ -302,4 +302,4 @@ def test_receipt_with_unknown_members_is_refused(
     receipt: dict[str, Any], verifier: Verifier
 ) -> None:
     with pytest.raises(TariffError, match=r"receipt: \$: unknown member\(s\) discount"):
-        verify_receipt({**receipt, "discount": "10%"}, verifier)
+        verify_receipt({**receipt, "discount": "10%"}, verifier, now=datetime.now(UTC))

@@ -50,7 +50,7 @@ def issue(signer: KeySigner | None = None, **overrides: Any) -> IssuedTicket:
     args: dict[str, Any] = {
         "scope": TicketScope(stations=("cs-00*",), evses=("DE*GEF*E*",)),
         "limits": TicketLimits(max_sessions=2),
-        "not_before": T0 - timedelta(hours=1),
+        "now": T0 - timedelta(hours=1),  # issued (and signed) at the start of its validity
         "valid_for": timedelta(hours=24),
     }
     args.update(overrides)

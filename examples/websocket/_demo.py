@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ocpp_e2e.integrations import system_clock
 from ocpp_e2e.integrations.ocpp import DecisionEvent, Guard, TrustedClock
 from ocpp_e2e.keys import KeySigner, load_private_key
 from ocpp_e2e.pki.validate import pem_chain_der
@@ -43,4 +44,9 @@ def guard(side: str, state: Path, *, clock: TrustedClock | None = None) -> Guard
     policy = load_policy(HERE / "policies" / f"{side}-policy.yaml")
     state.mkdir(parents=True, exist_ok=True)
     cache = SQLiteReplayCache(state / f"{side}-replay.sqlite")
-    return Guard(policy, policy.verifier(replay_cache=cache), hooks=[log_decision], clock=clock)
+    return Guard(
+        policy,
+        policy.verifier(replay_cache=cache),
+        hooks=[log_decision],
+        clock=clock if clock is not None else system_clock,  # a program: it reads the clock
+    )

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -40,7 +41,7 @@ def endorse(message: str, ocpp: str, station: str, relay: Any) -> str:
         return message
     if find_signatures(value[3])[1] is None:
         return message  # nothing to endorse: a chained signature needs an earlier one
-    return sign_frame(message, relay, ocpp=ocpp, station=station, chained=True)
+    return sign_frame(message, relay, ocpp=ocpp, station=station, chained=True, timestamp=datetime.now(UTC))
 
 
 async def run_relay(port: int, upstream: str, ready: asyncio.Future[int] | None = None) -> None:

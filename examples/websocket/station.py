@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ async def run_station(url: str, ocpp: str, state: Path) -> None:
 
     station_guard = guard("station", state)
     station_guard.clock = TrustedClock(
-        clock_skew=station_guard.policy.clock_skew, csms_roles=["csms-admin"]
+        clock_skew=station_guard.policy.clock_skew, csms_roles=["csms-admin"], source=lambda: datetime.now(UTC)
     )
     station_guard.hooks.append(count)
     answers = Signing([SignRule([signer("station-1")], kinds=[Kind.RESPONSE, Kind.ERROR])])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from ..context import CallTracker, PendingCall, frame_context, frame_kind, normalize_station
@@ -210,7 +210,7 @@ class FrameAuditor:
         probe: Verifier | None = None,
         csms_identity: str | None = None,
         meter: MeterAudit | None = None,
-        clock: datetime | None = None,
+        now: datetime,
         grace: timedelta = UNANSWERED_GRACE,
     ) -> None:
         self.verifier = verifier
@@ -223,7 +223,7 @@ class FrameAuditor:
         # frames: memory stays bounded whatever the frames' size.
         self._recent: dict[str, deque[PendingCall]] = {}
         # Frames without a capture time are decided at this time (freshness is not judged).
-        self.clock = clock or datetime.now(UTC)
+        self.clock = now
         self.grace = grace
         #: Whether results carry their :class:`FrameRow` (the report's traffic view); an audit
         #: that keeps no rows saves formatting a row for every frame.
@@ -612,7 +612,7 @@ class FrameAuditor:
             if earlier.request is None or earlier.request == call.request:
                 continue
             context = frame_context(record.ocpp, station, earlier.action, kind, earlier.request)
-            result = self.probe.verify_object(frame.payload, context=context, now=record.ts)
+            result = self.probe.verify_object(frame.payload, context=context, now=record.ts or self.clock)
             if any(s.index == sig.index and s.outcome in _VERIFIED for s in result.signatures):
                 return earlier
         return None

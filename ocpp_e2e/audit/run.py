@@ -23,8 +23,8 @@ import functools
 import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import orjson
@@ -95,18 +95,21 @@ class AuditSettings:
     first in input order; the summary counts all of them). Trusted meter keys for signed meter values (OCMF):
     ``meter_keys`` (public key files), ``meter_keyrings`` (meter keyring files) and
     ``meter_certificates`` (chain files with the ``meterSigning`` usage, validated against the
-    policy's trust anchors at ``meter_trust_time``, by default when the audit starts).
+    policy's trust anchors at ``now``).
+
+    ``now`` is the time of the audit, given by the caller (the library reads no clock): frames
+    without a capture time are decided at it (their freshness is not judged) and meter key
+    certificates are validated at it.
     """
 
     policy: str
+    now: datetime
     csms_identity: str | None = None
-    clock: datetime | None = None
     keep_frames: int = 0
     grace_seconds: float = UNANSWERED_GRACE.total_seconds()
     meter_keys: tuple[str, ...] = ()
     meter_keyrings: tuple[str, ...] = ()
     meter_certificates: tuple[str, ...] = ()
-    meter_trust_time: datetime | None = None
     max_findings: int = MAX_FINDINGS
 
 
@@ -152,7 +155,7 @@ def build_auditor(settings: AuditSettings) -> FrameAuditor:
         keyrings=settings.meter_keyrings,
         certificates=settings.meter_certificates,
         validator=policy.certificate_validator() if settings.meter_certificates else None,
-        at=settings.meter_trust_time or datetime.now(UTC),
+        at=settings.now,
     )
     return FrameAuditor(
         policy.verifier(replay_cache=AuditReplayCache()),
@@ -160,7 +163,7 @@ def build_auditor(settings: AuditSettings) -> FrameAuditor:
         probe=policy.verifier(),
         csms_identity=settings.csms_identity,
         meter=MeterAudit(meter_keys),
-        clock=settings.clock,
+        now=settings.now,
         grace=timedelta(seconds=settings.grace_seconds),
     )
 
@@ -274,10 +277,6 @@ def audit_logs(
         from .cluster import Cluster
 
         cluster = Cluster(workers=workers)
-    if settings.meter_certificates and settings.meter_trust_time is None:
-        settings = replace(settings, meter_trust_time=datetime.now(UTC))  # one time, all workers
-    if settings.clock is None:
-        settings = replace(settings, clock=datetime.now(UTC))  # frames without a capture time
     files = input_files(paths)
     for path in files:  # a name given by mistake is a usage error before any work
         if path != "-" and "://" not in path and not os.path.exists(path):

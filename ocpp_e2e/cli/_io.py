@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -15,6 +15,7 @@ import typer
 
 from .._time import parse_rfc3339
 from ..errors import InputError, OcppE2EError
+from ..integrations.clock import system_clock
 from ..versions import OCPP_VERSIONS
 
 EXIT_OK = 0
@@ -144,7 +145,7 @@ def write_output(target: str, data: str | bytes) -> None:
 def parse_now(value: str | None) -> datetime:
     """``--now`` (RFC 3339) or the system clock."""
     if value is None:
-        return datetime.now(UTC)
+        return system_clock()  # the CLI is an edge: it passes the clock to the library
     try:
         return parse_rfc3339(value)
     except ValueError as exc:

@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 from ..audit.findings import MAX_FINDINGS
 from ..audit.logs import LogFormat, ReadOptions, Side
 from ..errors import OcppE2EError
+from ..integrations.clock import system_clock
 from ._io import check_ocpp, fail, renamed, write_output
 
 if TYPE_CHECKING:  # imported when used: --help, or a start, pays only for what it needs
@@ -283,6 +284,7 @@ def audit(
         )
         settings = AuditSettings(
             policy=str(policy),
+            now=system_clock(),
             csms_identity=csms,
             meter_keys=tuple(str(p) for p in meter_key or ()),
             meter_keyrings=tuple(str(p) for p in meter_keyring or ()),

@@ -16,6 +16,7 @@ from ..context import PendingCall
 from ..errors import OcppE2EError
 from ..esp import EspKeyType, generate_esp_key, write_esp_private_key
 from ..frames import parse_frame
+from ..integrations.clock import system_clock
 from ..keys import (
     ALGORITHMS,
     Keyring,
@@ -234,6 +235,7 @@ def sign(
             destination=destination,
             chained=chained,
             embed_public_key=embed_public_key,
+            timestamp=system_clock(),
         )
     except OcppE2EError as exc:
         fail(f"{name}: {exc}")

@@ -13,7 +13,6 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import OcppE2EError
 from ..frames import OCPP_VERSIONS, MessageType, parse_frame
+from ..integrations.clock import system_clock
 from ..keys import load_private_key
 from ..meter import (
     BilledEnergy,
@@ -195,7 +195,7 @@ def verify(
             keyrings=keyring or [],
             certificates=cert or [],
             validator=validator,
-            at=datetime.now(UTC),  # certificates must be valid now, when the records are checked
+            at=system_clock(),  # certificates must be valid now, when the records are checked
         )
     except OcppE2EError as exc:
         _fail(str(exc))

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 
 from .._time import parse_rfc3339
 from ..errors import PKIError
+from ..integrations.clock import system_clock
 from ..keys import (
     ALGORITHMS,
     PrivateKey,
@@ -210,7 +211,7 @@ def init_root(
             valid_for=_validity(days, hours, 7300),
             usages=usage or None,
             path_length=path_length,
-            not_before=_time(not_before, "--not-before"),
+            not_before=_time(not_before, "--not-before") or system_clock().replace(microsecond=0),
         )
         out.mkdir(parents=True, exist_ok=True)
         _write_key(key_path, key, password_env)
@@ -260,7 +261,7 @@ def issue_ca(
             usage or [],
             valid_for=_validity(days, hours, 3650),
             path_length=path_length,
-            not_before=_time(not_before, "--not-before"),
+            not_before=_time(not_before, "--not-before") or system_clock().replace(microsecond=0),
             key_agreement=key_agreement,
         )
         out.mkdir(parents=True, exist_ok=True)
@@ -310,7 +311,7 @@ def issue(
             identity,
             usage,
             valid_for=_validity(days, hours, 365),
-            not_before=_time(not_before, "--not-before"),
+            not_before=_time(not_before, "--not-before") or system_clock().replace(microsecond=0),
         )
 
         def write_key(path: Path) -> bytes:
@@ -369,7 +370,7 @@ def issue_key_agreement(
             esp_public.hpke_key,  # type: ignore[arg-type]
             identity,
             valid_for=_validity(days, hours, 365),
-            not_before=_time(not_before, "--not-before"),
+            not_before=_time(not_before, "--not-before") or system_clock().replace(microsecond=0),
         )
 
         def write_esp_key(path: Path) -> bytes:
@@ -414,7 +415,7 @@ def revoke(
                 target = int(serial, 16)
             except ValueError as exc:
                 raise PKIError(f"--serial: {serial!r} is not a hexadecimal number") from exc
-        entry = state.revoke(issuer, target, reason=reason)
+        entry = state.revoke(issuer, target, reason=reason, at=system_clock())
         state.save(path)
         typer.echo(f"revoked serial {entry.serial:x} of CA '{issuer.name}'; wrote {path}")
 
@@ -439,7 +440,7 @@ def crl(
             next_update = timedelta(days=days)
         except OverflowError:
             raise PKIError("--days: beyond the calendar; shorten it") from None
-        result = state.crl(issuer, next_update=next_update)
+        result = state.crl(issuer, next_update=next_update, now=system_clock().replace(microsecond=0))
         encoding = (
             serialization.Encoding.DER if out.suffix == ".der" else serialization.Encoding.PEM
         )
@@ -483,7 +484,7 @@ def verify(
             anchor, crls=crl_files or (), require_revocation=require_revocation
         )
         ders = [c.public_bytes(serialization.Encoding.DER) for c in load_certificates_file(chain)]
-        moment_now = _time(now, "--now") or datetime.now(UTC)
+        moment_now = _time(now, "--now") or system_clock()
         moment_at = _time(at, "--at") or moment_now
         result = validator.validate(ders, at=moment_at, now=moment_now)
     if json_out:

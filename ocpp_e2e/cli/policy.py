@@ -15,6 +15,7 @@ from ..canonical import loads
 from ..context import PendingCall
 from ..errors import OcppE2EError, PolicyError
 from ..frames import OCPP_VERSIONS, Frame, parse_frame
+from ..integrations.clock import system_clock
 from ..keys import Keyring, load_signer
 from ..policy import Decision, Policy, check_upgrade, evaluate, sign_policy
 from ..policy.lifecycle import PolicyStore
@@ -247,7 +248,7 @@ def sign(
             load_signer(k, certificates=pem_chain_der(chains[i].read_bytes()) if chains else ())
             for i, k in enumerate(key)
         ]
-        signed = sign_policy(pol, signers)
+        signed = sign_policy(pol, signers, timestamp=system_clock())
     except (OcppE2EError, OSError) as exc:
         fail(str(exc))
     write_output(out, json.dumps(signed, indent=2, ensure_ascii=False) + "\n")

@@ -7,13 +7,13 @@ stderr).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ..errors import InputError, MeterRecordError
+from ..integrations.clock import system_clock
 from ..keys import Keyring, Signer, load_signer
 from ..meter import MeterVerifier, parse_record
 from ..meter.trust import load_meter_keyring
@@ -144,6 +144,7 @@ def sign_cmd(
             _signer(key, cert, old_cert),
             keyring=Keyring.load(keyring) if keyring is not None else None,
             certificates=_validator(trust_anchor),
+            timestamp=system_clock(),
         )
         write_json(out, signed)
 
@@ -162,7 +163,7 @@ def verify_cmd(
     """
     with _input_errors():
         result = verify_tariff(
-            read_input(tariff), _verifier(keyring, trust_anchor), source=str(tariff)
+            read_input(tariff), _verifier(keyring, trust_anchor), source=str(tariff), now=system_clock()
         )
 
     def human() -> str:
@@ -284,10 +285,11 @@ def receipt_cmd(
         if meter_records is not None:
             records = _ocmf_records(meter_records)
             refs = meter_references(records[0], records[-1])
+        now = system_clock()
         unsigned = build_receipt(
-            value, read_json(session), receipt_id=receipt_id, meter_records=refs
+            value, read_json(session), receipt_id=receipt_id, meter_records=refs, issued_at=now
         )
-        write_json(out, sign_receipt(unsigned, _signer(key, cert, old_cert)))
+        write_json(out, sign_receipt(unsigned, _signer(key, cert, old_cert), timestamp=now))
 
 
 @app.command("verify-receipt")
@@ -330,7 +332,7 @@ def verify_receipt_cmd(
         if tariff is None:
             if meter_records is not None:
                 raise InputError("--meter-records needs --tariff: the chain starts there")
-            result = verify_receipt(value, verifier)
+            result = verify_receipt(value, verifier, now=system_clock())
             data = result.to_dict()
             emit(
                 as_json,
@@ -352,7 +354,7 @@ def verify_receipt_cmd(
                 validator=ChainValidator.from_files(trust_anchor)
                 if meter_cert and trust_anchor
                 else None,
-                at=datetime.now(UTC),
+                at=system_clock(),
             )
             meter_verifier = MeterVerifier(ring)
         records = _ocmf_records(meter_records) if meter_records is not None else []
@@ -360,6 +362,7 @@ def verify_receipt_cmd(
             value,
             verifier,
             tariff=tariff_value,
+            now=system_clock(),
             meter_verifier=meter_verifier,
             meter_records=records,
             source=str(receipt),

@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from .._time import parse_duration, utcnow
+from .._time import parse_duration
+from ..integrations.clock import system_clock
 from ..keys import load_signer, write_private_key
 from ..pki import ChainValidator
 from ..pki.validate import pem_chain_der
@@ -127,7 +128,8 @@ def issue_cmd(
                 evses=tuple(evse) if evse else None,
             ),
             limits=TicketLimits(max_sessions, max_energy_wh, cost),
-            not_before=parse_timestamp(not_before, "--not-before") if not_before else utcnow(),
+            now=system_clock(),
+            not_before=parse_timestamp(not_before, "--not-before") if not_before else None,
             valid_for=duration,
             not_after=parse_timestamp(not_after, "--not-after") if not_after else None,
             tariffs=[TariffRef.parse(t) for t in tariff or ()],
@@ -171,7 +173,7 @@ def challenge_cmd(
     """
     station_id = required(renamed(station, old_station, "--station", "--station-id"), "--station")
     with _input_errors(), TicketLedger(ledger) as book:
-        challenge = book.issue_challenge(station_id)
+        challenge = book.issue_challenge(station_id, now=system_clock())
     emit(as_json, challenge.to_dict(), lambda: challenge.value)
 
 
@@ -214,6 +216,7 @@ def present_cmd(
             station_id=station_id,
             evse_id=evse_id,
             challenge=challenge,
+            timestamp=system_clock(),
         )
         if encrypt_to is not None:
             from ..esp import load_esp_public_text
@@ -221,7 +224,7 @@ def present_cmd(
 
             text = encrypt_to.read_bytes().decode("ascii", errors="replace")
             key = load_esp_public_text(text, source=str(encrypt_to))
-            body = encrypt_presentation(body, key, station_id=station_id)
+            body = encrypt_presentation(body, key, station_id=station_id, now=system_clock())
         write_json(out, body)
 
 
@@ -280,7 +283,7 @@ def verify_cmd(
                 evse_id=evse_id,
                 operator_id=operator_id,
                 tariff=ref,
-            ).verify(data)
+            ).verify(data, now=system_clock())
     emit(
         as_json,
         decision.to_dict(),
@@ -300,7 +303,7 @@ def _decrypted(data: bytes, keys: list[Path], station_id: str) -> bytes:
     if not keys:
         _fail("the presentation is encrypted: give this station's ESP key with --esp-key")
     receiver = EspReceiver([load_esp_private_key(k) for k in keys])
-    opened = decrypt_presentation(data, receiver, station_id=station_id)
+    opened = decrypt_presentation(data, receiver, station_id=station_id, now=system_clock())
     if not opened.ok or opened.presentation is None:
         typer.echo(f"refused: {opened.outcome.value}: {opened.reason}", err=True)
         raise typer.Exit(1)

@@ -30,7 +30,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 
 from .._b64 import Base64Error, b64_decode, b64_encode, b64url_decode, b64url_encode
-from .._time import format_timestamp, parse_spec_timestamp, utcnow
+from .._time import format_timestamp, parse_spec_timestamp
 from ..canonical import MAX_BYTES, _dumps_parsed, dumps, loads
 from ..context import PendingCall, normalize_station
 from ..errors import InputError
@@ -169,7 +169,7 @@ def encrypt_frame(
     answering: AnswerTo | None = None,
     suite: str | None = None,
     message_id: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
     max_plaintext: int = MAX_PLAINTEXT,
 ) -> Sealed:
     """Encrypt an OCPP-J frame (signed already, if it is to be signed) into an ESP outer frame.
@@ -194,7 +194,7 @@ def encrypt_frame(
     if is_esp_request(inner):
         raise EncryptionError("the inner frame is an ESP frame already; ESP frames do not nest")
     direction = Direction(direction)
-    when = format_timestamp(now or utcnow())
+    when = format_timestamp(now)
     envelope: dict[str, Any] = {"timestamp": when}
     info_extra: dict[str, str | None] = {}
     pending_call: PendingCall | None = None
@@ -327,13 +327,13 @@ class EspReceiver:
         station: str,
         direction: Direction | str,
         pending: EspPending | None = None,
-        now: datetime | None = None,
+        now: datetime,
     ) -> Opened:
         """See :func:`decrypt_frame`."""
         cache = self.replay_cache
         replay = cache.check_and_add if cache is not None else None
         return _open(
-            self, data, ocpp, station, Direction(direction), pending, now or utcnow(), replay
+            self, data, ocpp, station, Direction(direction), pending, now, replay
         )
 
     async def decrypt_frame_async(
@@ -344,7 +344,7 @@ class EspReceiver:
         station: str,
         direction: Direction | str,
         pending: EspPending | None = None,
-        now: datetime | None = None,
+        now: datetime,
         replay_timeout: float = 1.0,
     ) -> Opened:
         """:meth:`decrypt_frame` for an event loop: the replay cache is awaited (its
@@ -352,7 +352,7 @@ class EspReceiver:
         does not answer raises :class:`~ocpp_e2e.replay.ReplayCacheUnavailable` (fail closed).
         Envelopes over :data:`THREAD_THRESHOLD` bytes are opened in a worker thread, so that
         tens of milliseconds of reading and decrypting never stall the loop."""
-        moment = now or utcnow()
+        moment = now
         asked: list[tuple[str, bytes, datetime, datetime]] = []
 
         def defer(key_id: str, digest: bytes, expires: datetime, at: datetime) -> bool:
@@ -417,7 +417,7 @@ def decrypt_frame(
     station: str,
     direction: Direction | str,
     pending: EspPending | None = None,
-    now: datetime | None = None,
+    now: datetime,
     reply_keys: EspKeyring | None = None,
 ) -> Opened:
     """Read one ESP outer frame received on ``station``'s connection, travelling ``direction``.

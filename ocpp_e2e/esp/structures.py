@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from .._b64 import b64url_encode
-from .._time import format_timestamp, utcnow
+from .._time import format_timestamp
 from ..canonical import _dumps_parsed
 from ..context import STRUCTURE_TYPES, normalize_station
 from .frames import EspReceiver, _Refused, _sealed_ct, _unseal
@@ -83,7 +83,7 @@ def seal_structure(
     station: str,
     recipient: EspPublicKey,
     suite: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> dict[str, Any]:
     """Encrypt a structure's JSON text to ``station``'s recipient key; returns the envelope."""
     _check_type(type_)
@@ -95,7 +95,7 @@ def seal_structure(
             f"suite {chosen.name} needs a {chosen.key_type.value} key; the recipient key is "
             f"{recipient.type.value}"
         )
-    when = format_timestamp(now or utcnow())
+    when = format_timestamp(now)
     info = _structure_info(
         type_=type_, station=station, suite=chosen.name, recipient=recipient.key_id, timestamp=when
     )
@@ -115,11 +115,10 @@ def open_structure(
     *,
     type_: str,
     station: str,
-    now: datetime | None = None,
+    now: datetime,
 ) -> OpenedStructure:
     """Checks 1–8 of docs/esp.md §9.6 on an encrypted structure; never raises for bad input."""
     _check_type(type_)
-    now = now or utcnow()
     try:
         if not isinstance(envelope, Mapping):
             raise _Refused(EspOutcome.MALFORMED, "the envelope is a JSON object")

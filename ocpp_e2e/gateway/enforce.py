@@ -31,7 +31,6 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from .._time import utcnow
 from ..context import find_signatures, frame_kind
 from ..errors import OcppE2EError, SigningError
 from ..frames import Frame, call_error, dumps_frame, security_error
@@ -49,6 +48,7 @@ from ..guard import (
     Signing,
     SignRule,
 )
+from ..integrations.clock import system_clock  # the gateway process is an edge
 from ..keys import Signer, load_signer
 from ..model import Direction, Verification
 from ..pki.validate import pem_chain_der
@@ -84,6 +84,7 @@ class RelaySigning(Signing):
         station: str,
         action: str,
         call: Any,
+        timestamp: datetime,
         timeout: float,
     ) -> str | None:
         carrier = frame.error_details if frame.error_details is not None else frame.payload
@@ -95,7 +96,13 @@ class RelaySigning(Signing):
         if not rules:
             return None
         return await Signing(rules).sign_async(
-            frame, ocpp=ocpp, station=station, action=action, call=call, timeout=timeout
+            frame,
+            ocpp=ocpp,
+            station=station,
+            action=action,
+            call=call,
+            timestamp=timestamp,
+            timeout=timeout,
         )
 
 
@@ -119,7 +126,7 @@ class RuleSet:
     """Everything the gateway enforces, per group name and direction."""
 
     groups: dict[str, dict[Direction, DirectionRules]]
-    loaded: datetime = field(default_factory=utcnow)
+    loaded: datetime = field(default_factory=system_clock)
 
     def rules(self, group: str, direction: Direction) -> DirectionRules:
         return self.groups[group][direction]
@@ -208,6 +215,7 @@ def build_rules(
                     active,
                     active.verifier(replay_cache=None),
                     replay_cache=replay_cache,
+                    clock=system_clock,
                     settings=settings,
                 )
             groups[name][direction] = DirectionRules(guard, policy is not None, signing, path)
@@ -238,7 +246,7 @@ def _check_upgrades(
             if policy.id == installed.id and policy.version == installed.version:
                 loaded[group.name][direction] = (installed, path, _signing)
                 continue
-            result = check_upgrade(installed, path.read_bytes(), now=utcnow())
+            result = check_upgrade(installed, path.read_bytes(), now=system_clock())
             if not result.accepted:
                 raise config_problem(
                     config, place, f"the new version is refused (signed upgrade): {result.reason}"

@@ -36,8 +36,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from .._time import utcnow
 from ..errors import OcppE2EError
+from ..integrations.clock import system_clock
 from ..integrations.connection import (
     SUBPROTOCOLS,
     AuthorizationKeyStore,
@@ -159,7 +159,7 @@ class Gateway:
         )
         self.sessions: set[Session] = set()
         self.draining = False
-        self.started = utcnow()
+        self.started = system_clock()
         self.replay_cache: ReplayCache = MemoryReplayCache()
         self.rules: RuleSet = RuleSet({})
         self.keys: AuthorizationKeyStore | None = None

@@ -5,10 +5,12 @@ Fed a frame's bytes and its direction, a :class:`GuardConnection` returns what t
 application sends; the replay cache, signers and hooks are awaited with bounded waits. See
 ``docs/architecture.md`` ("The guard") for the contract a transport follows.
 
+>>> from datetime import UTC, datetime
 >>> from ocpp_e2e.policy import Policy
 >>> policy = Policy.from_dict({"type": "SignaturePolicy", "id": "demo", "version": 1,
 ...     "mode": "audit", "rules": []})
->>> conn = Guard(policy, policy.verifier()).connection("CS-1", ocpp="2.0.1", side=CSMS)
+>>> guard = Guard(policy, policy.verifier(), clock=lambda: datetime(2026, 11, 22, 10, tzinfo=UTC))
+>>> conn = guard.connection("CS-1", ocpp="2.0.1", side=CSMS)
 >>> import asyncio
 >>> action = asyncio.run(conn.receive('[2, "1", "Heartbeat", {}]'))
 >>> type(action).__name__, action.event.decision.would_deny

@@ -1,7 +1,8 @@
 """SPEC §4 "now" for a station: a clock that unverified OCPP data cannot set.
 
->>> from datetime import timedelta
->>> TrustedClock(clock_skew=timedelta(seconds=30)).offset
+>>> from datetime import UTC, datetime, timedelta
+>>> system = lambda: datetime.now(UTC)  # the caller's clock: the library reads none itself
+>>> TrustedClock(clock_skew=timedelta(seconds=30), source=system).offset
 datetime.timedelta(0)
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .._time import parse_rfc3339, utcnow
+from .._time import parse_rfc3339
 from ..model import Verification
 from ..policy import Decision, Effect
 
@@ -37,13 +38,15 @@ class ClockUpdate:
 class TrustedClock:
     """A station's clock for verification "now" that unverified OCPP data cannot set (SPEC §4).
 
-    The clock is the system clock plus an offset. :meth:`update` moves it to a CSMS
+    The clock is ``source`` (the caller's clock, e.g.
+    :func:`ocpp_e2e.integrations.system_clock`) plus an offset. :meth:`update` moves it to a CSMS
     ``currentTime`` only when the response is ``valid`` (every signature), permitted by the
     policy, and signed by a key holding a CSMS role (``csms_roles`` of the policy, or the
     ``csmsOperator`` certificate usage). It never reads earlier than ``clock_skew`` before the
     latest time it has shown, so a run of signed responses cannot walk it back either.
 
-    >>> clock = TrustedClock(clock_skew=timedelta(seconds=30))
+    >>> from datetime import UTC, datetime
+    >>> clock = TrustedClock(clock_skew=timedelta(seconds=30), source=lambda: datetime.now(UTC))
     >>> clock.offset
     datetime.timedelta(0)
     """
@@ -54,7 +57,7 @@ class TrustedClock:
         clock_skew: timedelta,
         csms_roles: Iterable[str] = (),
         csms_usages: Iterable[str] = ("csmsOperator",),
-        source: Callable[[], datetime] = utcnow,
+        source: Callable[[], datetime],
     ) -> None:
         self.clock_skew = clock_skew
         self.csms_roles = frozenset(csms_roles)

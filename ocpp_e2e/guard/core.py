@@ -39,7 +39,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .._time import utcnow
 from ..canonical import MAX_BYTES
 from ..context import (
     CallTracker,
@@ -274,7 +273,8 @@ class Guard:
 
     >>> policy = Policy.from_dict({"type": "SignaturePolicy", "id": "demo", "version": 1,
     ...     "mode": "audit", "rules": []})
-    >>> guard = Guard(policy, policy.verifier())
+    >>> from datetime import UTC, datetime
+    >>> guard = Guard(policy, policy.verifier(), clock=lambda: datetime(2026, 11, 22, 10, tzinfo=UTC))
     >>> guard.policy.id, guard.settings.replay_timeout
     ('demo', 1.0)
     """
@@ -285,7 +285,7 @@ class Guard:
         verifier: Verifier,
         *,
         hooks: Iterable[DecisionHook] = (),
-        clock: TrustedClock | Callable[[], datetime] | None = None,
+        clock: TrustedClock | Callable[[], datetime],
         replay_cache: Any = None,
         settings: GuardSettings | None = None,
     ) -> None:
@@ -378,7 +378,7 @@ class Guard:
         """The time of receipt used for freshness and policy validity."""
         if isinstance(self.clock, TrustedClock):
             return self.clock.now()
-        return self.clock() if self.clock is not None else utcnow()
+        return self.clock()
 
     def check(
         self, frame: Frame, *, ocpp: str, station: str, call: PendingCall | None = None
@@ -567,6 +567,7 @@ class GuardConnection:
                 station=self.station,
                 action=action,
                 call=pending,
+                timestamp=self.guard.now(),
                 timeout=settings.sign_timeout,
             )
         except SigningError as exc:
@@ -588,6 +589,7 @@ class GuardConnection:
                 station=self.station,
                 action=frame.action,
                 call=None,
+                timestamp=self.guard.now(),
                 timeout=self.guard.settings.sign_timeout,
             )
         except InputError as exc:  # e.g. an integer beyond ±(2^53−1): SPEC §2 signs none
@@ -610,6 +612,7 @@ class GuardConnection:
                 station=self.station,
                 action=action,
                 call=pending,
+                timestamp=self.guard.now(),
                 timeout=self.guard.settings.sign_timeout,
             )
         except (SigningError, InputError):

@@ -17,6 +17,7 @@ import functools
 import inspect
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ..context import PendingCall, frame_kind
@@ -91,7 +92,14 @@ class Signing:
         return any(r.signers and r.applies(action, kind) for r in self.rules)
 
     def sign(
-        self, frame: Frame, *, ocpp: str, station: str, action: str, call: PendingCall | None
+        self,
+        frame: Frame,
+        *,
+        ocpp: str,
+        station: str,
+        action: str,
+        call: PendingCall | None,
+        timestamp: datetime,
     ) -> str | None:
         """The signed frame text, or None when no rule applies (the frame goes out unchanged).
 
@@ -112,6 +120,7 @@ class Signing:
                 call=call,
                 destination=rule.destination,
                 chained=rule.chained,
+                timestamp=timestamp,
             )
             current = text
         return text
@@ -124,6 +133,7 @@ class Signing:
         station: str,
         action: str,
         call: PendingCall | None,
+        timestamp: datetime,
         timeout: float,
     ) -> str | None:
         """:meth:`sign` for an event loop, bounded by ``timeout`` seconds.
@@ -147,6 +157,7 @@ class Signing:
                         "call": call,
                         "destination": rule.destination,
                         "chained": rule.chained,
+                        "timestamp": timestamp,
                     }
                     if rule.in_place:
                         signed = sign_frame(current, rule.signers, **options)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from .clock import system_clock
     from .connection import (
         SUBPROTOCOLS,
         Admission,
@@ -29,6 +30,7 @@ _WHERE = {
     "AuthorizationKeyStore": "connection", "admit": "connection",
     "choose_subprotocol": "connection", "connection_url": "connection",
     "ocpp_version": "connection", "subprotocol_for": "connection",
+    "system_clock": "clock",
 }  # fmt: skip
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "connection_url",
     "ocpp_version",
     "subprotocol_for",
+    "system_clock",
 ]
 
 

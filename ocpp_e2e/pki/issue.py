@@ -4,11 +4,13 @@ A certificate authority never grants more than it holds: a sub-CA's or a leaf's 
 subset of the issuing CA's effective usages, and a sub-CA's path length must fit under its
 issuer's. Both are refused here, at issuance, not only later at validation.
 
->>> from datetime import timedelta
+>>> from datetime import UTC, datetime, timedelta
 >>> from ocpp_e2e.keys import generate_private_key
->>> root = create_root(generate_private_key("ES256"), "demo-root", valid_for=timedelta(days=1))
+>>> start = datetime(2026, 11, 22, 10, tzinfo=UTC)
+>>> root = create_root(generate_private_key("ES256"), "demo-root", valid_for=timedelta(days=1),
+...                    not_before=start)
 >>> cert = root.issue(generate_private_key().public_key(), identity="cs-0001",
-...                   usages=["chargingStation"], valid_for=timedelta(hours=1))
+...                   usages=["chargingStation"], valid_for=timedelta(hours=1), not_before=start)
 >>> certificate_identities(cert)
 ['cs-0001']
 """
@@ -64,9 +66,7 @@ _CertPrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 IDENTITY_PREFIX = "urn:ocpp-e2e:"
 
 
-def _utc(moment: datetime | None) -> datetime:
-    if moment is None:
-        return datetime.now(UTC).replace(microsecond=0)
+def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise PKIError(f"time {moment.isoformat()} has no time zone; give an aware UTC datetime")
     return moment.astimezone(UTC)
@@ -302,7 +302,7 @@ class CertificateAuthority:
     # -- issuing
 
     def _validity(
-        self, not_before: datetime | None, valid_for: timedelta
+        self, not_before: datetime, valid_for: timedelta
     ) -> tuple[datetime, datetime]:
         start = _utc(not_before)
         if valid_for <= timedelta(0):
@@ -368,7 +368,7 @@ class CertificateAuthority:
         *,
         valid_for: timedelta,
         path_length: int = 0,
-        not_before: datetime | None = None,
+        not_before: datetime,
         key_agreement: bool = False,
     ) -> x509.Certificate:
         """Issue a sub-CA with ``usages`` (a subset of this CA's) and ``path_length``.
@@ -415,7 +415,7 @@ class CertificateAuthority:
         usages: Iterable[str],
         *,
         valid_for: timedelta,
-        not_before: datetime | None = None,
+        not_before: datetime,
         common_name: str | None = None,
     ) -> x509.Certificate:
         """Issue a leaf certificate for ``identity`` (SAN ``urn:ocpp-e2e:<identity>``)."""
@@ -433,7 +433,7 @@ class CertificateAuthority:
         identity: str,
         *,
         valid_for: timedelta,
-        not_before: datetime | None = None,
+        not_before: datetime,
         common_name: str | None = None,
     ) -> x509.Certificate:
         """Issue a key-agreement certificate for an X25519 ESP recipient key (docs/esp.md §9.7).
@@ -461,7 +461,7 @@ class CertificateAuthority:
         revoked: Iterable[tuple[int, datetime, x509.ReasonFlags | None]],
         *,
         number: int,
-        this_update: datetime | None = None,
+        this_update: datetime,
         next_update: timedelta = timedelta(days=7),
     ) -> x509.CertificateRevocationList:
         """Sign an X.509 CRL listing ``(serial, revocation time, reason)`` entries."""
@@ -538,7 +538,7 @@ def create_root(
     valid_for: timedelta,
     usages: Iterable[str] | None = None,
     path_length: int | None = None,
-    not_before: datetime | None = None,
+    not_before: datetime,
     key_agreement: bool = False,
 ) -> CertificateAuthority:
     """Create a self-signed root (a trust anchor) and return it as a :class:`CertificateAuthority`.

@@ -6,15 +6,17 @@ The state file of ``grid-ca.crt.pem`` is ``grid-ca.revoked.json``::
      "revoked": [{"serial": "5fa0...", "revokedAt": "2027-01-01T00:00:00Z",
                   "reason": "keyCompromise", "subject": "CN=dso-example"}]}
 
->>> from datetime import timedelta
+>>> from datetime import UTC, datetime, timedelta
 >>> from ocpp_e2e.keys import generate_private_key
 >>> from ocpp_e2e.pki import create_root
->>> ca = create_root(generate_private_key(), "demo-root", valid_for=timedelta(days=1))
+>>> now = datetime(2026, 11, 22, 10, tzinfo=UTC)
+>>> ca = create_root(generate_private_key(), "demo-root", valid_for=timedelta(days=1),
+...                  not_before=now)
 >>> leaf = ca.issue(generate_private_key().public_key(), "cs-1", ["chargingStation"],
-...                 valid_for=timedelta(hours=1))
+...                 valid_for=timedelta(hours=1), not_before=now)
 >>> state = RevocationState.empty(ca)
->>> _ = state.revoke(ca, leaf)
->>> crl = state.crl(ca)
+>>> _ = state.revoke(ca, leaf, at=now + timedelta(minutes=5))
+>>> crl = state.crl(ca, now=now + timedelta(minutes=6))
 >>> crl.get_revoked_certificate_by_serial_number(leaf.serial_number) is not None
 True
 """
@@ -149,7 +151,7 @@ class RevocationState:
         ca: CertificateAuthority,
         certificate: x509.Certificate | int,
         *,
-        at: datetime | None = None,
+        at: datetime,
         reason: str | None = None,
     ) -> Revoked:
         """Revoke a certificate this CA issued (or a serial number, for a lost certificate)."""
@@ -174,7 +176,7 @@ class RevocationState:
                     f"serial {serial:x} is already revoked by CA '{ca.name}' since "
                     f"{old.revoked_at.strftime(_TIME)}"
                 )
-        when = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+        when = at.astimezone(UTC).replace(microsecond=0)
         entry = Revoked(serial=serial, revoked_at=when, reason=reason, subject=subject)
         self.revoked.append(entry)
         return entry
@@ -183,7 +185,7 @@ class RevocationState:
         self,
         ca: CertificateAuthority,
         *,
-        now: datetime | None = None,
+        now: datetime,
         next_update: timedelta = timedelta(days=7),
     ) -> x509.CertificateRevocationList:
         """Sign the next CRL (its number one above the last) listing every revoked certificate."""

@@ -5,13 +5,15 @@ addresses in the subjectAltName, extended key usage ``serverAuth`` and/or ``clie
 no SPEC §5 domain usage, so they can never sign OCPP messages; a station's client certificate may
 name the station's identity (``urn:ocpp-e2e:<identity>``) besides.
 
->>> from datetime import timedelta
+>>> from datetime import UTC, datetime, timedelta
 >>> from ocpp_e2e.keys import generate_private_key
 >>> from ocpp_e2e.pki.issue import create_root
->>> ca = create_root(generate_private_key("ES256"), "tls-root", valid_for=timedelta(days=30))
+>>> start = datetime(2026, 11, 22, 10, tzinfo=UTC)
+>>> ca = create_root(generate_private_key("ES256"), "tls-root", valid_for=timedelta(days=30),
+...                  not_before=start)
 >>> cert = issue_tls_certificate(ca, generate_private_key("ES256").public_key(),
 ...                              dns_names=["gateway.example.com"], ip_addresses=["127.0.0.1"],
-...                              valid_for=timedelta(days=7))
+...                              valid_for=timedelta(days=7), not_before=start)
 >>> [e.dotted_string for e in cert.extensions.get_extension_for_class(
 ...     x509.ExtendedKeyUsage).value]
 ['1.3.6.1.5.5.7.3.1']
@@ -45,7 +47,7 @@ def issue_tls_certificate(
     server: bool = True,
     client: bool = False,
     valid_for: timedelta,
-    not_before: datetime | None = None,
+    not_before: datetime,
 ) -> x509.Certificate:
     """Issue a TLS server and/or client certificate for the given names."""
     dns = list(dns_names)

@@ -78,7 +78,7 @@ def sign_policy(
     policy: Policy | Mapping[str, Any],
     signers: Signer | Sequence[Signer],
     *,
-    timestamp: datetime | None = None,
+    timestamp: datetime,
 ) -> dict[str, Any]:
     """Return the policy's JSON document with one more signature per signer (top-level carrier,
     CONTEXT ``{"type": "SignaturePolicy"}``). The document is checked first: a broken policy is

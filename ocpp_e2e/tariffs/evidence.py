@@ -26,6 +26,7 @@ import enum
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -128,6 +129,7 @@ def verify_evidence(
     verifier: Verifier,
     *,
     tariff: Mapping[str, Any],
+    now: datetime,
     meter_verifier: MeterVerifier | None = None,
     meter_records: Sequence[str | bytes] = (),
     source: str = "receipt",
@@ -137,13 +139,14 @@ def verify_evidence(
     ``meter_records`` are candidate OCMF records (any order, others ignored); the ones whose
     payload digests the receipt names are used. A receipt that names no meter records is judged
     on its signature, tariff and amounts, and the result says the energy is not evidenced.
+    Signatures are verified (certificates and their revocation judged) at ``now``.
     """
     checks: list[EvidenceCheck] = []
     notes: list[str] = []
     doc = load_receipt(receipt, source=source)
-    rv = verify_receipt(doc, verifier, source=source)
+    rv = verify_receipt(doc, verifier, source=source, now=now)
     checks.append(EvidenceCheck("receipt-signature", rv.valid, rv.reason))
-    tv = verify_tariff(tariff, verifier)
+    tv = verify_tariff(tariff, verifier, now=now)
     checks.append(EvidenceCheck("tariff-signature", tv.accepted, tv.reason))
     named = rv.tariff_digest == tv.digest and rv.tariff_id == tv.tariff_id
     checks.append(

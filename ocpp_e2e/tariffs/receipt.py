@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .._time import SPEC_TIMESTAMP, format_timestamp, utcnow
+from .._time import SPEC_TIMESTAMP, format_timestamp
 from ..canonical import parse
 from ..context import structure_context
 from ..errors import InputError, TariffError
@@ -57,7 +57,7 @@ def build_receipt(
     session: Mapping[str, Any],
     *,
     receipt_id: str | None = None,
-    issued_at: datetime | None = None,
+    issued_at: datetime,
     meter_records: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Bill ``session`` under ``tariff`` and return the unsigned receipt.
@@ -66,9 +66,11 @@ def build_receipt(
     :func:`ocpp_e2e.tariffs.evidence.meter_references`) names the OCMF records of the session.
 
     >>> tariff = {"tariffId": "t1", "currency": "EUR", "fixedFee": {"prices": [{"priceFixed": 2}]}}
+    >>> from datetime import UTC
     >>> r = build_receipt(tariff,
     ...                   {"start": "2026-03-02T10:00:00Z", "stop": "2026-03-02T10:05:00Z",
-    ...                    "meterStartWh": 0, "meterStopWh": 0}, receipt_id="r-1")
+    ...                    "meterStartWh": 0, "meterStopWh": 0}, receipt_id="r-1",
+    ...                   issued_at=datetime(2026, 3, 2, 10, 6, tzinfo=UTC))
     >>> r["tariff"]["tariffId"], r["cost"]["totalInclTax"]
     ('t1', '2.00')
     """
@@ -76,7 +78,7 @@ def build_receipt(
     return {
         "type": "CostReceipt",
         "receiptId": receipt_id if receipt_id is not None else str(uuid.uuid4()),
-        "issuedAt": format_timestamp(issued_at or utcnow()),
+        "issuedAt": format_timestamp(issued_at),
         "tariff": {"tariffId": tariff["tariffId"], "digest": tariff_digest(tariff)},
         "session": dict(session),
         "cost": cost.to_dict(),
@@ -146,7 +148,7 @@ def load_receipt(
 
 
 def sign_receipt(
-    receipt: Mapping[str, Any], signer: Signer, *, timestamp: datetime | None = None
+    receipt: Mapping[str, Any], signer: Signer, *, timestamp: datetime
 ) -> dict[str, Any]:
     """Return a copy of ``receipt`` with one more top-level signature (CONTEXT ``CostReceipt``)."""
     load_receipt(receipt)
@@ -217,7 +219,7 @@ def verify_receipt(
     verifier: Verifier,
     *,
     tariff: Mapping[str, Any] | None = None,
-    now: datetime | None = None,
+    now: datetime,
     source: str = "receipt",
 ) -> ReceiptVerification:
     """Verify a receipt's signatures; with ``tariff``, also that it names this tariff's digest and

@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Any
 
 from .._b64 import b64url_encode
-from .._time import utcnow
 from ..canonical import dumps, parse
 from ..context import signing_payload, structure_context
 from ..errors import InputError, SigningError, TariffError
@@ -82,10 +81,10 @@ def check_tariff_signer(
     *,
     keyring: Keyring | None = None,
     certificates: CertificateValidator | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> str:
     """Return who the signer is if it may sign tariffs; raise :class:`SigningError` otherwise."""
-    moment = now or utcnow()
+    moment = now
     if signer.certificates:
         if certificates is None:
             raise SigningError(
@@ -127,7 +126,7 @@ def sign_tariff(
     *,
     keyring: Keyring | None = None,
     certificates: CertificateValidator | None = None,
-    timestamp: datetime | None = None,
+    timestamp: datetime,
 ) -> dict[str, Any]:
     """Return a copy of ``tariff`` with one more signature in ``customData.signatures``.
 
@@ -137,7 +136,9 @@ def sign_tariff(
     >>> from ocpp_e2e.keys import KeySigner, Keyring, generate_private_key
     >>> key = generate_private_key(); ring = Keyring()
     >>> _ = ring.add(key.public_key(), name="prices", roles=["tariffSigning"])
-    >>> signed = sign_tariff({"tariffId": "t1", "currency": "EUR"}, KeySigner(key), keyring=ring)
+    >>> from datetime import UTC, datetime
+    >>> signed = sign_tariff({"tariffId": "t1", "currency": "EUR"}, KeySigner(key), keyring=ring,
+    ...                      timestamp=datetime(2026, 3, 1, tzinfo=UTC))
     >>> len(signed["customData"]["signatures"])
     1
     """
@@ -240,7 +241,7 @@ def verify_tariff(
     tariff: Mapping[str, Any] | bytes | str,
     verifier: Verifier,
     *,
-    now: datetime | None = None,
+    now: datetime,
     source: str = "tariff",
 ) -> TariffVerification:
     """Verify a signed tariff: schema, signatures (CONTEXT ``{"type": "Tariff"}``) and signer usage.

@@ -60,7 +60,7 @@ def encrypt_presentation(
     *,
     station_id: str,
     suite: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> dict[str, Any]:
     """Encrypt a signed presentation to the station's recipient key (its ``stationId``)."""
     if presentation.get("stationId", station_id) != station_id:
@@ -86,7 +86,7 @@ def decrypt_presentation(
     receiver: EspReceiver,
     *,
     station_id: str,
-    now: datetime | None = None,
+    now: datetime,
 ) -> OpenedPresentation:
     """Decrypt an encrypted presentation at station ``station_id``; never raises for bad input.
 

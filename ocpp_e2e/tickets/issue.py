@@ -4,7 +4,7 @@
 >>> from ocpp_e2e.keys import KeySigner, generate_private_key
 >>> issued = issue_ticket(
 ...     KeySigner(generate_private_key("ES256")), issuer="emp-example",
-...     not_before=datetime(2026, 5, 1, tzinfo=UTC), valid_for=timedelta(hours=24),
+...     now=datetime(2026, 5, 1, tzinfo=UTC), valid_for=timedelta(hours=24),
 ...     scope=TicketScope(evses=("DE*GEF*E*",)), limits=TicketLimits(max_sessions=1),
 ...     require_certificate=False)
 >>> issued.ticket["type"], len(issued.ticket["signatures"])
@@ -23,7 +23,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from .._b64 import b64url_encode
-from .._time import utcnow
 from ..context import structure_context
 from ..errors import SigningError, TicketError
 from ..keys import PrivateKey, Signer, generate_private_key, key_id, spki_der
@@ -95,7 +94,7 @@ def issuer_identity(signer: Signer) -> str:
 
 
 def sign_ticket(
-    ticket: ChargingTicket, signer: Signer, *, timestamp: datetime | None = None
+    ticket: ChargingTicket, signer: Signer, *, timestamp: datetime
 ) -> dict[str, Any]:
     """Sign an unsigned ticket with CONTEXT ``{"type": "ChargingTicket"}``, top-level carrier."""
     if ticket.signatures:
@@ -114,6 +113,7 @@ def issue_ticket(
     *,
     scope: TicketScope,
     limits: TicketLimits,
+    now: datetime,
     not_before: datetime | None = None,
     valid_for: timedelta | None = None,
     not_after: datetime | None = None,
@@ -128,8 +128,9 @@ def issue_ticket(
     ``issuer`` defaults to the identity of the signer's certificate (which must hold usage
     ``ticketIssuing``); with ``require_certificate=False`` a bare key may sign, for tests and demos,
     and ``issuer`` must be given (stations will refuse such a ticket). The validity is
-    ``not_before`` (default now) to ``not_after`` or ``not_before + valid_for``. The ticket id is
-    128 random bits unless given: nothing in the ticket names the holder.
+    ``not_before`` (default ``now``, the time of issue and of the signature) to ``not_after`` or
+    ``not_before + valid_for``. The ticket id is 128 random bits unless given: nothing in the
+    ticket names the holder.
     """
     if require_certificate:
         cert_identity = issuer_identity(signer)
@@ -141,7 +142,7 @@ def issue_ticket(
         issuer = cert_identity
     if issuer is None:
         raise SigningError("give the issuer identity (there is no certificate to take it from)")
-    start = (not_before or utcnow()).replace(microsecond=0)
+    start = (now if not_before is None else not_before).replace(microsecond=0)
     if (valid_for is None) == (not_after is None):
         raise TicketError("give exactly one of valid_for and not_after")
     try:
@@ -162,7 +163,7 @@ def issue_ticket(
         limits=limits,
         tariffs=tuple(tariffs),
     )
-    return IssuedTicket(sign_ticket(ticket, signer), holder)
+    return IssuedTicket(sign_ticket(ticket, signer, timestamp=now), holder)
 
 
 def present_ticket(
@@ -172,7 +173,7 @@ def present_ticket(
     station_id: str,
     evse_id: str,
     challenge: str,
-    timestamp: datetime | None = None,
+    timestamp: datetime,
 ) -> dict[str, Any]:
     """The holder's ``TicketPresentation`` over a station's ``challenge``, signed by the holder key.
 
@@ -188,7 +189,7 @@ def present_ticket(
         raise SigningError(
             "a presentation is signed with the bare holder key; attach no certificates"
         )
-    when = timestamp or utcnow()
+    when = timestamp
     body: dict[str, Any] = {
         "type": PRESENTATION_TYPE,
         "ticket": dict(ticket),

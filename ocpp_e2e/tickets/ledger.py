@@ -6,8 +6,9 @@ decision that reads and then writes runs in one ``BEGIN IMMEDIATE`` transaction,
 write lock serializes them and the second process sees the first one's session).
 
 >>> import tempfile, pathlib
+>>> from datetime import UTC, datetime
 >>> with TicketLedger(pathlib.Path(tempfile.mkdtemp()) / "ledger.sqlite") as ledger:
-...     challenge = ledger.issue_challenge("cs-0001")
+...     challenge = ledger.issue_challenge("cs-0001", now=datetime(2026, 5, 1, 12, tzinfo=UTC))
 >>> len(challenge.value)
 43
 """
@@ -192,12 +193,11 @@ class TicketLedger:
 
     # -- challenges
 
-    def issue_challenge(self, station_id: str, *, now: datetime | None = None) -> Challenge:
+    def issue_challenge(self, station_id: str, *, now: datetime) -> Challenge:
         """Create, record and return a fresh random challenge for ``station_id``.
 
         Challenges older than :data:`CHALLENGE_RETENTION` are forgotten here.
         """
-        now = now or datetime.now(UTC)
         value = b64url_encode(secrets.token_bytes(_CHALLENGE_BYTES))
         try:
             with self._transaction() as db:

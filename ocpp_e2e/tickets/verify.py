@@ -28,7 +28,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .._time import utcnow
 from ..canonical import loads
 from ..context import same_identity, structure_context
 from ..errors import InputError
@@ -140,14 +139,13 @@ def verify_ticket(
     ticket: Mapping[str, Any] | bytes | str,
     certificates: CertificateValidator,
     *,
-    now: datetime | None = None,
+    now: datetime,
 ) -> IssuerCheck:
     """Check a ticket's issuer and validity (steps 1–3 of a station's checks), without a ledger.
 
     ``certificates`` validates the issuer's chain against the station's trust anchors; it is the
     only source of trust (no keyring takes part).
     """
-    now = now or utcnow()
     try:
         value = loads(ticket) if isinstance(ticket, bytes | str) else ticket
         parsed = ChargingTicket.from_dict(value)
@@ -233,10 +231,9 @@ class TicketVerifier:
         self.tariff = tariff
 
     def verify(
-        self, presentation: Mapping[str, Any] | bytes | str, *, now: datetime | None = None
+        self, presentation: Mapping[str, Any] | bytes | str, *, now: datetime
     ) -> TicketDecision:
         """Decide on a presentation (see the module docstring for the checks, in order)."""
-        now = now or utcnow()
         try:
             value = loads(presentation) if isinstance(presentation, bytes | str) else presentation
             parsed = TicketPresentation.from_dict(value)
