@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ._time import parse_rfc3339 as parse_timestamp
     from .algorithms import ALGORITHMS, Algorithm
     from .canonical import dumps, loads
+    from .context import CallTracker
     from .errors import (
         FrameError,
         IJSONError,
@@ -44,10 +45,19 @@ if TYPE_CHECKING:
         load_private_key,
         load_public_key_file,
         load_signer,
+        private_key_to_pem,
         public_key_to_pem,
         write_private_key,
     )
-    from .model import CertificateValidator, ChainResult, Outcome, SignatureResult, Verification
+    from .model import (
+        CertificateValidator,
+        ChainResult,
+        Direction,
+        Kind,
+        Outcome,
+        SignatureResult,
+        Verification,
+    )
     from .replay import MemoryReplayCache, ReplayCache, SQLiteReplayCache
     from .sign import sign_frame, sign_object
     from .verify import FrameVerification, Verifier
@@ -61,6 +71,7 @@ _WHERE: dict[str, tuple[str, str]] = {
     "Algorithm": ("algorithms", "Algorithm"),
     "dumps": ("canonical", "dumps"),
     "loads": ("canonical", "loads"),
+    "CallTracker": ("context", "CallTracker"),
     "FrameError": ("errors", "FrameError"),
     "IJSONError": ("errors", "IJSONError"),
     "InputError": ("errors", "InputError"),
@@ -81,10 +92,13 @@ _WHERE: dict[str, tuple[str, str]] = {
     "load_private_key": ("keys", "load_private_key"),
     "load_public_key_file": ("keys", "load_public_key_file"),
     "load_signer": ("keys", "load_signer"),
+    "private_key_to_pem": ("keys", "private_key_to_pem"),
     "public_key_to_pem": ("keys", "public_key_to_pem"),
     "write_private_key": ("keys", "write_private_key"),
     "CertificateValidator": ("model", "CertificateValidator"),
     "ChainResult": ("model", "ChainResult"),
+    "Direction": ("model", "Direction"),
+    "Kind": ("model", "Kind"),
     "Outcome": ("model", "Outcome"),
     "SignatureResult": ("model", "SignatureResult"),
     "Verification": ("model", "Verification"),
@@ -108,8 +122,10 @@ __all__ = [
     "SIGNER_FOR_URI_SCHEME",
     "VERSIONS",
     "Algorithm",
+    "CallTracker",
     "CertificateValidator",
     "ChainResult",
+    "Direction",
     "Frame",
     "FrameError",
     "FrameVerification",
@@ -118,6 +134,7 @@ __all__ = [
     "KeyLoadError",
     "KeySigner",
     "Keyring",
+    "Kind",
     "MemoryReplayCache",
     "MessageType",
     "OcppE2EError",
@@ -142,6 +159,7 @@ __all__ = [
     "loads",
     "parse_frame",
     "parse_timestamp",
+    "private_key_to_pem",
     "public_key_to_pem",
     "sign_frame",
     "sign_object",

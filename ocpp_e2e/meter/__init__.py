@@ -16,6 +16,7 @@ from .algorithms import (
 )
 from .extract import FoundRecord, extract_records
 from .record import OcmfRecord, Reading, parse_record
+from .sign import sign_payload
 from .transactions import (
     SEVERITY,
     BilledEnergy,
@@ -50,6 +51,7 @@ __all__ = [
     "extract_records",
     "load_meter_keyring",
     "parse_record",
+    "sign_payload",
     "supported_algorithms",
     "unsupported_algorithms",
 ]

@@ -20,6 +20,7 @@ from .issue import (
     load_certificates_file,
 )
 from .revocation import REASONS, RevocationState, Revoked, state_path
+from .tls import issue_tls_certificate
 from .usages import ALL_USAGES, USAGE_ARC, USAGE_NAMES, USAGE_OIDS, check_usages, usage_name
 from .validate import ChainValidator, pem_chain_der
 
@@ -40,6 +41,7 @@ __all__ = [
     "certificate_usages",
     "check_usages",
     "create_root",
+    "issue_tls_certificate",
     "load_certificates",
     "load_certificates_file",
     "pem_chain_der",
