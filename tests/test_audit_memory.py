@@ -77,7 +77,7 @@ def test_answered_and_unanswered_calls_are_remembered_as_digests_not_parsed_fram
     # 100 signed CALLs of about 100 KB each: the auditor remembers the recent CALLs of a station
     # (to recognise a response moved to another request) and the waiting ones; kept as parsed
     # frames they held about 64 x 0.5 MB.
-    auditor = build_auditor(AuditSettings(policy=_policy(tmp_path)))
+    auditor = build_auditor(AuditSettings(policy=_policy(tmp_path), now=datetime.now(UTC)))
     frames = [_big_report(i) for i in range(100)]
     records = [
         LogRecord(

@@ -146,7 +146,7 @@ def test_each_station_of_a_mixed_log_is_read_in_its_own_ocpp_version(name: str) 
 def test_a_chromium_har_holds_both_stations_frames_with_their_browser_times() -> None:
     path = str(REAL / "captures" / "browser-mixed.har")
     report = audit_logs(
-        [path], ReadOptions(), AuditSettings(policy=SETTINGS.policy, keep_frames=50)
+        [path], ReadOptions(), AuditSettings(policy=SETTINGS.policy, keep_frames=50, now=datetime.now(UTC))
     )
     rows = [(station, row.direction, row.action) for _, station, _, row in report.summary.rows]
     assert rows[0] == ("browser-16", "toCSMS", "BootNotification")
@@ -186,7 +186,7 @@ def test_a_log_of_a_csms_and_a_station_writing_infers_the_side_of_each(tmp_path:
         tmp_path, "ocpp-docs-tutorial-v201-csms.log", "aws-ocpp-gateway-simulator-cp1.log"
     )
     report = audit_logs(
-        [path], ReadOptions(), AuditSettings(policy=SETTINGS.policy, keep_frames=50)
+        [path], ReadOptions(), AuditSettings(policy=SETTINGS.policy, keep_frames=50, now=datetime.now(UTC))
     )
     assert report.findings == []  # every answer pairs with its CALL, in the right direction
     stations = report.summary.to_dict()["stations"]
