@@ -154,7 +154,7 @@ def test_findings_beyond_max_findings_are_counted_and_the_report_says_they_are_n
             for i in range(30)
         )
     )
-    settings = AuditSettings(policy=_policy(tmp_path), max_findings=10)
+    settings = AuditSettings(policy=_policy(tmp_path), max_findings=10, now=datetime.now(UTC))
     report = audit_logs([str(log)], ReadOptions(), settings)
     assert [f.line for f in report.findings] == list(range(1, 11))
     summary = report.summary.to_dict()
@@ -163,7 +163,7 @@ def test_findings_beyond_max_findings_are_counted_and_the_report_says_they_are_n
     assert report.exit_status == 1
     html = render_html(report)
     assert "The table holds the first 10 of 30 findings; 20 were counted but not kept" in html
-    everything = audit_logs([str(log)], ReadOptions(), AuditSettings(policy=_policy(tmp_path)))
+    everything = audit_logs([str(log)], ReadOptions(), AuditSettings(policy=_policy(tmp_path), now=datetime.now(UTC)))
     assert len(everything.findings) == 30
     assert "findingsNotListed" not in everything.summary.to_dict()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -69,13 +70,13 @@ def test_rows_for_the_traffic_view_are_formatted_only_while_it_takes_them(tmp_pa
         LogRecord("log", i, None, "cs-1", Direction.TO_CSMS, "2.0.1", f'[2,"{i}","Heartbeat",{{}}]')
         for i in range(1, 6)
     ]
-    kept = AuditUnit(AuditSettings(policy=str(policy), keep_frames=3), "2.0.1")
+    kept = AuditUnit(AuditSettings(policy=str(policy), keep_frames=3, now=datetime.now(UTC)), "2.0.1")
     kept.take((0, records[:2]))
     kept.take((0, records[2:4]))  # takes the third row, then the view is full
     kept.take((0, records[4:]))
     assert [row.line for _, _, _, row in kept.summary.rows] == [1, 2, 3]
     assert kept.auditor.rows is False
-    none = AuditUnit(AuditSettings(policy=str(policy)), "2.0.1")
+    none = AuditUnit(AuditSettings(policy=str(policy), now=datetime.now(UTC)), "2.0.1")
     none.take((0, records))
     assert none.summary.rows == [] and none.auditor.rows is False
     assert none.summary.verdicts == kept.summary.verdicts
