@@ -331,7 +331,7 @@ def test_meter_certificate_with_meter_signing_makes_its_key_trusted(tmp_path: Pa
     settings = AuditSettings(
         policy=str(_anchored_policy(tmp_path)),
         meter_certificates=(str(KEYS / "meter-1.chain.pem"),),
-        meter_trust_time=T0, now=datetime.now(UTC),
+        now=T0,
     )
     report = audit_logs([log], ReadOptions(), settings)
     assert _kinds(report.findings) == [("meter-transaction", "error", 1)]  # only: no end reading
@@ -340,7 +340,7 @@ def test_meter_certificate_with_meter_signing_makes_its_key_trusted(tmp_path: Pa
 def test_certificate_without_meter_signing_is_refused_naming_the_file(tmp_path: Path) -> None:
     chain = str(KEYS / "station-1.chain.pem")
     settings = AuditSettings(
-        policy=str(_anchored_policy(tmp_path)), meter_certificates=(chain,), meter_trust_time=T0, now=datetime.now(UTC)
+        policy=str(_anchored_policy(tmp_path)), meter_certificates=(chain,), now=T0
     )
     with pytest.raises(
         KeyLoadError,
