@@ -44,7 +44,9 @@ def tls_material(folder: Path) -> dict[str, Path]:
     }
     for name, options in leaves.items():
         key = generate_private_key("ES256")
-        cert = issue_tls_certificate(root, key.public_key(), valid_for=timedelta(days=1), **options)
+        cert = issue_tls_certificate(
+            root, key.public_key(), valid_for=timedelta(days=1), not_before=root.certificate.not_valid_before_utc, **options
+        )
         out[f"{name}.crt"] = folder / f"{name}.crt.pem"
         out[f"{name}.crt"].write_bytes(certificate_pem([cert]))
         out[f"{name}.key"] = folder / f"{name}.key.pem"
