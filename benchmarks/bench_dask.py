@@ -181,14 +181,14 @@ def engine_steps(names: list[str], settings: AuditSettings, folder: Path) -> Non
         return time.process_time() - t, result
 
     read, _ = cpu(lambda: sum(1 for _ in _work(names, options, ReadStats())))
-    route, routed = cpu(lambda: [engine.route_file(i, n, options, 4, str(folder / "steps"))
+    route, routed = cpu(lambda: [engine._route_file(i, n, options, 4, str(folder / "steps"))
                                  for i, n in enumerate(names)])
     shards: dict[int, list[str]] = {}
     for result in routed:
         for part, url in sorted(result.shards.items()):
             shards.setdefault(part, []).append(url)
-    back, _ = cpu(lambda: sum(1 for urls in shards.values() for u in urls for _ in engine.read_shard(u)))
-    audit, _ = cpu(lambda: [engine.audit_partition(settings, options.default_ocpp, urls)
+    back, _ = cpu(lambda: sum(1 for urls in shards.values() for u in urls for _ in engine._read_shard(u)))
+    audit, _ = cpu(lambda: [engine._audit_partition(settings, options.default_ocpp, urls)
                             for _, urls in sorted(shards.items())])
     size = sum(os.path.getsize(u) for urls in shards.values() for u in urls)
     print(f"engine steps in one process (CPU s): read the files {read:.2f}; route them to 4 "

@@ -226,12 +226,12 @@ def test_standard_input_cannot_go_to_a_cluster(cluster: Cluster) -> None:
 
 
 def test_a_shard_naming_another_class_is_refused(tmp_path: Path) -> None:
-    from ocpp_e2e.audit.cluster import read_shard
+    from ocpp_e2e.audit.cluster import _read_shard
 
     shard = tmp_path / "evil.shard"
     shard.write_bytes(pickle.dumps([(0, os.system)]))
     with pytest.raises(InputError, match=r"may not hold: posix\.system"):
-        list(read_shard(str(shard)))
+        list(_read_shard(str(shard)))
 
 
 # --------------------------------------------------------------------------- files that break

@@ -55,14 +55,9 @@ __all__ = [
     "ROUTE_BUFFER_BYTES",
     "SHARD_FLUSH_BYTES",
     "Cluster",
-    "Routed",
     "audit_files",
     "audit_on_cluster",
-    "audit_partition",
     "dask_setup",
-    "merge_stats",
-    "read_shard",
-    "route_file",
 ]
 
 #: Partitions per worker: several, so that one large station does not leave the others idle.
@@ -115,7 +110,7 @@ class Cluster:
 
 
 @dataclass
-class Routed:
+class _Routed:
     """What routing one file produced: its read counts and the shard of each partition."""
 
     index: int
@@ -205,7 +200,7 @@ def _run(
 ) -> tuple[list[Placed], list[End], ReadStats, int]:
     routing = [
         client.submit(
-            route_file,
+            _route_file,
             i,
             path,
             options,
@@ -216,17 +211,17 @@ def _run(
         )
         for i, path in enumerate(paths)
     ]
-    routed: list[Routed] = [_result(future) for future in as_completed(routing)]
+    routed: list[_Routed] = [_result(future) for future in as_completed(routing)]
     routed.sort(key=lambda r: r.index)
     stats = ReadStats()
     shards: dict[int, list[str]] = {}
     for result in routed:  # in file order: each station's pieces stay in capture order
-        merge_stats(stats, result.stats)
+        _merge_stats(stats, result.stats)
         for part, url in sorted(result.shards.items()):
             shards.setdefault(part, []).append(url)
     auditing = [
         client.submit(
-            audit_partition,
+            _audit_partition,
             settings,
             options.default_ocpp,
             urls,
@@ -311,7 +306,7 @@ def _result(future: Any) -> Any:
         raise InputError(f"audit task failed: {type(exc).__name__}: {exc}") from exc
 
 
-def merge_stats(into: ReadStats, other: ReadStats) -> None:
+def _merge_stats(into: ReadStats, other: ReadStats) -> None:
     """Add the counts of ``other`` to ``into`` (per-file facts are kept per file)."""
     for name, value in vars(other).items():
         mine = getattr(into, name)
@@ -327,12 +322,12 @@ def merge_stats(into: ReadStats, other: ReadStats) -> None:
             mine.update(value)
 
 
-def route_file(index: int, path: str, options: ReadOptions, parts: int, scratch: str) -> Routed:
+def _route_file(index: int, path: str, options: ReadOptions, parts: int, scratch: str) -> _Routed:
     """Pass 1: read one file and write each partition's pieces, in file order, to its shard."""
     from .run import _split, _work, work_size
 
     stats = ReadStats()
-    routed = Routed(index, stats, 0)
+    routed = _Routed(index, stats, 0)
     writers: dict[int, _ShardWriter] = {}
     buffered = 0
     try:
@@ -357,7 +352,7 @@ def route_file(index: int, path: str, options: ReadOptions, parts: int, scratch:
     return routed
 
 
-def audit_partition(
+def _audit_partition(
     settings: AuditSettings, ocpp: str, urls: Sequence[str], topic: str = "", name: str = ""
 ) -> tuple[list[Placed], End, int]:
     """Pass 2: audit one partition's shards in input order with one unit; return its first
@@ -369,7 +364,7 @@ def audit_partition(
     listing = Listing(settings.max_findings)
     items = 0
     for url in urls:
-        for work in read_shard(url):
+        for work in _read_shard(url):
             listing.extend(unit.take(work))
             items += work_size(work[1])
             tell(items)
@@ -507,7 +502,7 @@ class _ShardUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def read_shard(url: str) -> Iterator[Work]:
+def _read_shard(url: str) -> Iterator[Work]:
     """The pieces of one shard, in the order they were written."""
     with _open(url, "rb") as stream:
         buffered = io.BufferedReader(cast(io.RawIOBase, stream))
