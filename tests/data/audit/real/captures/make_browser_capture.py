@@ -39,9 +39,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from make_captures import tcpdump, wait_for_port  # the script beside this one
 
 PORT = 9320
 
@@ -357,18 +358,6 @@ async def browse(page: Path, profile: Path) -> dict[str, Any]:
             proc.kill()
 
 
-def _wait_for_port(port: int) -> None:
-    import socket
-
-    for _ in range(200):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"the CSMS did not listen on port {port}")
-
-
 def main() -> None:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -376,29 +365,22 @@ def main() -> None:
         logging.basicConfig(filename=out / "browser-mixed-csms.log", level=logging.INFO)
         asyncio.run(csms(PORT, 2))
         return
-    pcap = out / "browser-mixed.pcap"
-    dump = subprocess.Popen(
-        ["tcpdump", "-i", "lo", "-U", "-w", str(pcap), f"tcp port {PORT}"],
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1.0)
-    server = subprocess.Popen(
-        [sys.executable, __file__, str(out)], env={**os.environ, "CAPTURE_ROLE": "csms"}
-    )
-    try:
-        _wait_for_port(PORT)
-        with tempfile.TemporaryDirectory() as tmp:
-            page = Path(tmp) / "stations.html"
-            page.write_text(PAGE % {"port": PORT}, encoding="utf-8")
-            har = asyncio.run(browse(page, Path(tmp) / "profile"))
-        (out / "browser-mixed.har").write_text(json.dumps(har, indent=2) + "\n", encoding="utf-8")
-        server.wait(timeout=30)
-    finally:
-        if server.poll() is None:
-            server.terminate()
-        time.sleep(1.0)
-        dump.terminate()
-        dump.wait()
+    with tcpdump(out / "browser-mixed.pcap", PORT):
+        server = subprocess.Popen(
+            [sys.executable, __file__, str(out)], env={**os.environ, "CAPTURE_ROLE": "csms"}
+        )
+        try:
+            wait_for_port(PORT)
+            with tempfile.TemporaryDirectory() as tmp:
+                page = Path(tmp) / "stations.html"
+                page.write_text(PAGE % {"port": PORT}, encoding="utf-8")
+                har = asyncio.run(browse(page, Path(tmp) / "profile"))
+            text = json.dumps(har, indent=2) + "\n"
+            (out / "browser-mixed.har").write_text(text, encoding="utf-8")
+            server.wait(timeout=30)
+        finally:
+            if server.poll() is None:
+                server.terminate()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 SCENARIOS = {
@@ -291,7 +292,8 @@ async def station(
             raise task.exception()
 
 
-def _wait_for_port(port: int) -> None:
+def wait_for_port(port: int) -> None:
+    """Wait (at most about 60 s) until the CSMS listens on ``port`` of loopback."""
     import socket
 
     for _ in range(200):
@@ -301,6 +303,23 @@ def _wait_for_port(port: int) -> None:
         except OSError:
             time.sleep(0.1)
     raise SystemExit(f"the CSMS did not listen on port {port}")
+
+
+@contextlib.contextmanager
+def tcpdump(pcap: Path, port: int) -> Iterator[None]:
+    """Record loopback traffic on ``port`` into ``pcap`` while the block runs (a second's margin
+    on each side so that no packet of the connection is missed)."""
+    dump = subprocess.Popen(
+        ["tcpdump", "-i", "lo", "-U", "-w", str(pcap), f"tcp port {port}"],
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    try:
+        yield
+    finally:
+        time.sleep(1.0)
+        dump.terminate()
+        dump.wait()
 
 
 def main() -> None:
@@ -327,26 +346,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         _cert(Path(tmp))
         for name, (_version, port, _deflate, _tls) in SCENARIOS.items():
-            pcap = out / f"{name}.pcap"
-            dump = subprocess.Popen(
-                ["tcpdump", "-i", "lo", "-U", "-w", str(pcap), f"tcp port {port}"],
-                stderr=subprocess.DEVNULL,
-            )
-            time.sleep(1.0)
             env = {**os.environ, "CAPTURE_NAME": name, "CAPTURE_TLS": tmp}
-            server = subprocess.Popen(
-                [sys.executable, __file__, str(out)], env={**env, "CAPTURE_ROLE": "csms"}
-            )
-            _wait_for_port(port)
-            subprocess.run(
-                [sys.executable, __file__, str(out)],
-                env={**env, "CAPTURE_ROLE": "station"},
-                check=True,
-            )
-            server.wait(timeout=30)
-            time.sleep(1.0)
-            dump.terminate()
-            dump.wait()
+            with tcpdump(out / f"{name}.pcap", port):
+                server = subprocess.Popen(
+                    [sys.executable, __file__, str(out)], env={**env, "CAPTURE_ROLE": "csms"}
+                )
+                wait_for_port(port)
+                subprocess.run(
+                    [sys.executable, __file__, str(out)],
+                    env={**env, "CAPTURE_ROLE": "station"},
+                    check=True,
+                )
+                server.wait(timeout=30)
     import dpkt
 
     with (
